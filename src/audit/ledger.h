@@ -1,0 +1,87 @@
+// audit::Ledger: the append-only, hash-chained, checkpoint-signed audit log.
+//
+// Contract
+// - Storage: one SQLite database (WAL mode) written by one writer thread that
+//   the ledger owns. Appends from any number of threads are queued, and the
+//   writer commits them in batches (group commit): one transaction, one fsync
+//   under synchronous=FULL, for every record queued while the previous batch
+//   was committing.
+// - Append() returns only after the record is durable. It assigns the
+//   sequence number (1, 2, ... with no gaps) and the chain: prev_hash is the
+//   previous record's hash, hash = ComputeHash(record).
+// - Every `checkpoint_every_records` records or `checkpoint_every` time
+//   (whichever first, only if new records exist), the writer adds, in the same
+//   transaction as the records it covers, a checkpoint: (sequence, head hash)
+//   signed with the node's Ed25519 key.
+// - If a commit fails, the whole batch is rolled back, every append in it
+//   gets UNAVAILABLE, and the chain head stays at the last committed record.
+// - Thread-safe. Close() (or the destructor) drains queued appends, writes a
+//   final checkpoint and joins the writer; appends after Close() fail
+//   UNAVAILABLE.
+// - The database refuses UPDATE and DELETE on records and checkpoints
+//   (triggers); tampering with the file is detected by audit::Verify.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "audit/sink.h"
+#include "identity/node_key.h"
+
+namespace aikernel::audit {
+
+enum class Synchronous { kFull, kNormal };
+
+struct LedgerOptions {
+  std::string path;  // audit.db
+  Synchronous synchronous = Synchronous::kFull;
+  uint64_t checkpoint_every_records = 1000;
+  std::chrono::milliseconds checkpoint_every{1000};
+  size_t max_batch = 8192;  // most records in one transaction
+};
+
+struct Head {
+  uint64_t sequence = 0;  // newest durable record (0: empty)
+  Hash hash{};            // its hash (zeros if empty)
+  uint64_t checkpoint_sequence = 0;
+};
+
+class Ledger final : public Sink {
+ public:
+  // Opens or creates the ledger at options.path, reads the chain head, and
+  // starts the writer. `key` signs checkpoints; the ledger keeps a pointer, so
+  // it must outlive the ledger. Fails if the file cannot be opened, its schema
+  // is from a newer version, or its last record's hash does not match its
+  // content (the head cannot be trusted to extend).
+  static StatusOr<std::unique_ptr<Ledger>> Open(const LedgerOptions& options,
+                                                const identity::NodeKey* key);
+  ~Ledger() override;
+
+  StatusOr<uint64_t> Append(Record record) override;
+  // Queues `record` and returns at once; the future resolves once durable.
+  std::future<StatusOr<uint64_t>> AppendAsync(Record record);
+  bool Accepting() const override;
+
+  // Writes a checkpoint for the current head now (if it has new records) and
+  // waits for it to be durable.
+  Status Checkpoint();
+  // Drains, checkpoints, stops the writer. Idempotent.
+  void Close();
+
+  Head head() const;
+  // Blocks until the head's sequence exceeds `sequence`, the ledger closes,
+  // or `timeout` passes. Returns the head's sequence then.
+  uint64_t WaitForSequenceAbove(uint64_t sequence,
+                                std::chrono::milliseconds timeout) const;
+
+  class Impl;
+
+ private:
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aikernel::audit
