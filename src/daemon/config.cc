@@ -1,0 +1,203 @@
+#include "daemon/config.h"
+
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace aikernel::daemon {
+namespace {
+
+const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn",
+                                          "error", "critical", "off"};
+
+std::string Where(const std::string& file, const toml::source_region& r) {
+  return absl::StrCat(file, ":", r.begin.line, ":", r.begin.column);
+}
+
+Status Bad(const std::string& file, const toml::node& n, const std::string& key,
+           const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(Where(file, n.source()), ": ", key, ": ", why));
+}
+
+// One setter per known key; each validates and stores its value.
+using Setter = std::function<Status(const toml::node&, const std::string& key,
+                                    const std::string& file, Config&)>;
+
+Setter String(std::string Config::*field, bool allow_empty = true) {
+  return [=](const toml::node& n, const std::string& key, const std::string& file,
+             Config& c) -> Status {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) return Bad(file, n, key, "expected a string");
+    if (!allow_empty && v->empty()) return Bad(file, n, key, "must not be empty");
+    c.*field = *v;
+    return absl::OkStatus();
+  };
+}
+
+Setter Integer(int64_t Config::*field, int64_t min, int64_t max) {
+  return [=](const toml::node& n, const std::string& key, const std::string& file,
+             Config& c) -> Status {
+    if (!n.is_integer()) return Bad(file, n, key, "expected an integer");
+    int64_t v = *n.value<int64_t>();
+    if (v < min || v > max) {
+      return Bad(file, n, key,
+                 absl::StrCat("must be between ", min, " and ", max, ", got ", v));
+    }
+    c.*field = v;
+    return absl::OkStatus();
+  };
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& Schema() {
+  static const auto* schema = new std::map<std::string, std::map<std::string, Setter>>{
+      {"node", {{"name", String(&Config::node_name)}}},
+      {"daemon",
+       {{"socket", String(&Config::socket, false)},
+        {"socket_mode",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           auto v = n.value<std::string>();
+           if (!n.is_string() || !v || v->empty() || v->size() > 4 ||
+               v->find_first_not_of("01234567") != std::string::npos) {
+             return Bad(file, n, key, "expected an octal mode as a string, e.g. \"0660\"");
+           }
+           mode_t m = static_cast<mode_t>(std::stoul(*v, nullptr, 8));
+           if (m & 0007) {
+             return Bad(file, n, key, "must not grant access to others (last digit must be 0)");
+           }
+           c.socket_mode = m;
+           return absl::OkStatus();
+         }},
+        {"socket_group", String(&Config::socket_group)},
+        {"admin_group", String(&Config::admin_group)},
+        {"state_dir", String(&Config::state_dir, false)},
+        {"log_level",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           auto v = n.value<std::string>();
+           if (!n.is_string() || !v || kLogLevels.count(*v) == 0) {
+             return Bad(file, n, key,
+                        "expected one of trace, debug, info, warn, error, critical, off");
+           }
+           c.log_level = *v;
+           return absl::OkStatus();
+         }},
+        {"max_message_bytes", Integer(&Config::max_message_bytes, 4096, 1 << 30)},
+        {"drain_timeout_ms", Integer(&Config::drain_timeout_ms, 0, 600000)}}},
+      {"audit",
+       {{"synchronous",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           auto v = n.value<std::string>();
+           if (!n.is_string() || !v || (*v != "full" && *v != "normal")) {
+             return Bad(file, n, key, "expected \"full\" or \"normal\"");
+           }
+           c.audit_synchronous = *v;
+           return absl::OkStatus();
+         }},
+        {"checkpoint_every_records",
+         Integer(&Config::checkpoint_every_records, 1, 100000000)},
+        {"checkpoint_every_ms", Integer(&Config::checkpoint_every_ms, 1, 86400000)},
+        {"max_batch", Integer(&Config::max_batch, 1, 1000000)},
+        {"redact_fields",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           const toml::array* a = n.as_array();
+           if (a == nullptr) return Bad(file, n, key, "expected an array of strings");
+           std::vector<std::string> out;
+           for (const toml::node& e : *a) {
+             auto v = e.value<std::string>();
+             if (!e.is_string() || !v || v->empty()) {
+               return Bad(file, e, key, "expected non-empty strings (field names)");
+             }
+             out.push_back(*v);
+           }
+           c.redact_fields = std::move(out);
+           return absl::OkStatus();
+         }}}},
+  };
+  return *schema;
+}
+
+}  // namespace
+
+StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
+  toml::parse_result parsed = toml::parse(text, file);
+  if (!parsed) {
+    const toml::parse_error& e = parsed.error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(file, e.source()), ": syntax error: ", std::string(e.description())));
+  }
+  const toml::table& root = parsed.table();
+  Config config;
+  for (const auto& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    auto known = Schema().find(section);
+    if (known == Schema().end()) {
+      return Bad(file, section_node, section,
+                 "unknown section (known: [node], [daemon], [audit])");
+    }
+    const toml::table* table = section_node.as_table();
+    if (table == nullptr) return Bad(file, section_node, section, "expected a table");
+    for (const auto& [key, value] : *table) {
+      const std::string dotted = section + "." + std::string(key.str());
+      auto setter = known->second.find(std::string(key.str()));
+      if (setter == known->second.end()) {
+        std::string names;
+        for (const auto& [k, _] : known->second) {
+          absl::StrAppend(&names, names.empty() ? "" : ", ", k);
+        }
+        return Bad(file, value, dotted,
+                   absl::StrCat("unknown key (known in [", section, "]: ", names, ")"));
+      }
+      AIK_RETURN_IF_ERROR(setter->second(value, dotted, file, config));
+    }
+  }
+  return config;
+}
+
+StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read configuration file"));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ParseConfig(buf.str(), path);
+}
+
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto cmp = [&](const char* key, const auto& x, const auto& y) {
+    if (!(x == y)) out.emplace_back(key);
+  };
+  cmp("node.name", a.node_name, b.node_name);
+  cmp("daemon.socket", a.socket, b.socket);
+  cmp("daemon.socket_mode", a.socket_mode, b.socket_mode);
+  cmp("daemon.socket_group", a.socket_group, b.socket_group);
+  cmp("daemon.admin_group", a.admin_group, b.admin_group);
+  cmp("daemon.state_dir", a.state_dir, b.state_dir);
+  cmp("daemon.log_level", a.log_level, b.log_level);
+  cmp("daemon.max_message_bytes", a.max_message_bytes, b.max_message_bytes);
+  cmp("daemon.drain_timeout_ms", a.drain_timeout_ms, b.drain_timeout_ms);
+  cmp("audit.synchronous", a.audit_synchronous, b.audit_synchronous);
+  cmp("audit.checkpoint_every_records", a.checkpoint_every_records,
+      b.checkpoint_every_records);
+  cmp("audit.checkpoint_every_ms", a.checkpoint_every_ms, b.checkpoint_every_ms);
+  cmp("audit.max_batch", a.max_batch, b.max_batch);
+  cmp("audit.redact_fields", a.redact_fields, b.redact_fields);
+  return out;
+}
+
+bool IsReloadable(const std::string& key) {
+  return key == "daemon.log_level" || key == "daemon.admin_group" ||
+         key == "audit.redact_fields" || key == "daemon.drain_timeout_ms";
+}
+
+}  // namespace aikernel::daemon

@@ -1,0 +1,49 @@
+// daemon::Config: aikerneld's configuration, read from TOML.
+//
+// config/aikerneld.toml documents every key with its default. LoadConfig()
+// is strict: a syntax error, an unknown section or key, or a bad value is an
+// INVALID_ARGUMENT whose message starts "<file>:<line>:<col>: <key>:" and
+// says what was expected, so start-up stops with the cause named. A missing
+// file is NOT_FOUND. Pure; thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace aikernel::daemon {
+
+struct Config {
+  // [node]
+  std::string node_name;  // "" -> the host name
+  // [daemon]
+  std::string socket = "/run/aikernel/aikernel.sock";
+  mode_t socket_mode = 0660;
+  std::string socket_group;  // "" -> the daemon's own group
+  std::string admin_group;   // "" -> only uid 0 is an operator
+  std::string state_dir = "/var/lib/aikernel";
+  std::string log_level = "info";
+  int64_t max_message_bytes = 4 << 20;
+  int64_t drain_timeout_ms = 5000;
+  // [audit]
+  std::string audit_synchronous = "full";
+  int64_t checkpoint_every_records = 1000;
+  int64_t checkpoint_every_ms = 1000;
+  int64_t max_batch = 8192;
+  std::vector<std::string> redact_fields = {"password", "secret", "token",
+                                            "api_key", "authorization"};
+};
+
+StatusOr<Config> LoadConfig(const std::string& path);
+StatusOr<Config> ParseConfig(const std::string& text, const std::string& source_name);
+
+// The dotted keys whose values differ between `a` and `b`.
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
+// Keys a running daemon applies on reload; every other change needs a restart.
+bool IsReloadable(const std::string& key);
+
+}  // namespace aikernel::daemon

@@ -1,0 +1,265 @@
+#include "daemon/daemon.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "audit/ledger.h"
+#include "common/version.h"
+#include "daemon/config.h"
+#include "daemon/systemd_notify.h"
+#include "identity/node_key.h"
+#include "kernel/authorizer.h"
+#include "kernel/connection_table.h"
+#include "kernel/kernel.h"
+#include "rpc/server.h"
+#include "rpc/unix_listener.h"
+
+namespace aikernel::daemon {
+namespace {
+
+StatusOr<gid_t> ResolveGroup(const std::string& key, const std::string& name) {
+  if (name.empty()) return static_cast<gid_t>(-1);
+  std::vector<char> buf(16384);
+  group grp{};
+  group* result = nullptr;
+  int rc = getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &result);
+  if (rc != 0 || result == nullptr) {
+    // A numeric gid is accepted too, for hosts without the group in NSS.
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+      return static_cast<gid_t>(std::stoul(name));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": no such group '", name, "'"));
+  }
+  return result->gr_gid;
+}
+
+StatusOr<Config> Load(const Flags& flags) {
+  Config config;
+  StatusOr<Config> loaded = LoadConfig(flags.config_path);
+  if (loaded.ok()) {
+    config = *std::move(loaded);
+  } else if (loaded.status().code() == absl::StatusCode::kNotFound &&
+             !flags.config_explicit) {
+    spdlog::info("no configuration at {}; using built-in defaults", flags.config_path);
+  } else {
+    return loaded.status();
+  }
+  if (flags.state_dir) config.state_dir = *flags.state_dir;
+  if (flags.socket) config.socket = *flags.socket;
+  return config;
+}
+
+void SetupLogging(bool foreground) {
+  auto logger = spdlog::stderr_color_mt("aikerneld");
+  // journald stamps each line itself; a terminal user wants the time.
+  logger->set_pattern(foreground ? "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v" : "%l: %v");
+  spdlog::set_default_logger(logger);
+}
+
+Status EnsureStateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("daemon.state_dir: cannot create ", dir, ": ", ec.message()));
+  }
+  chmod(dir.c_str(), 0750);
+  return absl::OkStatus();
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
+class Server {
+ public:
+  explicit Server(const Flags& flags) : flags_(flags) {}
+
+  int Run() {
+    StatusOr<Config> config = Load(flags_);
+    if (!config.ok()) {
+      spdlog::critical("{}", std::string(config.status().message()));
+      return kExitConfig;
+    }
+    config_ = *std::move(config);
+    if (Status s = Start(); !s.ok()) {
+      spdlog::critical("{}", std::string(s.message()));
+      return absl::IsInvalidArgument(s) ? kExitConfig : 1;
+    }
+    Serve();
+    return Stop();
+  }
+
+ private:
+  Status Start() {
+    spdlog::set_level(spdlog::level::from_str(config_.log_level));
+    AIK_ASSIGN_OR_RETURN(gid_t socket_gid,
+                         ResolveGroup("daemon.socket_group", config_.socket_group));
+    AIK_ASSIGN_OR_RETURN(gid_t admin_gid,
+                         ResolveGroup("daemon.admin_group", config_.admin_group));
+    if (config_.node_name.empty()) config_.node_name = Hostname();
+    AIK_RETURN_IF_ERROR(EnsureStateDir(config_.state_dir));
+    const std::string state = config_.state_dir;
+
+    AIK_ASSIGN_OR_RETURN(key_, identity::NodeKey::LoadOrCreate(state + "/keys"));
+    audit::LedgerOptions lo;
+    lo.path = state + "/audit.db";
+    lo.synchronous = config_.audit_synchronous == "normal"
+                         ? audit::Synchronous::kNormal
+                         : audit::Synchronous::kFull;
+    lo.checkpoint_every_records = static_cast<uint64_t>(config_.checkpoint_every_records);
+    lo.checkpoint_every = std::chrono::milliseconds(config_.checkpoint_every_ms);
+    lo.max_batch = static_cast<size_t>(config_.max_batch);
+    AIK_ASSIGN_OR_RETURN(ledger_, audit::Ledger::Open(lo, key_.get()));
+
+    connections_.SetAdminGroup(admin_gid);
+    kernel::KernelInfo info{config_.node_name, kVersion, config_.socket, state,
+                            lo.path, config_.audit_synchronous};
+    kernel::KernelDeps deps;
+    deps.connections = &connections_;
+    deps.authorizer = &authorizer_;
+    deps.sink = ledger_.get();
+    deps.ledger = ledger_.get();
+    deps.key_id = key_->KeyId();
+    kernel_ = std::make_unique<kernel::Kernel>(info, deps);
+    kernel_->SetRedactedFields(config_.redact_fields);
+    kernel_->SetReloadHandler([this] { return Reload(); });
+
+    rpc::ServerOptions so;
+    so.max_message_bytes = static_cast<size_t>(config_.max_message_bytes);
+    AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
+
+    rpc::ListenerOptions opts{config_.socket, config_.socket_mode, socket_gid};
+    AIK_ASSIGN_OR_RETURN(listener_, rpc::UnixListener::Bind(io_, opts));
+    listener_->Start([this](UniqueFd fd) { rpc_->Adopt(std::move(fd)); });
+    return absl::OkStatus();
+  }
+
+  void Serve() {
+    boost::asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+          if (ec) return;
+          if (sig == SIGHUP) {
+            SystemdNotify::Reloading();
+            StatusOr<kernel::ReloadResult> r = Reload();
+            if (!r.ok()) spdlog::error("reload failed, keeping the running configuration: {}",
+                                       std::string(r.status().message()));
+            SystemdNotify::Ready(ReadyStatus());
+            signals.async_wait(on_signal);
+            return;
+          }
+          spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          io_.stop();
+        };
+    signals.async_wait(on_signal);
+
+    boost::asio::steady_timer watchdog(io_);
+    std::optional<std::chrono::microseconds> interval = SystemdNotify::WatchdogInterval();
+    std::function<void(const boost::system::error_code&)> on_tick =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          // Only claim liveness while the ledger can take records: a daemon
+          // that cannot audit cannot serve, and systemd should restart it.
+          if (ledger_->Accepting()) SystemdNotify::Watchdog();
+          watchdog.expires_after(*interval);
+          watchdog.async_wait(on_tick);
+        };
+    if (interval) {
+      watchdog.expires_after(*interval);
+      watchdog.async_wait(on_tick);
+    }
+
+    spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={})",
+                 kVersion, config_.node_name, config_.socket, config_.state_dir,
+                 config_.audit_synchronous);
+    SystemdNotify::Ready(ReadyStatus());
+    io_.run();
+  }
+
+  int Stop() {
+    SystemdNotify::Stopping();
+    listener_->Close();
+    kernel_->BeginShutdown();
+    int64_t drain_ms;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      drain_ms = config_.drain_timeout_ms;
+    }
+    rpc_->Shutdown(std::chrono::milliseconds(drain_ms));
+    ledger_->Close();
+    audit::Head head = ledger_->head();
+    spdlog::info("stopped; ledger head {} (checkpoint {})", head.sequence,
+                 head.checkpoint_sequence);
+    return 0;
+  }
+
+  std::string ReadyStatus() {
+    return absl::StrCat("serving on ", config_.socket);
+  }
+
+  StatusOr<kernel::ReloadResult> Reload() {
+    std::lock_guard<std::mutex> lock(mu_);
+    AIK_ASSIGN_OR_RETURN(Config next, Load(flags_));
+    if (next.node_name.empty()) next.node_name = Hostname();
+    AIK_ASSIGN_OR_RETURN(gid_t admin_gid,
+                         ResolveGroup("daemon.admin_group", next.admin_group));
+    kernel::ReloadResult result;
+    for (const std::string& key : ChangedKeys(config_, next)) {
+      (IsReloadable(key) ? result.applied : result.needs_restart).push_back(key);
+    }
+    spdlog::set_level(spdlog::level::from_str(next.log_level));
+    connections_.SetAdminGroup(admin_gid);
+    kernel_->SetRedactedFields(next.redact_fields);
+    config_.log_level = next.log_level;
+    config_.admin_group = next.admin_group;
+    config_.redact_fields = next.redact_fields;
+    config_.drain_timeout_ms = next.drain_timeout_ms;
+    for (const auto& k : result.applied) spdlog::info("reload: applied {}", k);
+    for (const auto& k : result.needs_restart) {
+      spdlog::warn("reload: {} changed; takes effect after a restart", k);
+    }
+    if (result.applied.empty() && result.needs_restart.empty()) {
+      spdlog::info("reload: configuration unchanged");
+    }
+    return result;
+  }
+
+  Flags flags_;
+  std::mutex mu_;  // guards config_ against concurrent reloads
+  Config config_;
+  boost::asio::io_context io_;
+  kernel::ConnectionTable connections_;
+  kernel::BuiltinAuthorizer authorizer_;
+  std::unique_ptr<identity::NodeKey> key_;
+  std::unique_ptr<audit::Ledger> ledger_;
+  std::unique_ptr<kernel::Kernel> kernel_;
+  std::unique_ptr<rpc::RpcServer> rpc_;
+  std::unique_ptr<rpc::UnixListener> listener_;
+};
+
+}  // namespace
+
+int Run(const Flags& flags) {
+  SetupLogging(flags.foreground);
+  // Writes to a vanished client must be errors, not a process kill.
+  std::signal(SIGPIPE, SIG_IGN);
+  Server server(flags);
+  return server.Run();
+}
+
+}  // namespace aikernel::daemon

@@ -1,0 +1,105 @@
+#include "kernel/connection_table.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace aikernel::kernel {
+
+StatusOr<PeerCredentials> ReadPeerCredentials(int fd) {
+  PeerCredentials out;
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("SO_PEERCRED: ", std::strerror(errno)));
+  }
+  out.pid = cred.pid;
+  out.uid = cred.uid;
+  out.gid = cred.gid;
+  // SO_PEERGROUPS (Linux 4.13+) gives the supplementary groups the peer had
+  // when it connected, straight from the kernel, with no NSS lookup.
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      out.groups = std::move(groups);
+      return out;
+    }
+    if (errno != ERANGE) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("SO_PEERGROUPS: ", std::strerror(errno)));
+    }
+    groups.resize(glen / sizeof(gid_t) + 1);
+  }
+  return absl::UnauthenticatedError("SO_PEERGROUPS: group list keeps growing");
+}
+
+Status ConnectionTable::Register(int fd, const PeerCredentials& creds) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    return absl::InternalError(absl::StrCat("fstat: ", std::strerror(errno)));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[fd] = Entry{st.st_dev, st.st_ino, creds};
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+Principal ConnectionTable::Classify(const PeerCredentials& creds) const {
+  Principal p;
+  p.uid = creds.uid;
+  p.gid = creds.gid;
+  p.pid = creds.pid;
+  p.groups = creds.groups;
+  const gid_t admin = admin_gid_.load();
+  const bool in_admin =
+      admin != static_cast<gid_t>(-1) &&
+      (creds.gid == admin ||
+       std::find(creds.groups.begin(), creds.groups.end(), admin) !=
+           creds.groups.end());
+  p.kind = (creds.uid == 0 || in_admin) ? Principal::Kind::kOperator
+                                        : Principal::Kind::kUser;
+  return p;
+}
+
+StatusOr<Principal> ConnectionTable::Authenticate(
+    const std::string& peer) const {
+  constexpr std::string_view kPrefix = "fd:";
+  if (peer.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("connection '", peer, "' was not accepted by the kernel"));
+  }
+  int fd = -1;
+  const char* begin = peer.data() + kPrefix.size();
+  const char* end = peer.data() + peer.size();
+  auto [ptr, ec] = std::from_chars(begin, end, fd);
+  if (ec != std::errc() || ptr != end || fd < 0) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("malformed connection id '", peer, "'"));
+  }
+  Entry entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(fd);
+    if (it == entries_.end()) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("connection ", peer, " is not registered"));
+    }
+    entry = it->second;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || st.st_dev != entry.dev ||
+      st.st_ino != entry.ino) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("connection ", peer, " is no longer the registered socket"));
+  }
+  return Classify(entry.creds);
+}
+
+}  // namespace aikernel::kernel

@@ -1,0 +1,72 @@
+// kernel::ConnectionTable: connection -> principal, step 1 of the dispatch
+// path (authenticate).
+//
+// The daemon accepts every connection itself, reads the peer's credentials
+// from the kernel (SO_PEERCRED, SO_PEERGROUPS) and registers them here under
+// the fd it then hands to gRPC. gRPC reports that connection's peer as
+// "fd:N", which is all a call carries. Because fd numbers are reused, each
+// entry also records the socket's (st_dev, st_ino): Authenticate() fstat()s
+// fd N and refuses if it is no longer the same socket. Nothing a client
+// sends in a request can change its entry.
+//
+// Operator status is decided at Authenticate() time against the current
+// admin group, so a reload that changes the group applies to open
+// connections too. Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "kernel/principal.h"
+
+namespace aikernel::kernel {
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  std::vector<gid_t> groups;
+};
+
+// Reads SO_PEERCRED and SO_PEERGROUPS of a connected Unix socket.
+StatusOr<PeerCredentials> ReadPeerCredentials(int fd);
+
+class ConnectionTable {
+ public:
+  // Records `fd`'s socket identity and credentials. Replaces any stale entry
+  // for the same fd number.
+  Status Register(int fd, const PeerCredentials& creds);
+
+  // Resolves a gRPC peer string ("fd:N") to a principal. UNAUTHENTICATED if
+  // the peer is not a registered connection or fd N is no longer the socket
+  // that was registered.
+  StatusOr<Principal> Authenticate(const std::string& peer) const;
+
+  // gid whose members (primary or supplementary) are operators; uid 0 always
+  // is. -1: none.
+  void SetAdminGroup(gid_t gid) { admin_gid_.store(gid); }
+  gid_t admin_group() const { return admin_gid_.load(); }
+
+  uint64_t accepted() const { return accepted_.load(); }
+
+ private:
+  struct Entry {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    PeerCredentials creds;
+  };
+  Principal Classify(const PeerCredentials& creds) const;
+
+  mutable std::mutex mu_;
+  std::unordered_map<int, Entry> entries_;  // GUARDED_BY(mu_)
+  std::atomic<gid_t> admin_gid_{static_cast<gid_t>(-1)};
+  std::atomic<uint64_t> accepted_{0};
+};
+
+}  // namespace aikernel::kernel

@@ -1,0 +1,146 @@
+#include "kernel/kernel.h"
+
+#include <spdlog/spdlog.h>
+
+#include <google/protobuf/message.h>
+
+namespace aikernel::kernel {
+
+Kernel::Kernel(KernelInfo info, KernelDeps deps)
+    : info_(std::move(info)),
+      deps_(std::move(deps)),
+      started_at_ns_(deps_.clock->RealtimeNs()),
+      started_mono_ns_(deps_.clock->MonotonicNs()) {}
+
+CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
+  const SyscallInfo& info = Describe(call.syscall);
+  const int64_t received_ns = deps_.clock->RealtimeNs();
+  const int64_t t0 = deps_.clock->MonotonicNs();
+  total_.fetch_add(1, std::memory_order_relaxed);
+
+  audit::Record record;
+  record.time_ns = received_ns;
+  record.node = info_.node;
+  record.action = std::string(info.action);
+  record.resource = call.resource;
+  if (call.request != nullptr) record.request_digest = digester_.Digest(*call.request);
+
+  Status status;
+  // 1 authenticate
+  StatusOr<Principal> principal = deps_.connections->Authenticate(call.peer);
+  if (!principal.ok()) {
+    record.principal = "unauthenticated";
+    record.decision = audit::Decision::kDeny;
+    record.rule_ids = {"authn"};
+    status = principal.status();
+    denied_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    record.principal = principal->Id();
+    // 2 admit: quotas and rates land with the policy issue.
+    // 3 authorize
+    Decision decision = deps_.authorizer->Decide(*principal, info, call.resource);
+    record.rule_ids = decision.rule_ids;
+    if (!decision.allow) {
+      record.decision = audit::Decision::kDeny;
+      status = absl::PermissionDeniedError(
+          absl::StrCat("permission denied: ", decision.reason));
+      denied_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      record.decision = audit::Decision::kAllow;
+      // 4 approve: lands with the policy issue. 5 execute, but only if the
+      // call can be audited afterwards (fail closed).
+      if (!deps_.sink->Accepting()) {
+        status = absl::UnavailableError(
+            "audit ledger is not accepting records; call not executed");
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        return {status, 0};
+      }
+      status = execute(*principal);
+      if (!status.ok()) failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  record.code = static_cast<int32_t>(status.code());
+  record.latency_ns = deps_.clock->MonotonicNs() - t0;
+
+  // 6 audit: durable before the reply.
+  StatusOr<uint64_t> seq = deps_.sink->Append(std::move(record));
+  if (!seq.ok()) {
+    spdlog::error("audit append failed for {} ({}): {}", info.action,
+                  status.ok() ? "executed" : status.ToString(),
+                  seq.status().ToString());
+    return {absl::UnavailableError(absl::StrCat(
+                "audit ledger cannot be written: ", seq.status().message())),
+            0};
+  }
+  return {status, *seq};
+}
+
+CallCounters Kernel::counters() const {
+  return {total_.load(), denied_.load(), failed_.load(),
+          deps_.connections->accepted()};
+}
+
+StatusSnapshot Kernel::Snapshot() const {
+  StatusSnapshot s;
+  s.info = info_;
+  s.started_at_ns = started_at_ns_;
+  s.uptime_ns = deps_.clock->MonotonicNs() - started_mono_ns_;
+  if (deps_.ledger != nullptr) s.head = deps_.ledger->head();
+  s.key_id = deps_.key_id;
+  s.calls = counters();
+  return s;
+}
+
+Status Kernel::QueryAudit(const audit::Filter& filter, bool follow,
+                          const std::function<bool(const audit::Record&)>& emit,
+                          const std::function<bool()>& cancelled) const {
+  if (deps_.ledger == nullptr) {
+    return absl::UnavailableError("no ledger attached");
+  }
+  AIK_ASSIGN_OR_RETURN(auto reader, audit::Reader::Open(info_.audit_path));
+  bool open = true;
+  uint64_t last_seen = filter.after_sequence;
+  // Records written after the query began are left to the follow loop; the
+  // head read here bounds the first pass.
+  const uint64_t head_at_start = deps_.ledger->head().sequence;
+  auto forward = [&](const audit::Record& r) {
+    last_seen = std::max(last_seen, r.sequence);
+    if (!emit(r)) {
+      open = false;
+      return false;
+    }
+    return true;
+  };
+  AIK_ASSIGN_OR_RETURN(uint64_t n, reader->Query(filter, forward));
+  (void)n;
+  last_seen = std::max(last_seen, head_at_start);
+  if (!follow) return absl::OkStatus();
+
+  audit::Filter next = filter;
+  next.last = false;
+  next.limit = 0;
+  while (open && !stopping() && !cancelled()) {
+    uint64_t head = deps_.ledger->WaitForSequenceAbove(
+        last_seen, std::chrono::milliseconds(250));
+    if (head <= last_seen) continue;
+    next.after_sequence = last_seen;
+    AIK_ASSIGN_OR_RETURN(uint64_t got, reader->Query(next, forward));
+    (void)got;
+    // Non-matching records also advance the cursor.
+    last_seen = std::max(last_seen, head);
+  }
+  return absl::OkStatus();
+}
+
+void Kernel::SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  reload_ = std::move(fn);
+}
+
+StatusOr<ReloadResult> Kernel::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  if (!reload_) return absl::UnimplementedError("reload is not wired");
+  return reload_();
+}
+
+}  // namespace aikernel::kernel

@@ -1,0 +1,131 @@
+// kernel::Kernel: the one dispatch path every call takes.
+//
+// Contract
+// - Dispatch() runs, in this order and never otherwise:
+//     1 authenticate  the call's connection -> Principal (ConnectionTable);
+//                     failure is UNAUTHENTICATED, audited, not executed;
+//     2 authorize     Authorizer::Decide; a deny is PERMISSION_DENIED whose
+//                     message names the deciding rule ids, audited, not
+//                     executed;
+//     3 execute       only if allowed and the audit sink is accepting
+//                     (otherwise UNAVAILABLE, nothing executed);
+//     4 audit         exactly one ledger record per call (allowed, denied or
+//                     failed), durable before Dispatch() returns. If it
+//                     cannot be written the caller gets UNAVAILABLE, even if
+//                     execution succeeded (and an error is logged).
+//   Admission (quotas, rates) and approval slot in between 1 and 3 when
+//   their issues land.
+// - The RPC layer is a thin adapter: it converts protobuf <-> the kernel's
+//   types and calls Dispatch() with an `execute` closure; it holds no policy.
+// - Thread-safe: Dispatch() is called concurrently from gRPC's threads.
+// - The kernel does not own the table, authorizer, sink or clock; they must
+//   outlive it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "audit/ledger.h"
+#include "audit/reader.h"
+#include "audit/sink.h"
+#include "common/status.h"
+#include "kernel/authorizer.h"
+#include "kernel/clock.h"
+#include "kernel/connection_table.h"
+#include "kernel/principal.h"
+#include "kernel/request_digest.h"
+#include "kernel/syscalls.h"
+
+namespace aikernel::kernel {
+
+struct KernelInfo {
+  std::string node;
+  std::string version;
+  std::string socket_path;
+  std::string state_dir;
+  std::string audit_path;         // for readers (QueryAudit)
+  std::string audit_synchronous;  // "full" / "normal"
+};
+
+struct CallRequest {
+  std::string peer;  // grpc::ServerContext::peer(), e.g. "fd:12"
+  Syscall syscall;
+  std::string resource;
+  const google::protobuf::Message* request = nullptr;  // digested
+};
+
+struct CallResult {
+  Status status;
+  uint64_t audit_sequence = 0;  // 0 if no record could be written
+};
+
+struct CallCounters {
+  uint64_t total = 0, denied = 0, failed = 0, connections = 0;
+};
+
+struct StatusSnapshot {
+  KernelInfo info;
+  int64_t started_at_ns = 0;
+  int64_t uptime_ns = 0;
+  audit::Head head;
+  std::string key_id;
+  CallCounters calls;
+};
+
+struct ReloadResult {
+  std::vector<std::string> applied;
+  std::vector<std::string> needs_restart;
+};
+
+struct KernelDeps {
+  ConnectionTable* connections = nullptr;
+  const Authorizer* authorizer = nullptr;
+  audit::Sink* sink = nullptr;
+  audit::Ledger* ledger = nullptr;  // may be null in tests: no head, no query
+  const Clock* clock = &SystemClock::Get();
+  std::string key_id;
+};
+
+class Kernel {
+ public:
+  using Execute = std::function<Status(const Principal&)>;
+
+  Kernel(KernelInfo info, KernelDeps deps);
+
+  CallResult Dispatch(const CallRequest& call, const Execute& execute);
+
+  // --- syscall implementations, called from `execute` closures ---
+  StatusSnapshot Snapshot() const;
+  // Streams matching records to `emit` (stop when it returns false). With
+  // `follow`, waits for new records until `emit` returns false, `cancelled`
+  // returns true, or the kernel is shutting down.
+  Status QueryAudit(const audit::Filter& filter, bool follow,
+                    const std::function<bool(const audit::Record&)>& emit,
+                    const std::function<bool()>& cancelled) const;
+  StatusOr<ReloadResult> Reload();
+
+  void SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn);
+  void SetRedactedFields(const std::vector<std::string>& names) {
+    digester_.SetRedactedFields(names);
+  }
+  // Ends follow streams so a drain can finish.
+  void BeginShutdown() { stopping_.store(true); }
+  bool stopping() const { return stopping_.load(); }
+  CallCounters counters() const;
+
+ private:
+  KernelInfo info_;
+  KernelDeps deps_;
+  RequestDigester digester_;
+  int64_t started_at_ns_;
+  int64_t started_mono_ns_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> total_{0}, denied_{0}, failed_{0};
+  std::mutex reload_mu_;
+  std::function<StatusOr<ReloadResult>()> reload_;  // GUARDED_BY(reload_mu_)
+};
+
+}  // namespace aikernel::kernel

@@ -1,0 +1,38 @@
+// kernel::RequestDigester: the request digest written to the audit ledger.
+//
+// digest = SHA-256( full message type name || 0x00 || deterministic protobuf
+// serialization of the request with every string/bytes field whose name is
+// in the redaction set replaced by "[redacted]" ), recursively through
+// nested and repeated messages. Redacting before hashing keeps a
+// low-entropy secret from being recovered from its digest by guessing.
+// Thread-safe; the redaction set can be replaced at any time (SIGHUP).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "audit/record.h"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace aikernel::kernel {
+
+class RequestDigester {
+ public:
+  void SetRedactedFields(const std::vector<std::string>& names);
+  audit::Hash Digest(const google::protobuf::Message& request) const;
+
+ private:
+  using NameSet = std::set<std::string, std::less<>>;
+  std::shared_ptr<const NameSet> names() const;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const NameSet> names_ = std::make_shared<NameSet>();
+};
+
+}  // namespace aikernel::kernel

@@ -1,0 +1,249 @@
+#include "rpc/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+#include <spdlog/spdlog.h>
+
+#include "aikernel/v1/admin.grpc.pb.h"
+#include "aikernel/v1/kernel.grpc.pb.h"
+#include "rpc/status_map.h"
+
+namespace aikernel::rpc {
+namespace {
+
+namespace pb = ::aikernel::v1;
+using kernel::CallRequest;
+using kernel::CallResult;
+using kernel::Principal;
+using kernel::Syscall;
+
+constexpr char kSeqKey[] = "aikernel-audit-seq";
+constexpr size_t kMaxPingPayload = 4096;
+
+void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(ns / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+void SetDuration(int64_t ns, google::protobuf::Duration* d) {
+  d->set_seconds(ns / 1'000'000'000);
+  d->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+int64_t ToNs(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1'000'000'000 + ts.nanos();
+}
+
+pb::Principal::Kind ToProto(Principal::Kind k) {
+  switch (k) {
+    case Principal::Kind::kAnonymous: return pb::Principal::KIND_ANONYMOUS;
+    case Principal::Kind::kUser: return pb::Principal::KIND_USER;
+    case Principal::Kind::kOperator: return pb::Principal::KIND_OPERATOR;
+    case Principal::Kind::kAgent: return pb::Principal::KIND_AGENT;
+  }
+  return pb::Principal::KIND_UNSPECIFIED;
+}
+
+void ToProto(const audit::Record& r, pb::AuditRecord* out) {
+  out->set_sequence(r.sequence);
+  SetTimestamp(r.time_ns, out->mutable_time());
+  out->set_node(r.node);
+  out->set_principal(r.principal);
+  out->set_action(r.action);
+  out->set_resource(r.resource);
+  out->set_request_digest(r.request_digest.data(), r.request_digest.size());
+  out->set_decision(r.decision == audit::Decision::kAllow ? pb::DECISION_ALLOW
+                                                          : pb::DECISION_DENY);
+  for (const auto& id : r.rule_ids) out->add_rule_ids(id);
+  out->set_code(r.code);
+  SetDuration(r.latency_ns, out->mutable_latency());
+  out->set_prev_hash(r.prev_hash.data(), r.prev_hash.size());
+  out->set_hash(r.hash.data(), r.hash.size());
+}
+
+// Finishes an RPC: trailer with the audit sequence, status mapped at the edge.
+grpc::Status Finish(grpc::ServerContext* ctx, const CallResult& result) {
+  if (result.audit_sequence != 0) {
+    ctx->AddTrailingMetadata(kSeqKey, std::to_string(result.audit_sequence));
+  }
+  return ToGrpcStatus(result.status);
+}
+
+class KernelService final : public pb::Kernel::Service {
+ public:
+  KernelService(kernel::Kernel* k, std::string node) : k_(k), node_(std::move(node)) {}
+
+  grpc::Status Whoami(grpc::ServerContext* ctx, const pb::WhoamiRequest* req,
+                      pb::WhoamiResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kWhoami, "node:" + node_, req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) {
+      auto* out = resp->mutable_principal();
+      out->set_kind(ToProto(p.kind));
+      out->set_id(p.Id());
+      out->set_uid(p.uid);
+      out->set_gid(p.gid);
+      out->set_pid(p.pid);
+      out->set_spiffe_id(p.spiffe_id);
+      out->set_instance_id(p.instance_id);
+      resp->set_node(node_);
+      return absl::OkStatus();
+    }));
+  }
+
+ private:
+  kernel::Kernel* k_;
+  std::string node_;
+};
+
+class AdminService final : public pb::Admin::Service {
+ public:
+  AdminService(kernel::Kernel* k, std::string node) : k_(k), node_(std::move(node)) {}
+
+  grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
+                      pb::StatusResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAdminStatus, "node:" + node_, req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) {
+      kernel::StatusSnapshot s = k_->Snapshot();
+      resp->set_version(s.info.version);
+      SetTimestamp(s.started_at_ns, resp->mutable_started_at());
+      SetDuration(s.uptime_ns, resp->mutable_uptime());
+      resp->set_node(s.info.node);
+      resp->set_socket(s.info.socket_path);
+      resp->set_state_dir(s.info.state_dir);
+      resp->set_audit_synchronous(s.info.audit_synchronous);
+      auto* l = resp->mutable_ledger();
+      l->set_sequence(s.head.sequence);
+      l->set_hash(s.head.hash.data(), s.head.hash.size());
+      l->set_checkpoint_sequence(s.head.checkpoint_sequence);
+      l->set_key_id(s.key_id);
+      auto* c = resp->mutable_calls();
+      c->set_total(s.calls.total);
+      c->set_denied(s.calls.denied);
+      c->set_failed(s.calls.failed);
+      c->set_connections(s.calls.connections);
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status Ping(grpc::ServerContext* ctx, const pb::PingRequest* req,
+                    pb::PingResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAdminPing, "node:" + node_, req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) {
+      if (req->payload().size() > kMaxPingPayload) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "payload: ", req->payload().size(), " bytes exceeds the ",
+            kMaxPingPayload, "-byte limit"));
+      }
+      resp->set_payload(req->payload());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status QueryAudit(grpc::ServerContext* ctx,
+                          const pb::QueryAuditRequest* req,
+                          grpc::ServerWriter<pb::AuditRecord>* writer) override {
+    CallRequest call{ctx->peer(), Syscall::kAuditQuery, "ledger:audit", req};
+    CallResult result = k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      audit::Filter f;
+      f.principal = req->principal();
+      f.action = req->action();
+      switch (req->decision()) {
+        case pb::DECISION_UNSPECIFIED: break;
+        case pb::DECISION_ALLOW: f.decision = audit::Decision::kAllow; break;
+        case pb::DECISION_DENY: f.decision = audit::Decision::kDeny; break;
+        default:
+          return absl::InvalidArgumentError(
+              absl::StrCat("decision: unknown value ", req->decision()));
+      }
+      if (req->has_since()) f.since_ns = ToNs(req->since());
+      if (req->has_until()) f.until_ns = ToNs(req->until());
+      if (f.since_ns && f.until_ns && *f.until_ns <= *f.since_ns) {
+        return absl::InvalidArgumentError("until: must be later than since");
+      }
+      f.after_sequence = req->after_sequence();
+      f.limit = req->limit();
+      f.last = req->last();
+      if (f.last && f.limit == 0) {
+        return absl::InvalidArgumentError("limit: must be set when last is true");
+      }
+      pb::AuditRecord out;
+      return k_->QueryAudit(
+          f, req->follow(),
+          [&](const audit::Record& r) {
+            out.Clear();
+            ToProto(r, &out);
+            return writer->Write(out);
+          },
+          [&] { return ctx->IsCancelled(); });
+    });
+    return Finish(ctx, result);
+  }
+
+  grpc::Status Reload(grpc::ServerContext* ctx, const pb::ReloadRequest* req,
+                      pb::ReloadResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kReload, "node:" + node_, req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(kernel::ReloadResult r, k_->Reload());
+      for (auto& a : r.applied) resp->add_applied(a);
+      for (auto& n : r.needs_restart) resp->add_needs_restart(n);
+      return absl::OkStatus();
+    }));
+  }
+
+ private:
+  kernel::Kernel* k_;
+  std::string node_;
+};
+
+}  // namespace
+
+class RpcServer::Impl {
+ public:
+  Impl(kernel::Kernel* k, kernel::ConnectionTable* c, std::string node)
+      : connections(c), kernel_service(k, node), admin_service(k, node) {}
+  kernel::ConnectionTable* connections;
+  KernelService kernel_service;
+  AdminService admin_service;
+  std::unique_ptr<grpc::Server> server;
+  std::once_flag shutdown_once;
+};
+
+StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
+    kernel::Kernel* kernel, kernel::ConnectionTable* connections,
+    const ServerOptions& options) {
+  auto impl = std::make_unique<Impl>(kernel, connections,
+                                     kernel->Snapshot().info.node);
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.RegisterService(&impl->kernel_service);
+  builder.RegisterService(&impl->admin_service);
+  impl->server = builder.BuildAndStart();
+  if (!impl->server) return absl::InternalError("gRPC server failed to start");
+  return std::unique_ptr<RpcServer>(new RpcServer(std::move(impl)));
+}
+
+RpcServer::RpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RpcServer::~RpcServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+void RpcServer::Adopt(UniqueFd fd) {
+  StatusOr<kernel::PeerCredentials> creds = kernel::ReadPeerCredentials(fd.get());
+  if (!creds.ok()) {
+    spdlog::warn("closing connection: {}", std::string(creds.status().message()));
+    return;
+  }
+  if (Status s = impl_->connections->Register(fd.get(), *creds); !s.ok()) {
+    spdlog::warn("closing connection: {}", std::string(s.message()));
+    return;
+  }
+  spdlog::debug("connection fd:{} pid={} uid={} gid={}", fd.get(), creds->pid,
+                creds->uid, creds->gid);
+  grpc::AddInsecureChannelFromFd(impl_->server.get(), fd.release());
+}
+
+void RpcServer::Shutdown(std::chrono::milliseconds drain) {
+  std::call_once(impl_->shutdown_once, [&] {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + drain);
+    impl_->server->Wait();
+  });
+}
+
+}  // namespace aikernel::rpc

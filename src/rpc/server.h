@@ -1,0 +1,51 @@
+// rpc::RpcServer: the gRPC services Kernel and Admin, as thin adapters.
+//
+// Each handler converts its protobuf request to a kernel::CallRequest, calls
+// Kernel::Dispatch with a closure that does the work through the kernel, and
+// converts the result back; it holds no policy. Every reply carries the
+// call's audit sequence in trailing metadata "aikernel-audit-seq".
+//
+// The server has no listening port of its own: Adopt() takes a connection
+// the daemon accepted, reads its peer credentials into the ConnectionTable,
+// and hands the fd to gRPC. This is the only translation unit of the daemon
+// that includes gRPC headers (with the generated code). Adopt() and
+// Shutdown() are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "kernel/connection_table.h"
+#include "kernel/kernel.h"
+
+namespace aikernel::rpc {
+
+struct ServerOptions {
+  size_t max_message_bytes = 4 << 20;
+};
+
+class RpcServer {
+ public:
+  static StatusOr<std::unique_ptr<RpcServer>> Start(
+      kernel::Kernel* kernel, kernel::ConnectionTable* connections,
+      const ServerOptions& options);
+  ~RpcServer();
+
+  // Registers `fd`'s credentials and serves it. A connection whose
+  // credentials cannot be read is closed and logged.
+  void Adopt(UniqueFd fd);
+
+  // Stops taking calls; waits up to `drain` for in-flight calls, then
+  // cancels what is left. Idempotent.
+  void Shutdown(std::chrono::milliseconds drain);
+
+  class Impl;
+
+ private:
+  explicit RpcServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aikernel::rpc

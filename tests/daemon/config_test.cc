@@ -1,0 +1,102 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace aikernel::daemon {
+namespace {
+
+TEST(ConfigTest, EmptyFileGivesDefaults) {
+  auto c = ParseConfig("", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->socket, "/run/aikernel/aikernel.sock");
+  EXPECT_EQ(c->socket_mode, 0660u);
+  EXPECT_EQ(c->audit_synchronous, "full");
+  EXPECT_EQ(c->checkpoint_every_records, 1000);
+}
+
+TEST(ConfigTest, ShippedConfigParsesAndMatchesTheDefaults) {
+  // config/aikerneld.toml documents every key with its default: parsing it
+  // must give exactly what an empty file gives.
+  std::string path = std::string(AIK_SOURCE_DIR) + "/config/aikerneld.toml";
+  auto shipped = LoadConfig(path);
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  auto defaults = ParseConfig("", "empty");
+  EXPECT_TRUE(ChangedKeys(*shipped, *defaults).empty());
+}
+
+TEST(ConfigTest, ValuesAreRead) {
+  auto c = ParseConfig(R"(
+[node]
+name = "node-a"
+[daemon]
+socket_mode = "0600"
+log_level = "debug"
+[audit]
+synchronous = "normal"
+redact_fields = ["x"]
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_name, "node-a");
+  EXPECT_EQ(c->socket_mode, 0600u);
+  EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->audit_synchronous, "normal");
+  EXPECT_EQ(c->redact_fields, std::vector<std::string>{"x"});
+}
+
+struct BadCase {
+  const char* text;
+  const char* expect;  // substring the error must contain
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, IsRefusedNamingFileLineAndKey) {
+  auto c = ParseConfig(GetParam().text, "bad.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string msg(c.status().message());
+  EXPECT_NE(msg.find("bad.toml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(GetParam().expect), std::string::npos) << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConfigTest,
+    ::testing::Values(
+        BadCase{"[daemon]\nsockt = \"/x\"\n", "daemon.sockt: unknown key"},
+        BadCase{"[deamon]\n", "deamon: unknown section"},
+        BadCase{"[daemon]\nlog_level = \"loud\"\n", "daemon.log_level: expected one of"},
+        BadCase{"[daemon]\nlog_level = 3\n", "daemon.log_level"},
+        BadCase{"[daemon]\nsocket_mode = \"0666\"\n", "daemon.socket_mode: must not grant"},
+        BadCase{"[daemon]\nsocket_mode = 660\n", "daemon.socket_mode: expected an octal"},
+        BadCase{"[daemon]\nmax_message_bytes = -1\n", "daemon.max_message_bytes: must be between"},
+        BadCase{"[audit]\nsynchronous = \"sometimes\"\n", "audit.synchronous"},
+        BadCase{"[audit]\nredact_fields = [1]\n", "audit.redact_fields"},
+        BadCase{"[daemon]\nsocket = \n", "syntax error"},
+        BadCase{"[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"}));
+
+TEST(ConfigTest, ErrorsCarryTheLine) {
+  auto c = ParseConfig("[daemon]\n\n\nlog_level = \"loud\"\n", "f.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("f.toml:4:"), std::string::npos)
+      << c.status();
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto c = LoadConfig("/nonexistent/aikerneld.toml");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, ChangedKeysAndReloadability) {
+  Config a, b;
+  b.log_level = "debug";
+  b.socket = "/tmp/other.sock";
+  auto keys = ChangedKeys(a, b);
+  EXPECT_EQ(keys, (std::vector<std::string>{"daemon.socket", "daemon.log_level"}));
+  EXPECT_TRUE(IsReloadable("daemon.log_level"));
+  EXPECT_FALSE(IsReloadable("daemon.socket"));
+}
+
+}  // namespace
+}  // namespace aikernel::daemon
