@@ -1,6 +1,9 @@
 #include "daemon/config.h"
 
+// toml++ without exceptions (errors are values here), compiled into this one
+// translation unit: Debian's shared build of it uses exceptions.
 #define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
 #include <toml++/toml.h>
 
 #include <fstream>

@@ -256,6 +256,8 @@ class Server {
 
 int Run(const Flags& flags) {
   SetupLogging(flags.foreground);
+  // Nothing the daemon creates (ledger, WAL, keys) is readable by others.
+  umask(0027);
   // Writes to a vanished client must be errors, not a process kill.
   std::signal(SIGPIPE, SIG_IGN);
   Server server(flags);

@@ -46,6 +46,7 @@ redact_fields = ["x"]
 }
 
 struct BadCase {
+  const char* name;
   const char* text;
   const char* expect;  // substring the error must contain
 };
@@ -64,17 +65,18 @@ TEST_P(BadConfigTest, IsRefusedNamingFileLineAndKey) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadConfigTest,
     ::testing::Values(
-        BadCase{"[daemon]\nsockt = \"/x\"\n", "daemon.sockt: unknown key"},
-        BadCase{"[deamon]\n", "deamon: unknown section"},
-        BadCase{"[daemon]\nlog_level = \"loud\"\n", "daemon.log_level: expected one of"},
-        BadCase{"[daemon]\nlog_level = 3\n", "daemon.log_level"},
-        BadCase{"[daemon]\nsocket_mode = \"0666\"\n", "daemon.socket_mode: must not grant"},
-        BadCase{"[daemon]\nsocket_mode = 660\n", "daemon.socket_mode: expected an octal"},
-        BadCase{"[daemon]\nmax_message_bytes = -1\n", "daemon.max_message_bytes: must be between"},
-        BadCase{"[audit]\nsynchronous = \"sometimes\"\n", "audit.synchronous"},
-        BadCase{"[audit]\nredact_fields = [1]\n", "audit.redact_fields"},
-        BadCase{"[daemon]\nsocket = \n", "syntax error"},
-        BadCase{"[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"}));
+        BadCase{"UnknownKey", "[daemon]\nsockt = \"/x\"\n", "daemon.sockt: unknown key"},
+        BadCase{"UnknownSection", "[deamon]\n", "deamon: unknown section"},
+        BadCase{"BadLogLevel", "[daemon]\nlog_level = \"loud\"\n", "daemon.log_level: expected one of"},
+        BadCase{"LogLevelNotString", "[daemon]\nlog_level = 3\n", "daemon.log_level"},
+        BadCase{"SocketModeOpenToOthers", "[daemon]\nsocket_mode = \"0666\"\n", "daemon.socket_mode: must not grant"},
+        BadCase{"SocketModeNotString", "[daemon]\nsocket_mode = 660\n", "daemon.socket_mode: expected an octal"},
+        BadCase{"NegativeMessageSize", "[daemon]\nmax_message_bytes = -1\n", "daemon.max_message_bytes: must be between"},
+        BadCase{"BadSynchronous", "[audit]\nsynchronous = \"sometimes\"\n", "audit.synchronous"},
+        BadCase{"RedactNotStrings", "[audit]\nredact_fields = [1]\n", "audit.redact_fields"},
+        BadCase{"MissingValue", "[daemon]\nsocket = \n", "syntax error"},
+        BadCase{"DuplicateTable", "[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(ConfigTest, ErrorsCarryTheLine) {
   auto c = ParseConfig("[daemon]\n\n\nlog_level = \"loud\"\n", "f.toml");

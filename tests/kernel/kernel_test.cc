@@ -161,7 +161,9 @@ TEST_F(KernelTest, UnknownOrReusedConnectionIsUnauthenticatedAndAudited) {
   int fd = a.server.get();
   a.server.reset();
   Conn b = Connect();
-  if (b.server.get() != fd) ASSERT_EQ(dup2(b.server.get(), fd), fd);
+  if (b.server.get() != fd) {
+    ASSERT_EQ(dup2(b.server.get(), fd), fd);
+  }
   UniqueFd reused(fd == b.server.get() ? b.server.release() : fd);
   r = kernel->Dispatch({peer, Syscall::kAdminPing, "", &req}, exec);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kUnauthenticated) << r.status;
