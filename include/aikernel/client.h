@@ -1,0 +1,233 @@
+// aikernel::Client: a connection to the local aikerneld, for agents and tools.
+//
+// A Client wraps one channel to the daemon's Kernel and Admin services. Every
+// call goes through the daemon's governed path (authenticate, authorize,
+// execute, audit) and every result, success or failure, carries the sequence
+// number of the audit record the daemon wrote for it (0 if none came back).
+//
+// Thread-safety: a Client is safe for concurrent use from many threads without
+// external synchronization; calls on one Client share one connection.
+// Callbacks passed to QueryAudit run on the calling thread.
+//
+// Ownership: Connect returns a std::unique_ptr<Client>; destroying it closes
+// the connection. A file descriptor handed over (ClientOptions::fd or the
+// AIKERNEL_FD environment variable) is owned by the Client from the moment
+// Connect returns successfully (it is set O_NONBLOCK and FD_CLOEXEC).
+//
+// Errors are values: no method throws. Only include/aikernel/ is public; do
+// not rely on any other aikernel header.
+//
+//   auto client = aikernel::Client::Connect({});
+//   if (!client.ok()) { fprintf(stderr, "%s\n", client.status().ToString().c_str()); ... }
+//   auto me = (*client)->Whoami();
+//   if (me.ok()) printf("%s\n", me->principal.id.c_str());
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aikernel/status.h"
+
+namespace aikernel {
+inline namespace sdk {
+
+// Nanosecond-precision UTC time point.
+using Timestamp = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+// The socket the daemon listens on when nothing else is said.
+inline constexpr const char* kDefaultSocketPath = "/run/aikernel/aikernel.sock";
+
+struct ClientOptions {
+  // Path of the daemon's Unix socket. Empty: not set (see Connect).
+  std::string socket_path;
+  // A connected socket to the daemon; the Client takes ownership on success.
+  // -1: not set. Setting both fd and socket_path is INVALID_ARGUMENT.
+  int fd = -1;
+  // Deadline for calls whose CallOptions set none. Zero: no deadline.
+  std::chrono::milliseconds default_timeout{0};
+  // How long Connect waits for a socket path to accept. Zero: do not wait;
+  // the connection is then made on the first call.
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+// Where Connect goes, and why.
+struct Endpoint {
+  enum class Source { kOption, kEnvFd, kEnvSocket, kDefault };
+  Source source = Source::kDefault;
+  int fd = -1;       // >= 0: a connected socket
+  std::string path;  // otherwise: a Unix socket path
+  // "/run/aikernel/aikernel.sock" or "fd 3 (AIKERNEL_FD)".
+  std::string ToString() const;
+};
+
+// Picks the endpoint, in order: options.fd or options.socket_path; the
+// environment variable AIKERNEL_FD (an inherited connected Unix socket); the
+// environment variable AIKERNEL_SOCKET (a path); kDefaultSocketPath. Empty
+// variables count as unset. Checks syntax only: INVALID_ARGUMENT if
+// AIKERNEL_FD is not a non-negative integer or both options are set.
+Result<Endpoint> ResolveEndpoint(const ClientOptions& options);
+
+struct CallOptions {
+  // Deadline for this call, measured from its start. Unset: the Client's
+  // default_timeout. Zero: no deadline. For a streaming call it bounds the
+  // whole stream.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Requesting stop cancels the call (CANCELLED, or for QueryAudit a normal
+  // end with `cancelled` set). Default: never stopped.
+  std::stop_token stop;
+};
+
+enum class PrincipalKind { kUnspecified = 0, kAnonymous = 1, kUser = 2, kOperator = 3, kAgent = 4 };
+// "unspecified", "anonymous", "user", "operator", "agent".
+const char* PrincipalKindName(PrincipalKind kind);
+
+// Who the daemon says the caller is (established from the connection, never
+// from a request field).
+struct Principal {
+  PrincipalKind kind = PrincipalKind::kUnspecified;
+  std::string id;  // canonical, as in the audit ledger: "operator:0", "user:1000"
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int32_t pid = 0;
+  std::string spiffe_id;    // agents only
+  std::string instance_id;  // agents only
+};
+
+struct WhoamiResult {
+  Principal principal;
+  std::string node;  // the node that answered
+  uint64_t audit_sequence = 0;
+};
+
+struct LedgerHead {
+  uint64_t sequence = 0;  // newest durable record; 0 if the ledger is empty
+  std::string hash;       // raw bytes (32) of that record's hash; see HexEncode
+  uint64_t checkpoint_sequence = 0;  // covered by the newest signed checkpoint
+  std::string key_id;                // hex id of the checkpoint signing key
+};
+
+struct CallCounts {
+  uint64_t total = 0;
+  uint64_t denied = 0;
+  uint64_t failed = 0;
+  uint64_t connections = 0;
+};
+
+struct NodeStatus {
+  std::string version;
+  Timestamp started_at{};
+  std::chrono::nanoseconds uptime{0};
+  std::string node;
+  std::string socket;
+  std::string state_dir;
+  std::string audit_synchronous;  // "full" or "normal"
+  LedgerHead ledger;
+  CallCounts calls;
+  uint64_t audit_sequence = 0;
+};
+
+struct PingResult {
+  std::string payload;                     // echoed by the daemon
+  std::chrono::nanoseconds round_trip{0};  // measured by the client
+  uint64_t audit_sequence = 0;
+};
+
+struct ReloadResult {
+  std::vector<std::string> applied;        // keys that took effect
+  std::vector<std::string> needs_restart;  // keys that changed but need a restart
+  uint64_t audit_sequence = 0;
+};
+
+enum class Decision { kUnspecified = 0, kAllow = 1, kDeny = 2 };
+// "unspecified", "allow", "deny".
+const char* DecisionName(Decision d);
+
+// One ledger record, field for field as docs/ledger-format.md defines it.
+struct AuditRecord {
+  uint64_t sequence = 0;
+  Timestamp time{};
+  std::string node;
+  std::string principal;
+  std::string action;
+  std::string resource;
+  std::string request_digest;  // raw bytes
+  Decision decision = Decision::kUnspecified;
+  std::vector<std::string> rule_ids;
+  int32_t code = 0;  // gRPC code of the call's outcome
+  std::chrono::nanoseconds latency{0};
+  std::string prev_hash;  // raw bytes
+  std::string hash;       // raw bytes
+};
+
+struct AuditFilter {
+  std::string principal;  // exact; empty: any
+  std::string action;     // exact; empty: any
+  Decision decision = Decision::kUnspecified;  // kUnspecified: any
+  std::optional<Timestamp> since;  // time >= since
+  std::optional<Timestamp> until;  // time < until
+  uint32_t limit = 0;              // 0: no limit (with `last`: none)
+  uint64_t after_sequence = 0;     // sequence > after_sequence
+  bool last = false;    // the newest `limit` matches, still oldest first
+  bool follow = false;  // then keep streaming new matches until cancelled
+};
+
+struct QueryResult {
+  uint64_t records = 0;    // records passed to the callback
+  bool cancelled = false;  // the callback returned false or stop was requested
+  uint64_t audit_sequence = 0;
+};
+
+// Lower-case hex of raw bytes.
+std::string HexEncode(std::string_view bytes);
+
+class Client {
+ public:
+  // Resolves the endpoint (ResolveEndpoint) and opens a channel to it.
+  // Socket path: waits up to connect_timeout for the daemon to accept; on
+  // failure UNAVAILABLE "cannot connect to <path>: <errno text> — is aikerneld
+  // running?" (PERMISSION_DENIED if the socket refuses this user,
+  // INVALID_ARGUMENT if the path is too long). Fd: INVALID_ARGUMENT if it is
+  // not an open socket; FAILED_PRECONDITION if an earlier Connect in this
+  // process already took AIKERNEL_FD (share that Client instead).
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The endpoint this Client is connected to.
+  const Endpoint& endpoint() const;
+
+  // Kernel.Whoami: the caller's principal. Allowed for everyone.
+  Result<WhoamiResult> Whoami(const CallOptions& call = {});
+  // Admin.Status. Operators only (else PERMISSION_DENIED).
+  Result<NodeStatus> Status(const CallOptions& call = {});
+  // Admin.Ping: a governed no-op echoing `payload` (at most 4096 bytes).
+  Result<PingResult> Ping(std::string_view payload, const CallOptions& call = {});
+  // Admin.Reload: re-read the daemon's configuration.
+  Result<ReloadResult> Reload(const CallOptions& call = {});
+
+  // Admin.QueryAudit: calls `on_record` for each matching record, oldest
+  // first, until the stream ends, `on_record` returns false, or call.stop is
+  // requested; the last two end the call with OK and `cancelled` set. With
+  // filter.follow the stream ends only that way (or on a deadline / error).
+  Result<QueryResult> QueryAudit(const AuditFilter& filter,
+                                 const std::function<bool(const AuditRecord&)>& on_record,
+                                 const CallOptions& call = {});
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sdk
+}  // namespace aikernel

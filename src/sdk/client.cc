@@ -1,0 +1,367 @@
+// The SDK's one gRPC translation unit: channel setup and the typed calls.
+// Everything gRPC or protobuf stays in this file; the public headers are
+// plain C++ (include/aikernel/).
+#include "aikernel/client.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/create_channel_posix.h>
+#include <grpcpp/grpcpp.h>
+
+#include "aikernel/v1/admin.grpc.pb.h"
+#include "aikernel/v1/kernel.grpc.pb.h"
+
+namespace aikernel {
+inline namespace sdk {
+
+namespace pb = ::aikernel::v1;
+// Inside Client (and Client::Impl) the name Status means the member function
+// Client::Status(); this alias names the error type unambiguously.
+using Error = ::aikernel::sdk::Status;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+namespace {
+
+constexpr char kAuditSeqKey[] = "aikernel-audit-seq";
+
+// Set once a Connect took the fd named by AIKERNEL_FD: gRPC owns it from then
+// on, so a second Connect must not hand it over again.
+std::atomic<bool> g_env_fd_taken{false};
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+uint64_t AuditSeqOf(const grpc::ClientContext& ctx) {
+  const auto& md = ctx.GetServerTrailingMetadata();
+  auto it = md.find(kAuditSeqKey);
+  if (it == md.end()) return 0;
+  uint64_t v = 0;
+  const char* b = it->second.data();
+  const char* e = b + it->second.size();
+  auto [p, ec] = std::from_chars(b, e, v);
+  if (ec != std::errc() || p != e) return 0;
+  return v;
+}
+
+Timestamp FromProto(const google::protobuf::Timestamp& t) {
+  return Timestamp(nanoseconds(t.seconds() * 1'000'000'000LL + t.nanos()));
+}
+nanoseconds FromProto(const google::protobuf::Duration& d) {
+  return nanoseconds(d.seconds() * 1'000'000'000LL + d.nanos());
+}
+void ToProto(Timestamp t, google::protobuf::Timestamp* out) {
+  int64_t ns = t.time_since_epoch().count();
+  int64_t s = ns / 1'000'000'000LL;
+  int64_t r = ns % 1'000'000'000LL;
+  if (r < 0) {
+    r += 1'000'000'000LL;
+    s -= 1;
+  }
+  out->set_seconds(s);
+  out->set_nanos(static_cast<int32_t>(r));
+}
+
+Decision FromProto(pb::Decision d) {
+  switch (d) {
+    case pb::DECISION_ALLOW: return Decision::kAllow;
+    case pb::DECISION_DENY: return Decision::kDeny;
+    default: return Decision::kUnspecified;
+  }
+}
+pb::Decision ToProto(Decision d) {
+  switch (d) {
+    case Decision::kAllow: return pb::DECISION_ALLOW;
+    case Decision::kDeny: return pb::DECISION_DENY;
+    default: return pb::DECISION_UNSPECIFIED;
+  }
+}
+
+AuditRecord FromProto(const pb::AuditRecord& m) {
+  AuditRecord r;
+  r.sequence = m.sequence();
+  r.time = FromProto(m.time());
+  r.node = m.node();
+  r.principal = m.principal();
+  r.action = m.action();
+  r.resource = m.resource();
+  r.request_digest = m.request_digest();
+  r.decision = FromProto(m.decision());
+  r.rule_ids.assign(m.rule_ids().begin(), m.rule_ids().end());
+  r.code = m.code();
+  r.latency = FromProto(m.latency());
+  r.prev_hash = m.prev_hash();
+  r.hash = m.hash();
+  return r;
+}
+
+// Tries a plain connect() to `path` to learn why gRPC could not: returns OK
+// if the socket accepts now, else the error naming errno.
+Error DiagnoseConnect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error(StatusCode::kUnavailable, "socket(): " + ErrnoText(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  ::close(fd);
+  if (rc == 0) return Error();
+  std::string msg = "cannot connect to " + path + ": " + ErrnoText(err);
+  if (err == EACCES || err == EPERM) {
+    return Error(StatusCode::kPermissionDenied,
+                  msg + " — the socket's permissions do not admit this user");
+  }
+  if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
+    msg += " — is aikerneld running?";
+  }
+  return Error(StatusCode::kUnavailable, msg);
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  Endpoint endpoint;
+  milliseconds default_timeout{0};
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Kernel::Stub> kernel;
+  std::unique_ptr<pb::Admin::Stub> admin;
+
+  milliseconds EffectiveTimeout(const CallOptions& call) const {
+    return call.timeout ? *call.timeout : default_timeout;
+  }
+
+  void Prepare(grpc::ClientContext& ctx, const CallOptions& call) const {
+    milliseconds t = EffectiveTimeout(call);
+    if (t.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + t);
+  }
+
+  // Maps a failed call to a Status that names the cause.
+  Error FromGrpc(const grpc::Status& st, const grpc::ClientContext& ctx,
+               const CallOptions& call) const {
+    uint64_t seq = AuditSeqOf(ctx);
+    StatusCode code = StatusCodeFromInt(static_cast<int>(st.error_code()));
+    std::string msg = st.error_message();
+    if (code == StatusCode::kUnavailable && endpoint.fd < 0) {
+      Error why = DiagnoseConnect(endpoint.path);
+      if (!why.ok()) return Error(why.code(), why.message(), seq);
+      msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
+    } else if (code == StatusCode::kUnavailable) {
+      msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
+    } else if (code == StatusCode::kDeadlineExceeded) {
+      msg = "no reply from aikerneld within " + std::to_string(EffectiveTimeout(call).count()) +
+            " ms";
+    }
+    return Error(code, std::move(msg), seq);
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+const Endpoint& Client::endpoint() const { return impl_->endpoint; }
+
+Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  Result<Endpoint> ep = ResolveEndpoint(options);
+  if (!ep.ok()) return ep.status();
+  auto impl = std::make_unique<Impl>();
+  impl->endpoint = *ep;
+  impl->default_timeout = options.default_timeout;
+
+  if (ep->fd >= 0) {
+    const int fd = ep->fd;
+    const std::string name = ep->ToString();
+    struct stat sb;
+    if (::fstat(fd, &sb) != 0) {
+      return Error(StatusCode::kInvalidArgument, name + ": " + ErrnoText(errno));
+    }
+    if (!S_ISSOCK(sb.st_mode)) {
+      return Error(StatusCode::kInvalidArgument, name + " is not a socket");
+    }
+    bool from_env = ep->source == Endpoint::Source::kEnvFd;
+    if (from_env && g_env_fd_taken.exchange(true)) {
+      return Error(StatusCode::kFailedPrecondition,
+                    name + " was already taken by an earlier Client::Connect in this "
+                           "process; share that Client (it is thread-safe)");
+    }
+    // gRPC's fd transport only reads a non-blocking fd (it hangs otherwise).
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      int err = errno;
+      if (from_env) g_env_fd_taken.store(false);
+      return Error(StatusCode::kInvalidArgument, name + ": fcntl: " + ErrnoText(err));
+    }
+    impl->channel = grpc::CreateInsecureChannelFromFd("aikernel", fd);
+  } else {
+    const std::string& path = ep->path;
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      return Error(StatusCode::kInvalidArgument,
+                    "socket path is too long (" + std::to_string(path.size()) +
+                        " bytes, at most " +
+                        std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + "): " + path);
+    }
+    impl->channel = grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials());
+    if (options.connect_timeout.count() > 0) {
+      auto deadline = std::chrono::system_clock::now() + options.connect_timeout;
+      grpc_connectivity_state s = impl->channel->GetState(/*try_to_connect=*/true);
+      while (s != GRPC_CHANNEL_READY) {
+        if (s == GRPC_CHANNEL_TRANSIENT_FAILURE || s == GRPC_CHANNEL_SHUTDOWN) {
+          Error why = DiagnoseConnect(path);
+          if (!why.ok()) return why;
+          // It accepts now (the daemon just came up); let gRPC retry.
+        }
+        if (!impl->channel->WaitForStateChange(s, deadline)) {
+          return Error(StatusCode::kDeadlineExceeded,
+                        "cannot connect to " + path + ": no answer within " +
+                            std::to_string(options.connect_timeout.count()) + " ms");
+        }
+        s = impl->channel->GetState(true);
+      }
+    }
+  }
+  impl->kernel = pb::Kernel::NewStub(impl->channel);
+  impl->admin = pb::Admin::NewStub(impl->channel);
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Result<WhoamiResult> Client::Whoami(const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  pb::WhoamiRequest req;
+  pb::WhoamiResponse resp;
+  grpc::Status st = impl_->kernel->Whoami(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  WhoamiResult r;
+  const pb::Principal& p = resp.principal();
+  r.principal.kind = static_cast<PrincipalKind>(
+      p.kind() >= 0 && p.kind() <= 4 ? static_cast<int>(p.kind()) : 0);
+  r.principal.id = p.id();
+  r.principal.uid = p.uid();
+  r.principal.gid = p.gid();
+  r.principal.pid = p.pid();
+  r.principal.spiffe_id = p.spiffe_id();
+  r.principal.instance_id = p.instance_id();
+  r.node = resp.node();
+  r.audit_sequence = AuditSeqOf(ctx);
+  return r;
+}
+
+Result<NodeStatus> Client::Status(const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  pb::StatusRequest req;
+  pb::StatusResponse resp;
+  grpc::Status st = impl_->admin->Status(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  NodeStatus r;
+  r.version = resp.version();
+  r.started_at = FromProto(resp.started_at());
+  r.uptime = FromProto(resp.uptime());
+  r.node = resp.node();
+  r.socket = resp.socket();
+  r.state_dir = resp.state_dir();
+  r.audit_synchronous = resp.audit_synchronous();
+  r.ledger.sequence = resp.ledger().sequence();
+  r.ledger.hash = resp.ledger().hash();
+  r.ledger.checkpoint_sequence = resp.ledger().checkpoint_sequence();
+  r.ledger.key_id = resp.ledger().key_id();
+  r.calls.total = resp.calls().total();
+  r.calls.denied = resp.calls().denied();
+  r.calls.failed = resp.calls().failed();
+  r.calls.connections = resp.calls().connections();
+  r.audit_sequence = AuditSeqOf(ctx);
+  return r;
+}
+
+Result<PingResult> Client::Ping(std::string_view payload, const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  pb::PingRequest req;
+  req.set_payload(std::string(payload));
+  pb::PingResponse resp;
+  auto t0 = std::chrono::steady_clock::now();
+  grpc::Status st = impl_->admin->Ping(&ctx, req, &resp);
+  auto t1 = std::chrono::steady_clock::now();
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  PingResult r;
+  r.payload = resp.payload();
+  r.round_trip = std::chrono::duration_cast<nanoseconds>(t1 - t0);
+  r.audit_sequence = AuditSeqOf(ctx);
+  return r;
+}
+
+Result<ReloadResult> Client::Reload(const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  pb::ReloadRequest req;
+  pb::ReloadResponse resp;
+  grpc::Status st = impl_->admin->Reload(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  ReloadResult r;
+  r.applied.assign(resp.applied().begin(), resp.applied().end());
+  r.needs_restart.assign(resp.needs_restart().begin(), resp.needs_restart().end());
+  r.audit_sequence = AuditSeqOf(ctx);
+  return r;
+}
+
+Result<QueryResult> Client::QueryAudit(const AuditFilter& filter,
+                                       const std::function<bool(const AuditRecord&)>& on_record,
+                                       const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  pb::QueryAuditRequest req;
+  req.set_principal(filter.principal);
+  req.set_action(filter.action);
+  req.set_decision(ToProto(filter.decision));
+  if (filter.since) ToProto(*filter.since, req.mutable_since());
+  if (filter.until) ToProto(*filter.until, req.mutable_until());
+  req.set_limit(filter.limit);
+  req.set_after_sequence(filter.after_sequence);
+  req.set_last(filter.last);
+  req.set_follow(filter.follow);
+
+  std::atomic<bool> stopped{false};
+  std::stop_callback cancel(call.stop, [&ctx, &stopped] {
+    stopped.store(true);
+    ctx.TryCancel();
+  });
+  auto reader = impl_->admin->QueryAudit(&ctx, req);
+  QueryResult r;
+  bool callback_stopped = false;
+  pb::AuditRecord msg;
+  while (reader->Read(&msg)) {
+    ++r.records;
+    if (!on_record(FromProto(msg))) {
+      callback_stopped = true;
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status st = reader->Finish();
+  r.audit_sequence = AuditSeqOf(ctx);
+  if ((callback_stopped || stopped.load()) &&
+      (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
+    r.cancelled = true;
+    return r;
+  }
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  return r;
+}
+
+}  // namespace sdk
+}  // namespace aikernel
