@@ -146,6 +146,21 @@ int RunTail(const Globals& g, const TailArgs& a) {
   if (!client) return rc;
   CallOptions call = StreamCallFor(g);
   if (interrupt) call.stop = interrupt->token();
+  if (a.lines == 0) {
+    if (!a.follow) return kExitOk;  // nothing asked for
+    // Only records newer than the current newest match: find it, then follow
+    // from there (the daemon wants a limit with `last`).
+    AuditFilter newest = f;
+    newest.follow = false;
+    newest.limit = 1;
+    uint64_t head = 0;
+    auto h = client->QueryAudit(
+        newest, [&](const AuditRecord& rec) { head = rec.sequence; return true; }, call);
+    if (!h.ok()) return Report("audit tail", h.status());
+    f.last = false;
+    f.limit = 0;
+    f.after_sequence = head;
+  }
 
   Table table(RecordHeader());
   if (a.follow && !g.json) std::cout << FixedRow(RecordHeader(), RecordStreamWidths()) << std::flush;
@@ -164,6 +179,11 @@ int RunTail(const Globals& g, const TailArgs& a) {
       },
       call);
   if (!r.ok()) return Report("audit tail", r.status());
+  if (a.follow && !r->cancelled) {
+    std::cout.flush();
+    std::cerr << "aictl: audit tail: aikerneld ended the stream (is it shutting down?)\n";
+    return kExitError;
+  }
   if (!g.json && !a.follow) std::cout << table.Render();
   return kExitOk;
 }

@@ -99,8 +99,8 @@ std::string FormatDurationHuman(int64_t ns) {
   return neg ? "-" + std::string(buf) : std::string(buf);
 }
 
-std::string DumpJson(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string DumpJson(const nlohmann::ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace aikernel::cli

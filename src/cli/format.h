@@ -54,6 +54,6 @@ size_t DisplayWidth(std::string_view s);
 
 // Serializes `j`; invalid UTF-8 in strings is replaced, never thrown on.
 // indent < 0: one line.
-std::string DumpJson(const nlohmann::json& j, int indent = -1);
+std::string DumpJson(const nlohmann::ordered_json& j, int indent = -1);
 
 }  // namespace aikernel::cli

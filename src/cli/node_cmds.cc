@@ -51,7 +51,7 @@ int RunPing(const Globals& g, const PingArgs& a) {
   int rc = 0;
   auto client = ConnectOrReport(g, &rc);
   if (!client) return rc;
-  nlohmann::json replies = nlohmann::json::array();
+  nlohmann::ordered_json replies = nlohmann::ordered_json::array();
   int64_t min_ns = INT64_MAX, max_ns = 0, sum_ns = 0;
   for (unsigned i = 0; i < a.count; ++i) {
     auto r = client->Ping(a.payload);

@@ -71,10 +71,10 @@ int RunVerify(const Globals& g, const VerifyArgs& a) {
   }
   const audit::VerifyReport& r = *result;
   if (g.json) {
-    nlohmann::json j = {
+    nlohmann::ordered_json j = {
         {"ok", r.ok},
         {"db", db},
-        {"pubkey", pubkey.empty() ? nlohmann::json(nullptr) : nlohmann::json(pubkey)},
+        {"pubkey", pubkey.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(pubkey)},
         {"key_from_ledger", r.key_from_ledger},
         {"records", r.records},
         {"checkpoints", r.checkpoints},

@@ -1,11 +1,14 @@
 #include "cli/views.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "cli/format.h"
 #include "cli/timeparse.h"
 
 namespace aikernel::cli {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 int64_t Ns(Timestamp t) { return t.time_since_epoch().count(); }
@@ -159,14 +162,27 @@ std::vector<std::string> RecordRow(const AuditRecord& r) {
           r.rule_ids.empty() ? "-" : Join(r.rule_ids, ",")};
 }
 
+namespace {
+// The daemon's messages may already start with the words aictl puts first.
+std::string WithoutPrefix(const std::string& msg, std::string_view prefix) {
+  if (msg.size() >= prefix.size() &&
+      std::equal(prefix.begin(), prefix.end(), msg.begin(),
+                 [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return msg.substr(prefix.size());
+  }
+  return msg;
+}
+}  // namespace
+
 std::string DescribeError(std::string_view command, const Status& s) {
   std::string out = "aictl: " + std::string(command) + ": ";
   switch (s.code()) {
     case StatusCode::kPermissionDenied:
-      out += "permission denied: " + s.message();
+      out += "permission denied: " + WithoutPrefix(s.message(), "permission denied: ");
       break;
     case StatusCode::kUnauthenticated:
-      out += "not authenticated: " + s.message();
+      out += "not authenticated: " +
+             WithoutPrefix(WithoutPrefix(s.message(), "unauthenticated: "), "not authenticated: ");
       break;
     case StatusCode::kDeadlineExceeded:
       out += s.message() + " (see --timeout)";

@@ -12,17 +12,17 @@
 
 namespace aikernel::cli {
 
-nlohmann::json WhoamiJson(const WhoamiResult& r);
+nlohmann::ordered_json WhoamiJson(const WhoamiResult& r);
 std::string WhoamiText(const WhoamiResult& r);
 
-nlohmann::json StatusJson(const NodeStatus& s);
+nlohmann::ordered_json StatusJson(const NodeStatus& s);
 std::string StatusText(const NodeStatus& s);
 
-nlohmann::json ReloadJson(const ReloadResult& r);
+nlohmann::ordered_json ReloadJson(const ReloadResult& r);
 std::string ReloadText(const ReloadResult& r);
 
 // Every field; hashes and digest as lower-case hex; time RFC 3339 with ns.
-nlohmann::json RecordJson(const AuditRecord& r);
+nlohmann::ordered_json RecordJson(const AuditRecord& r);
 // Table columns for records (tail, query).
 const std::vector<std::string>& RecordHeader();
 std::vector<std::string> RecordRow(const AuditRecord& r);

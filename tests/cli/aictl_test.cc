@@ -224,6 +224,21 @@ TEST_F(AictlTest, TailFollowStopsCleanlyOnInterrupt) {
   EXPECT_TRUE(daemon_.state.follow_cancelled.load());
 }
 
+TEST_F(AictlTest, TailZeroLines) {
+  std::string s = StartDaemon();
+  Result n = Aictl(s + " audit tail -n 0");
+  EXPECT_EQ(n.exit, 0) << n.err;
+  EXPECT_EQ(n.out, "");
+  // -n 0 -f: only records after the current newest one.
+  Result f = Aictl(s + " audit tail -f -n 0 --json", "timeout --preserve-status -s INT 1");
+  EXPECT_EQ(f.exit, 0) << f.err;
+  EXPECT_EQ(f.out, "");
+  std::lock_guard<std::mutex> l(daemon_.state.mu);
+  EXPECT_EQ(daemon_.state.last_query.after_sequence(), 10u);
+  EXPECT_TRUE(daemon_.state.last_query.follow());
+  EXPECT_FALSE(daemon_.state.last_query.last());
+}
+
 class VerifyTest : public AictlTest {
  protected:
   void MakeLedger(int n) {

@@ -56,7 +56,7 @@ TEST(FormatDurationHuman, Ranges) {
 }
 
 TEST(DumpJson, InvalidUtf8IsReplacedNotThrown) {
-  nlohmann::json j = {{"principal", std::string("bad\xff")}};
+  nlohmann::ordered_json j = {{"principal", std::string("bad\xff")}};
   std::string out;
   EXPECT_NO_THROW(out = DumpJson(j));
   EXPECT_NE(out.find("bad"), std::string::npos);

@@ -26,7 +26,7 @@ AuditRecord Sample() {
 }
 
 TEST(RecordJson, AllFieldsHashesHex) {
-  nlohmann::json j = RecordJson(Sample());
+  nlohmann::ordered_json j = RecordJson(Sample());
   EXPECT_EQ(j["sequence"], 7);
   EXPECT_EQ(j["time"], "2023-11-14T22:13:20.123456789Z");
   EXPECT_EQ(j["time_ns"], 1'700'000'000'123'456'789LL);
@@ -36,7 +36,7 @@ TEST(RecordJson, AllFieldsHashesHex) {
   EXPECT_EQ(j["resource"], "node:node-a");
   EXPECT_EQ(j["request_digest"], "0102");
   EXPECT_EQ(j["decision"], "deny");
-  EXPECT_EQ(j["rule_ids"], nlohmann::json({"admin-operators-only", "r2"}));
+  EXPECT_EQ(j["rule_ids"], nlohmann::ordered_json({"admin-operators-only", "r2"}));
   EXPECT_EQ(j["code"], 7);
   EXPECT_EQ(j["code_name"], "PERMISSION_DENIED");
   EXPECT_EQ(j["latency_ns"], 45'600);
@@ -94,6 +94,9 @@ TEST(Errors, WordedByCause) {
                                            "denied by rule admin-operators-only", 42)),
             "aictl: status: permission denied: denied by rule admin-operators-only "
             "[audit record #42]");
+  EXPECT_EQ(DescribeError("status", Status(StatusCode::kPermissionDenied,
+                                           "Permission denied: user:1 may not call admin.status")),
+            "aictl: status: permission denied: user:1 may not call admin.status");
   EXPECT_EQ(DescribeError("whoami", Status(StatusCode::kUnauthenticated, "no principal")),
             "aictl: whoami: not authenticated: no principal");
   EXPECT_EQ(DescribeError("ping", Status(StatusCode::kDeadlineExceeded, "no reply within 5 ms")),
