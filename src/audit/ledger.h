@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -41,6 +42,20 @@ struct LedgerOptions {
   uint64_t checkpoint_every_records = 1000;
   std::chrono::milliseconds checkpoint_every{1000};
   size_t max_batch = 8192;  // most records in one transaction
+  // How long the writer waits for a lock held by another connection
+  // before the batch fails UNAVAILABLE.
+  std::chrono::milliseconds busy_timeout{5000};
+  // Tests only: called in the writer's transaction just before COMMIT; an
+  // error fails the batch as a failed COMMIT would.
+  std::function<Status()> fault_before_commit;
+};
+
+// Counters of the writer, for tests and metrics.
+struct LedgerStats {
+  uint64_t appends = 0;    // appends and checkpoint jobs completed
+  uint64_t commits = 0;    // transactions committed (batches)
+  uint64_t rollbacks = 0;  // batches rolled back
+  uint64_t largest_batch = 0;
 };
 
 struct Head {
@@ -72,6 +87,7 @@ class Ledger final : public Sink {
   void Close();
 
   Head head() const;
+  LedgerStats stats() const;
   // Blocks until the head's sequence exceeds `sequence`, the ledger closes,
   // or `timeout` passes. Returns the head's sequence then.
   uint64_t WaitForSequenceAbove(uint64_t sequence,
