@@ -1,0 +1,155 @@
+#include "policy/parser.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/schema.h"
+
+namespace aikernel::policy {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Parser, PolicyScopeAndIds) {
+  auto ps = ParsePolicies(R"(
+    @approval("needs an operator")
+    permit(principal == Agent::"a1", action in [Action::"tool.call", Action::"memory.read"],
+           resource is Tool in ToolGroup::"fs")
+    when { context.args.path like "/tmp/*" }
+    unless { principal.suspended };
+    forbid(principal is Agent, action, resource);
+  )", "agents.cedar");
+  ASSERT_TRUE(ps.ok()) << ps.status();
+  ASSERT_EQ(ps->size(), 2u);
+  const Policy& p = (*ps)[0];
+  EXPECT_EQ(p.id, "policy0");
+  EXPECT_EQ((*ps)[1].id, "policy1");
+  EXPECT_EQ(p.effect, Effect::kPermit);
+  ASSERT_NE(p.Annotation("approval"), nullptr);
+  EXPECT_EQ(*p.Annotation("approval"), "needs an operator");
+  EXPECT_EQ(p.principal.op, ScopeConstraint::Op::kEq);
+  EXPECT_EQ(p.principal.uid, (EntityUid{"Agent", "a1"}));
+  EXPECT_EQ(p.action.op, ScopeConstraint::Op::kInSet);
+  EXPECT_EQ(p.action.uids.size(), 2u);
+  EXPECT_EQ(p.resource.op, ScopeConstraint::Op::kIsIn);
+  EXPECT_EQ(p.resource.type, "Tool");
+  ASSERT_EQ(p.conditions.size(), 2u);
+  EXPECT_TRUE(p.conditions[0].when);
+  EXPECT_FALSE(p.conditions[1].when);
+  EXPECT_EQ((*ps)[1].effect, Effect::kForbid);
+  EXPECT_EQ((*ps)[1].principal.op, ScopeConstraint::Op::kIs);
+}
+
+TEST(Parser, IdAnnotationAndPrefix) {
+  ParseOptions opt;
+  opt.use_id_annotation = true;
+  opt.id_prefix = "tools.cedar#";
+  auto ps = ParsePolicies(
+      "@id(\"allow-read\") permit(principal, action, resource);"
+      "permit(principal, action, resource);",
+      "tools.cedar", opt);
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ((*ps)[0].id, "allow-read");
+  EXPECT_EQ((*ps)[1].id, "tools.cedar#1");
+}
+
+TEST(Parser, ErrorsCarryFileLineColumnAndExpectation) {
+  auto ps = ParsePolicies("permit(principal, action, resource)\nwhen { 1 + };",
+                          "bad.cedar");
+  ASSERT_FALSE(ps.ok());
+  EXPECT_EQ(ps.status().message(),
+            "bad.cedar:2:12: expected an expression, found '}'");
+
+  ps = ParsePolicies("permit(principal action, resource);", "p.cedar");
+  ASSERT_FALSE(ps.ok());
+  EXPECT_EQ(ps.status().message(), "p.cedar:1:18: expected ',', found 'action'");
+
+  ps = ParsePolicies("allow(principal, action, resource);", "p.cedar");
+  EXPECT_EQ(ps.status().message(),
+            "p.cedar:1:1: expected 'permit' or 'forbid', found 'allow'");
+
+  ps = ParsePolicies("permit(principal, action, resource)", "p.cedar");
+  EXPECT_EQ(ps.status().message(),
+            "p.cedar:1:36: expected ';', found end of input");
+
+  ps = ParsePolicies("permit(principal == User, action, resource);", "p.cedar");
+  EXPECT_THAT(ps.status().message(), HasSubstr("p.cedar:1:25: expected '::'"));
+}
+
+TEST(Parser, LexicalErrors) {
+  auto ps = ParsePolicies("permit(principal, action, resource) when { \"abc };",
+                          "s.cedar");
+  EXPECT_EQ(ps.status().message(), "s.cedar:1:44: unterminated string");
+  ps = ParsePolicies("permit(principal, action, resource) when { \"\\q\" };",
+                     "s.cedar");
+  EXPECT_THAT(ps.status().message(), HasSubstr("s.cedar:1:44: invalid escape"));
+  ps = ParsePolicies("permit(principal, action, resource) when { 1 # 2 };",
+                     "s.cedar");
+  EXPECT_THAT(ps.status().message(), HasSubstr("s.cedar:1:46: unexpected"));
+}
+
+TEST(Parser, RefusesWhatCedarRefuses) {
+  const char* bad[] = {
+      "9223372036854775808",         // too large without a minus
+      "1 / 2",                       // no division
+      "{a: 1, a: 2}",                // duplicate record key
+      "foo(1)",                      // unknown function
+      "principal.frobnicate()",      // unknown method
+      "[1].contains(1, 2)",          // builtin arity
+      "x",                           // unknown identifier
+      "principal in ?principal",     // templates
+      "1 = 1",                       // no assignment
+  };
+  for (const char* b : bad) {
+    EXPECT_FALSE(ParseExpression(b).ok()) << b;
+  }
+  EXPECT_TRUE(ParseExpression("-9223372036854775808").ok());
+}
+
+TEST(Parser, NoPoliciesIsAnEmptySet) {
+  auto ps = ParsePolicies("// only a comment\n");
+  ASSERT_TRUE(ps.ok());
+  EXPECT_TRUE(ps->empty());
+}
+
+TEST(Schema, NamespacesActionsAndTypes) {
+  auto s = ParseSchema(R"(
+    namespace Ak {
+      type Args = { path?: String, size: Long };
+      entity Group;
+      entity Agent in [Group] = { name: String, addr: ipaddr, since: datetime } tags String;
+      entity Color enum ["red", "green"];
+      action "tool.call" in ["any"] appliesTo {
+        principal: [Agent], resource: [Agent], context: { args: Args, at: __cedar::datetime }
+      };
+      action any;
+    }
+  )", "ak.cedarschema");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const EntityTypeDecl* agent = s->FindEntityType("Ak::Agent");
+  ASSERT_NE(agent, nullptr);
+  ASSERT_EQ(agent->parents.size(), 1u);
+  EXPECT_EQ(agent->parents[0], "Ak::Group");
+  EXPECT_EQ(agent->attrs->attrs.at("addr").type->kind,
+            SchemaType::Kind::kExtension);
+  ASSERT_NE(agent->tags, nullptr);
+  EXPECT_EQ(s->FindEntityType("Ak::Color")->enum_ids.size(), 2u);
+  const ActionDecl* call = s->FindAction({"Ak::Action", "tool.call"});
+  ASSERT_NE(call, nullptr);
+  ASSERT_EQ(call->parents.size(), 1u);
+  EXPECT_EQ(call->parents[0], (EntityUid{"Ak::Action", "any"}));
+  const SchemaType& args = *call->context->attrs.at("args").type;
+  EXPECT_EQ(args.kind, SchemaType::Kind::kRecord);
+  EXPECT_FALSE(args.attrs.at("path").required);
+  EXPECT_EQ(call->context->attrs.at("at").type->name, "datetime");
+}
+
+TEST(Schema, SyntaxErrorHasPosition) {
+  auto s = ParseSchema("entity User = { name String };", "x.cedarschema");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "x.cedarschema:1:22: expected ':', found 'String'");
+}
+
+}  // namespace
+}  // namespace aikernel::policy
