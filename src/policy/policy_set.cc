@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <absl/container/flat_hash_set.h>
+
 #include "policy/lexer.h"
 
 namespace aikernel::policy {
@@ -10,9 +12,10 @@ absl::Status PolicySet::AddText(std::string_view text, std::string_view file,
                                 const ParseOptions& options) {
   AIK_ASSIGN_OR_RETURN(std::vector<Policy> ps,
                        ParsePolicies(text, file, options));
+  absl::flat_hash_set<std::string_view> ids;
   for (size_t i = 0; i < ps.size(); ++i) {
-    bool dup = by_id_.contains(ps[i].id);
-    for (size_t j = 0; j < i && !dup; ++j) dup = ps[j].id == ps[i].id;
+    bool dup = by_id_.contains(ps[i].id) ||
+               !ids.insert(std::string_view(ps[i].id)).second;
     if (dup) {
       return SyntaxError(ps[i].file, ps[i].loc,
                          absl::StrCat("duplicate policy id \"", ps[i].id, "\""));
