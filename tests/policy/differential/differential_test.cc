@@ -1,0 +1,148 @@
+// Differential test: random cases (generator.h) decided by this engine and by
+// Cedar's reference engine, @cedar-policy/cedar-wasm@4, which the test
+// installs with npm into the build tree on first run and runs with node.
+// Every decision, reason set and error set must match. If node or npm (or
+// the registry) is unavailable the test is skipped, not failed.
+//
+// AIK_DIFF_CASES (default 400, 4 requests each) and AIK_DIFF_SEED override
+// the size and seed.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "generator.h"
+#include "policy/engine.h"
+
+namespace aikernel::policy {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+fs::path EnsureWasm() {
+  fs::path dir = fs::path(AIK_DIFF_BINARY_DIR) / "node";
+  fs::path pkg = dir / "node_modules" / "@cedar-policy" / "cedar-wasm" / "package.json";
+  if (fs::exists(pkg)) return dir / "node_modules";
+  if (Sh("node --version >/dev/null 2>&1") != 0 ||
+      Sh("npm --version >/dev/null 2>&1") != 0)
+    return {};
+  fs::create_directories(dir);
+  std::ofstream(dir / "package.json") << "{\"private\": true}\n";
+  std::string cmd = "cd '" + dir.string() +
+                    "' && npm install --no-audit --no-fund --silent "
+                    "@cedar-policy/cedar-wasm@4 >npm.log 2>&1";
+  if (Sh(cmd) != 0 || !fs::exists(pkg)) return {};
+  return dir / "node_modules";
+}
+
+std::set<std::string> Strings(const json& a) {
+  std::set<std::string> s;
+  for (const auto& x : a) s.insert(x.get<std::string>());
+  return s;
+}
+
+TEST(Differential, MatchesCedarWasm) {
+  fs::path modules = EnsureWasm();
+  if (modules.empty()) GTEST_SKIP() << "node/npm or @cedar-policy/cedar-wasm unavailable";
+
+  int ncases = std::getenv("AIK_DIFF_CASES") ? std::atoi(std::getenv("AIK_DIFF_CASES")) : 400;
+  uint64_t seed = std::getenv("AIK_DIFF_SEED") ? std::strtoull(std::getenv("AIK_DIFF_SEED"), nullptr, 10) : 1;
+  difftest::Generator gen(seed);
+  std::vector<difftest::Case> cases;
+  json cases_json = json::array();
+  for (int i = 0; i < ncases; ++i) {
+    difftest::Case c = gen.Next();
+    json pol = json::object();
+    for (const auto& [id, text] : c.policies) pol[id] = text;
+    cases_json.push_back({{"policies", pol}, {"entities", c.entities},
+                          {"requests", c.requests}});
+    cases.push_back(std::move(c));
+  }
+  fs::path dir = AIK_DIFF_BINARY_DIR;
+  fs::path in = dir / "cases.json";
+  fs::path out = dir / "answers.json";
+  std::ofstream(in) << cases_json.dump();
+  std::string cmd = "node '" + std::string(AIK_DIFF_SOURCE_DIR) + "/run_wasm.mjs' '" +
+                    modules.string() + "' '" + in.string() + "' '" + out.string() + "'";
+  ASSERT_EQ(Sh(cmd), 0) << cmd;
+  std::ifstream ans_in(out);
+  std::stringstream ss;
+  ss << ans_in.rdbuf();
+  auto answers = ParseJsonText(ss.str());
+  ASSERT_TRUE(answers.ok());
+  ASSERT_EQ(answers->size(), cases.size());
+
+  int decisions = 0, matched = 0, allows = 0, with_errors = 0, shown = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const difftest::Case& c = cases[i];
+    PolicySet ps;
+    bool parsed = true;
+    for (const auto& [id, text] : c.policies) {
+      ParseOptions opt;
+      opt.id_prefix = id;
+      PolicySet one;
+      auto st = ParsePolicies(text, id, opt);
+      if (!st.ok() || st->size() != 1) {
+        parsed = false;
+        if (shown++ < 10)
+          std::printf("PARSE %s: %s\n%s\n", id.c_str(),
+                      std::string(st.status().message()).c_str(), text.c_str());
+        break;
+      }
+      Policy p = std::move((*st)[0]);
+      p.id = id;
+      ASSERT_TRUE(ps.Add(std::move(p)).ok());
+    }
+    auto es = EntitiesFromJson(c.entities);
+    ASSERT_TRUE(es.ok()) << es.status();
+    for (size_t r = 0; r < c.requests.size(); ++r) {
+      ++decisions;
+      const json& want = (*answers)[i][r];
+      const json& rq = c.requests[r];
+      if (!parsed || want.contains("failure")) {
+        if (!parsed && want.contains("failure")) ++matched;
+        else if (shown++ < 10)
+          std::printf("case %zu: reference %s\n", i, want.dump().c_str());
+        continue;
+      }
+      Request req;
+      req.principal = *UidFromJson(rq["principal"]);
+      req.action = *UidFromJson(rq["action"]);
+      req.resource = *UidFromJson(rq["resource"]);
+      auto ctx = ContextFromJson(rq["context"]);
+      ASSERT_TRUE(ctx.ok()) << ctx.status();
+      req.context = *ctx;
+      Response got = Authorize(ps, req, *es);
+      std::set<std::string> got_reasons(got.reasons.begin(), got.reasons.end());
+      std::set<std::string> got_errors;
+      for (const auto& e : got.errors) got_errors.insert(e.policy_id);
+      std::string got_decision = got.decision == Decision::kAllow ? "allow" : "deny";
+      allows += got_decision == "allow";
+      with_errors += !got_errors.empty();
+      if (got_decision == want["decision"] && got_reasons == Strings(want["reason"]) &&
+          got_errors == Strings(want["errors"])) {
+        ++matched;
+      } else if (shown++ < 10) {
+        std::printf("MISMATCH case %zu request %zu: reference %s\n  got %s reasons %zu errors:",
+                    i, r, want.dump().c_str(), got_decision.c_str(), got_reasons.size());
+        for (const auto& e : got.errors)
+          std::printf(" {%s: %s}", e.policy_id.c_str(), e.message.c_str());
+        std::printf("\n  request %s\n", rq.dump().c_str());
+        for (const auto& [id, text] : c.policies) std::printf("  %s: %s\n", id.c_str(), text.c_str());
+      }
+    }
+  }
+  std::printf("cedar-wasm differential: %d/%d decisions match (allow %d, with errors %d)\n",
+              matched, decisions, allows, with_errors);
+  EXPECT_EQ(matched, decisions);
+}
+
+}  // namespace
+}  // namespace aikernel::policy
