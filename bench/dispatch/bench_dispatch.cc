@@ -14,7 +14,9 @@
 // for --seconds (default 3) after a short warm-up. Prints calls/s, p50/p99
 // and governed/raw ratios next to the targets. Asserts nothing.
 //
-//   bench_dispatch [--seconds S] [--aikerneld PATH]
+//   bench_dispatch [--seconds S] [--aikerneld PATH] [--mode full|normal] [--threads N]
+//                  [--audit-extra 'checkpoint_every_ms = 86400000']
+// (--mode and --threads narrow the run, e.g. to profile one cell.)
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -130,12 +132,14 @@ class RawServer {
 
 class Daemon {
  public:
-  Daemon(const std::string& binary, const std::string& dir, const std::string& synchronous)
+  Daemon(const std::string& binary, const std::string& dir, const std::string& synchronous,
+         const std::string& audit_extra)
       : dir_(dir), socket_(dir + "/aikernel.sock") {
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/aikerneld.toml") << "[node]\nname = \"bench\"\n[daemon]\nlog_level = "
                                               "\"warn\"\n[audit]\nsynchronous = \""
-                                           << synchronous << "\"\n";
+                                           << synchronous << "\"\n"
+                                           << audit_extra << "\n";
     std::string notify = dir + "/notify.sock";
     int nfd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un na = Addr(notify);
@@ -273,14 +277,25 @@ void PrintRow(const char* name, int threads, const Cell& c, const Cell* raw, con
 int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string binary = AIK_AIKERNELD_PATH;
+  std::string only_mode;
+  int only_threads = 0;
+  std::string audit_extra;  // extra [audit] lines, e.g. to rule checkpoints out
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
     } else if (a == "--aikerneld" && i + 1 < argc) {
       binary = argv[++i];
+    } else if (a == "--mode" && i + 1 < argc) {
+      only_mode = argv[++i];
+    } else if (a == "--audit-extra" && i + 1 < argc) {
+      audit_extra = argv[++i];
+    } else if (a == "--threads" && i + 1 < argc) {
+      only_threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: bench_dispatch [--seconds S] [--aikerneld PATH]\n");
+      std::fprintf(stderr,
+                   "usage: bench_dispatch [--seconds S] [--aikerneld PATH] [--mode full|normal] "
+                   "[--threads N] [--audit-extra TOML]\n");
       return 2;
     }
   }
@@ -304,19 +319,26 @@ int main(int argc, char** argv) {
   } modes[] = {{"full", "", ">= 0.70x raw (4 threads, FULL)"},
                {"normal", ">= 0.80x raw (1 thread, NORMAL)", ""}};
   for (const Mode& m : modes) {
-    Cell r1 = Measure(raw.path(), 1, seconds);
-    Cell r4 = Measure(raw.path(), 4, seconds);
-    Cell g1, g4;
+    if (!only_mode.empty() && only_mode != m.sync) continue;
+    const bool do1 = only_threads == 0 || only_threads == 1;
+    const bool do4 = only_threads == 0 || only_threads == 4;
+    Cell r1, r4, g1, g4;
+    if (do1) r1 = Measure(raw.path(), 1, seconds);
+    if (do4) r4 = Measure(raw.path(), 4, seconds);
     {
-      Daemon d(binary, dir + "/daemon-" + m.sync, m.sync);
-      g1 = Measure(d.socket(), 1, seconds);
-      g4 = Measure(d.socket(), 4, seconds);
+      Daemon d(binary, dir + "/daemon-" + m.sync, m.sync, audit_extra);
+      if (do1) g1 = Measure(d.socket(), 1, seconds);
+      if (do4) g4 = Measure(d.socket(), 4, seconds);
     }
-    std::string n1 = std::string("governed ") + m.sync;
-    PrintRow("raw echo", 1, r1, nullptr, "");
-    PrintRow(n1.c_str(), 1, g1, &r1, m.target1);
-    PrintRow("raw echo", 4, r4, nullptr, "");
-    PrintRow(n1.c_str(), 4, g4, &r4, m.target4);
+    std::string name = std::string("governed ") + m.sync;
+    if (do1) {
+      PrintRow("raw echo", 1, r1, nullptr, "");
+      PrintRow(name.c_str(), 1, g1, &r1, m.target1);
+    }
+    if (do4) {
+      PrintRow("raw echo", 4, r4, nullptr, "");
+      PrintRow(name.c_str(), 4, g4, &r4, m.target4);
+    }
     std::fflush(stdout);
   }
   std::error_code ec;
