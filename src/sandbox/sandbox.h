@@ -153,7 +153,7 @@ struct HostCapabilities {
   bool seccomp = false;
   std::string cgroup2_root;  // mount point of cgroup2, empty when none
   std::string cgroup2_self;  // this process's cgroup directory under cgroup2_root
-  bool cgroup2_delegated = false;  // cgroup2_self is writable and has cgroup.kill
+  bool cgroup2_delegated = false;  // leaves can be made under cgroup2_self
   std::vector<std::string> cgroup2_controllers;  // cgroup.controllers of cgroup2_self
   bool HasController(const std::string& c) const;
 };

@@ -1,0 +1,93 @@
+// Cgroup: one cgroup v2 directory (an agent's leaf), its limits and its kill.
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "sandbox/internal.h"
+#include "sandbox/sandbox.h"
+
+namespace aikernel::sandbox {
+namespace {
+
+bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+StatusOr<Cgroup> Cgroup::CreateLeaf(const std::string& parent, const std::string& name, const Limits& limits) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return absl::InvalidArgumentError(absl::StrCat("bad cgroup name '", name, "'"));
+  std::istringstream ctl(internal::ReadSmallFile(parent + "/cgroup.controllers"));
+  std::string c, enable;
+  while (ctl >> c)
+    if (c == "memory" || c == "pids" || c == "cpu") {
+      // Fails when the parent holds processes itself (no internal processes):
+      // then the leaf simply lacks that controller's files.
+      internal::WriteFile(parent + "/cgroup.subtree_control", "+" + c).IgnoreError();
+    }
+  std::string path = parent + "/" + name;
+  if (mkdir(path.c_str(), 0755) < 0 && errno != EEXIST)
+    return absl::InternalError(absl::StrCat("mkdir ", path, ": ", strerror(errno)));
+  AIK_ASSIGN_OR_RETURN(Cgroup cg, Open(path));
+  if (limits.memory_bytes > 0 && Exists(path + "/memory.max")) {
+    AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/memory.max", absl::StrCat(limits.memory_bytes)));
+    if (Exists(path + "/memory.swap.max")) AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/memory.swap.max", "0"));
+    cg.limited_.push_back("memory");
+  }
+  if (limits.pids > 0 && Exists(path + "/pids.max")) {
+    AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/pids.max", absl::StrCat(limits.pids)));
+    cg.limited_.push_back("pids");
+  }
+  if (limits.cpu_percent > 0 && Exists(path + "/cpu.max")) {
+    AIK_RETURN_IF_ERROR(
+        internal::WriteFile(path + "/cpu.max", absl::StrCat(uint64_t{limits.cpu_percent} * 1000, " 100000")));
+    cg.limited_.push_back("cpu");
+  }
+  return cg;
+}
+
+StatusOr<Cgroup> Cgroup::Open(const std::string& path) {
+  Cgroup cg;
+  cg.path_ = path;
+  cg.dir_.reset(open(path.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
+  if (!cg.dir_.valid()) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no cgroup ", path));
+    return absl::InternalError(absl::StrCat("open ", path, ": ", strerror(errno)));
+  }
+  if (!Exists(path + "/cgroup.procs")) return absl::InvalidArgumentError(path + " is not a cgroup");
+  return cg;
+}
+
+Status Cgroup::Kill() const {
+  if (!Exists(path_ + "/cgroup.kill")) return absl::UnimplementedError("no cgroup.kill (kernel < 5.14)");
+  return internal::WriteFile(path_ + "/cgroup.kill", "1");
+}
+
+StatusOr<bool> Cgroup::Empty() const {
+  std::string procs = internal::ReadSmallFile(path_ + "/cgroup.procs");
+  return procs.find_first_not_of(" \n") == std::string::npos;
+}
+
+Status Cgroup::Remove() {
+  if (rmdir(path_.c_str()) < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    if (errno == EBUSY) return absl::FailedPreconditionError(path_ + " still has processes");
+    return absl::InternalError(absl::StrCat("rmdir ", path_, ": ", strerror(errno)));
+  }
+  dir_.reset();
+  return absl::OkStatus();
+}
+
+StatusOr<uint64_t> Cgroup::OomKills() const {
+  std::istringstream ev(internal::ReadSmallFile(path_ + "/memory.events"));
+  std::string key;
+  uint64_t v;
+  while (ev >> key >> v)
+    if (key == "oom_kill") return v;
+  return absl::NotFoundError("no memory controller in " + path_);
+}
+
+}  // namespace aikernel::sandbox

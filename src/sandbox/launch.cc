@@ -1,0 +1,620 @@
+// Launch(): the parent prepares a ChildPlan (every string, path, id map, BPF
+// program and limit), clones, writes the id maps, releases the child and
+// reads its error pipe until EOF (exec happened) or an error record.
+// ChildMain() runs between clone3 and execve: only async-signal-safe system
+// calls there, no allocation, no locks, no logging.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <absl/strings/str_join.h>
+
+#include "sandbox/internal.h"
+#include "sandbox/sandbox.h"
+
+namespace aikernel::sandbox {
+namespace {
+
+using namespace internal;
+
+constexpr const char* kStage = "/tmp";           // tmpfs mounted here while building the root
+constexpr const char* kNewRoot = "/tmp/.aik-root";  // the new root, then pivot_root'ed into
+constexpr int kMaxBinds = 32;
+constexpr int kKernelFd = 3;
+constexpr int kLaunchTimeoutMs = 10000;
+
+// What a failing child writes to the error pipe.
+struct ErrRecord {
+  char step[48];
+  char detail[200];
+  int err;
+};
+
+struct BindPlan {
+  std::string source;   // path in the caller's view
+  std::string target;   // kNewRoot + source
+  std::vector<std::string> mkdirs;  // each prefix of target below kNewRoot
+  std::vector<const char*> mkdir_ptrs;
+};
+
+struct RulePlan {
+  std::string path;
+  uint64_t access;
+  bool required;  // error when the path cannot be opened (else skipped)
+};
+
+struct ChildPlan {
+  int sync_rd = -1, sync_wr = -1, err_rd = -1, err_wr = -1;
+  int fd_in = -1, fd_out = -1, fd_err = -1, fd_kernel = -1;
+  bool die_with_parent = true;
+  bool net_ns = false, uts_ns = false, user_ns = false, pid_ns = false, mount_ns = false;
+  const char* hostname = nullptr;
+  size_t hostname_len = 0;
+  bool readonly_root = false, private_tmp = false, mount_proc = false;
+  std::vector<BindPlan> binds;
+  const char* workdir = nullptr;
+  struct Rlim {
+    int resource;
+    rlim_t value;
+    const char* name;
+  };
+  Rlim rlims[4];
+  int n_rlims = 0;
+  bool set_ids = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool drop_caps = false;
+  int cap_last = 40;
+  bool no_new_privs = false;
+  bool landlock = false;
+  LandlockRulesetAttr ll_attr;
+  size_t ll_attr_size = 0;
+  std::vector<RulePlan> ll_rules;
+  sock_fprog seccomp{};
+  bool seccomp_on = false;
+  const char* exe = nullptr;
+  std::vector<char*> argv, envp;
+};
+
+// ---- child side: async-signal-safe only ----
+
+void CopyStr(char* dst, size_t cap, const char* src) {
+  size_t i = 0;
+  if (src != nullptr)
+    for (; i + 1 < cap && src[i] != '\0'; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+[[noreturn]] void Fail(const ChildPlan& p, const char* step, const char* detail, int err) {
+  ErrRecord r;
+  CopyStr(r.step, sizeof r.step, step);
+  CopyStr(r.detail, sizeof r.detail, detail);
+  r.err = err;
+  ssize_t n = write(p.err_wr, &r, sizeof r);
+  (void)n;
+  _exit(127);
+}
+
+#define CHECK_STEP(expr, step, detail) \
+  do {                                 \
+    if ((expr) < 0) Fail(p, step, detail, errno); \
+  } while (0)
+
+volatile pid_t g_agent_pid = 0;
+
+void ForwardSignal(int sig) {
+  if (g_agent_pid > 0) kill(g_agent_pid, sig);
+}
+
+long OpenTree(int dfd, const char* path, unsigned flags) {
+  return syscall(SYS_open_tree, dfd, path, flags);
+}
+long MoveMount(int from_dfd, const char* from, int to_dfd, const char* to, unsigned flags) {
+  return syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+
+void SetupMounts(const ChildPlan& p) {
+  if (p.user_ns) {
+    // Our own uid (global root) is not mapped in the new user namespace, so
+    // inodes we create on the tmpfs mounts (owned by that namespace) must
+    // belong to the mapped ids.
+    setfsgid(p.gid);
+    setfsuid(p.uid);
+  }
+  CHECK_STEP(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private", "");
+  if (!p.readonly_root) {
+    if (p.private_tmp)
+      CHECK_STEP(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+                 "mount private /tmp", "");
+    if (p.mount_proc)
+      CHECK_STEP(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+                 "mount /proc", "");
+    return;
+  }
+  // Detached copies of the whole tree and of every writable directory, taken
+  // before the staging tmpfs hides /tmp (the workdir may live there).
+  long root = OpenTree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  CHECK_STEP(root, "clone root tree", "/");
+  int bind_fds[kMaxBinds];
+  for (size_t i = 0; i < p.binds.size(); ++i) {
+    long fd = OpenTree(AT_FDCWD, p.binds[i].source.c_str(),
+                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    CHECK_STEP(fd, "open writable dir", p.binds[i].source.c_str());
+    bind_fds[i] = static_cast<int>(fd);
+  }
+  CHECK_STEP(mount("tmpfs", kStage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"), "mount staging tmpfs",
+             kStage);
+  CHECK_STEP(mkdir(kNewRoot, 0755), "mkdir new root", kNewRoot);
+  CHECK_STEP(MoveMount(static_cast<int>(root), "", AT_FDCWD, kNewRoot, MOVE_MOUNT_F_EMPTY_PATH),
+             "attach root tree", kNewRoot);
+  close(static_cast<int>(root));
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
+  CHECK_STEP(syscall(SYS_mount_setattr, AT_FDCWD, kNewRoot, AT_RECURSIVE, &attr, sizeof attr),
+             "make root read-only", kNewRoot);
+  if (p.private_tmp)
+    CHECK_STEP(mount("tmpfs", "/tmp/.aik-root/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+               "mount private /tmp", "/tmp");
+  for (size_t i = 0; i < p.binds.size(); ++i) {
+    const BindPlan& b = p.binds[i];
+    for (const char* d : b.mkdir_ptrs) mkdir(d, 0755);  // only takes under the private /tmp
+    CHECK_STEP(MoveMount(bind_fds[i], "", AT_FDCWD, b.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH),
+               "bind writable dir", b.source.c_str());
+    close(bind_fds[i]);
+  }
+  if (p.mount_proc)
+    CHECK_STEP(mount("proc", "/tmp/.aik-root/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+               "mount /proc", "");
+  CHECK_STEP(chdir(kNewRoot), "chdir new root", kNewRoot);
+  CHECK_STEP(syscall(SYS_pivot_root, ".", "."), "pivot_root", kNewRoot);
+  CHECK_STEP(umount2(".", MNT_DETACH), "detach old root", "");
+  CHECK_STEP(chdir("/"), "chdir /", "");
+}
+
+void LoopbackUp(const ChildPlan& p) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  CHECK_STEP(s, "loopback socket", "lo");
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, "lo", 3);
+  CHECK_STEP(ioctl(s, SIOCGIFFLAGS, &ifr), "loopback get flags", "lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  CHECK_STEP(ioctl(s, SIOCSIFFLAGS, &ifr), "loopback up", "lo");
+  close(s);
+}
+
+void ApplyLandlock(const ChildPlan& p) {
+  long rs = syscall(SYS_landlock_create_ruleset, &p.ll_attr, p.ll_attr_size, 0);
+  CHECK_STEP(rs, "landlock_create_ruleset", "");
+  for (const RulePlan& r : p.ll_rules) {
+    int fd = open(r.path.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+      if (!r.required && (errno == ENOENT || errno == ENOTDIR || errno == EACCES)) continue;
+      Fail(p, "landlock open", r.path.c_str(), errno);
+    }
+    LandlockPathBeneathAttr pb{r.access, fd};
+    CHECK_STEP(syscall(SYS_landlock_add_rule, rs, kLandlockRulePathBeneath, &pb, 0), "landlock_add_rule",
+               r.path.c_str());
+    close(fd);
+  }
+  CHECK_STEP(syscall(SYS_landlock_restrict_self, rs, 0), "landlock_restrict_self", "");
+  close(static_cast<int>(rs));
+}
+
+[[noreturn]] void RunInit(const ChildPlan& p, pid_t agent) {
+  g_agent_pid = agent;
+  syscall(SYS_close_range, 0, ~0U, 0);
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT}) sigaction(sig, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  (void)p;
+  for (;;) {
+    int st = 0;
+    pid_t w = wait4(-1, &st, 0, nullptr);
+    if (w == agent) {
+      if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
+      if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
+    } else if (w < 0 && errno == ECHILD) {
+      _exit(127);
+    }
+  }
+}
+
+[[noreturn]] void ChildMain(const ChildPlan& p) {
+  close(p.sync_wr);
+  close(p.err_rd);
+  if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Wait for the parent: id maps written, cgroup and pidfd settled.
+  char go = 0;
+  ssize_t n;
+  do n = read(p.sync_rd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127);  // the parent gave up; it reports its own error
+  close(p.sync_rd);
+
+  // Signals: nothing ignored or blocked from the caller survives.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // EINVAL for KILL/STOP: fine
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);  // unblocked again right before exec
+
+  CHECK_STEP(setsid(), "setsid", "");
+  if (p.net_ns) LoopbackUp(p);
+  if (p.uts_ns) CHECK_STEP(sethostname(p.hostname, p.hostname_len), "sethostname", p.hostname);
+  if (p.mount_ns) SetupMounts(p);
+  for (int i = 0; i < p.n_rlims; ++i) {
+    rlimit rl{p.rlims[i].value, p.rlims[i].value};
+    CHECK_STEP(setrlimit(p.rlims[i].resource, &rl), "setrlimit", p.rlims[i].name);
+  }
+  if (p.drop_caps) {
+    for (int c = 0; c <= p.cap_last; ++c)
+      CHECK_STEP(prctl(PR_CAPBSET_DROP, c, 0, 0, 0), "drop bounding capabilities", "");
+    CHECK_STEP(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities", "");
+  }
+  if (p.set_ids) {
+    CHECK_STEP(setgroups(0, nullptr), "setgroups", "");
+    CHECK_STEP(setresgid(p.gid, p.gid, p.gid), "setresgid", "");
+    CHECK_STEP(setresuid(p.uid, p.uid, p.uid), "setresuid", "");
+  }
+  if (p.no_new_privs) CHECK_STEP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs", "");
+  if (p.landlock) ApplyLandlock(p);
+  if (p.drop_caps) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    CHECK_STEP(syscall(SYS_capset, &hdr, data), "capset", "");
+  }
+  if (p.seccomp_on)
+    CHECK_STEP(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.seccomp), "seccomp", "");
+
+  if (p.pid_ns) {
+    // pid 1 stays behind as the namespace's init; the agent is its child.
+    long agent = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
+    CHECK_STEP(agent, "fork agent", "");
+    if (agent > 0) RunInit(p, static_cast<pid_t>(agent));
+    if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+
+  // fds 0..3: lift the sources clear of the targets first.
+  int src[4] = {p.fd_in, p.fd_out, p.fd_err, p.fd_kernel};
+  int nfds = p.fd_kernel >= 0 ? 4 : 3;
+  for (int i = 0; i < nfds; ++i) {
+    src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
+    CHECK_STEP(src[i], "dup fd", "");
+  }
+  for (int i = 0; i < nfds; ++i) CHECK_STEP(dup2(src[i], i), "dup2 fd", "");
+  // Everything else closes at exec, the error pipe included (its EOF tells
+  // the parent the exec happened).
+  CHECK_STEP(syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC), "close_range", "");
+  CHECK_STEP(chdir(p.workdir), "chdir workdir", p.workdir);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(p.exe, p.argv.data(), p.envp.data());
+  Fail(p, "execve", p.exe, errno);
+}
+
+// ---- parent side ----
+
+std::string Errno(const char* what, int err) { return absl::StrCat(what, ": ", strerror(err)); }
+
+std::string ResolveExe(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (!dir.empty()) {
+      std::string cand = dir + "/" + name;
+      if (access(cand.c_str(), X_OK) == 0) return cand;
+    }
+    start = end + 1;
+  }
+  return name;  // execve reports ENOENT, naming it
+}
+
+BindPlan MakeBind(const std::string& source) {
+  BindPlan b;
+  b.source = source;
+  b.target = std::string(kNewRoot) + source;
+  for (size_t i = 1; i <= source.size(); ++i)
+    if (i == source.size() || source[i] == '/') b.mkdirs.push_back(std::string(kNewRoot) + source.substr(0, i));
+  for (auto& d : b.mkdirs) b.mkdir_ptrs.push_back(d.c_str());
+  return b;
+}
+
+uint64_t RuleMask(const std::string& path, uint64_t mask) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) mask &= kLlFileRights;
+  return mask;
+}
+
+std::string NormalizeDir(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+Status WriteProcFile(pid_t pid, const char* name, const std::string& data) {
+  std::string path = absl::StrCat("/proc/", pid, "/", name);
+  Status s = WriteFile(path, data);
+  if (!s.ok()) return absl::InternalError(absl::StrCat(name, ": ", s.message()));
+  return s;
+}
+
+void KillAndReap(int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid(static_cast<idtype_t>(3) /*P_PIDFD*/, pidfd, &info, WEXITED) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+StatusOr<Launched> Launch(const LaunchSpec& spec) {
+  const Profile& prof = spec.profile;
+  if (spec.argv.empty() || spec.argv[0].empty()) return absl::InvalidArgumentError("argv is empty");
+  if (spec.workdir.empty() || spec.workdir[0] != '/')
+    return absl::InvalidArgumentError("workdir must be an absolute path");
+  if ((spec.uid == 0 || spec.gid == 0) && !prof.allow_root)
+    return absl::InvalidArgumentError(absl::StrCat("profile ", prof.name, " refuses uid/gid 0"));
+  if ((prof.readonly_root || prof.private_tmp) && !prof.new_mount_ns)
+    return absl::InvalidArgumentError("readonly_root and private_tmp need new_mount_ns");
+  if (prof.new_mount_ns && prof.new_user_ns && !prof.readonly_root && !prof.private_tmp && !prof.new_pid_ns) {
+    // fine: an empty private mount namespace
+  }
+  const HostCapabilities& host = Detect();
+  Launched out;
+  std::vector<std::string>& in_force = out.in_force;
+  std::vector<std::string>& not_enforced = out.not_enforced;
+
+  ChildPlan p;
+  p.die_with_parent = spec.die_with_parent;
+  p.user_ns = prof.new_user_ns;
+  p.pid_ns = prof.new_pid_ns;
+  p.mount_ns = prof.new_mount_ns;
+  p.net_ns = prof.new_net_ns;
+  p.uts_ns = prof.new_uts_ns;
+  std::string hostname = spec.hostname.empty() ? "agent" : spec.hostname;
+  p.hostname = hostname.c_str();
+  p.hostname_len = hostname.size();
+  p.readonly_root = prof.readonly_root;
+  p.private_tmp = prof.private_tmp;
+  p.mount_proc = prof.new_pid_ns && prof.new_mount_ns;
+  std::string workdir = NormalizeDir(spec.workdir);
+  p.workdir = workdir.c_str();
+  if (prof.readonly_root) {
+    p.binds.push_back(MakeBind(workdir));
+    for (const auto& w : prof.writable_paths) p.binds.push_back(MakeBind(NormalizeDir(w)));
+    if (p.binds.size() > static_cast<size_t>(kMaxBinds))
+      return absl::InvalidArgumentError("too many writable paths");
+  }
+  p.set_ids = true;
+  p.uid = spec.uid;
+  p.gid = spec.gid;
+  p.drop_caps = prof.drop_caps;
+  p.cap_last = CapLast();
+  p.no_new_privs = prof.no_new_privs;
+
+  uint64_t clone_flags = CLONE_PIDFD;
+  if (prof.new_user_ns) clone_flags |= CLONE_NEWUSER, in_force.push_back("userns");
+  if (prof.new_pid_ns) clone_flags |= CLONE_NEWPID, in_force.push_back("pidns");
+  if (prof.new_mount_ns) clone_flags |= CLONE_NEWNS, in_force.push_back("mountns");
+  if (prof.new_net_ns) clone_flags |= CLONE_NEWNET, in_force.push_back("netns");
+  if (prof.new_ipc_ns) clone_flags |= CLONE_NEWIPC, in_force.push_back("ipcns");
+  if (prof.new_uts_ns) clone_flags |= CLONE_NEWUTS, in_force.push_back("utsns");
+  if (prof.readonly_root) in_force.push_back("readonly-root");
+  if (prof.private_tmp) in_force.push_back("private-tmp");
+  in_force.push_back(absl::StrCat("uid:", spec.uid));
+  in_force.push_back(absl::StrCat("gid:", spec.gid));
+  if (prof.drop_caps) in_force.push_back("caps:none");
+  if (prof.no_new_privs) in_force.push_back("no_new_privs");
+
+  // Landlock.
+  if (prof.landlock) {
+    if (host.landlock_abi <= 0) {
+      not_enforced.push_back("landlock: not supported by this kernel");
+    } else {
+      int abi = host.landlock_abi;
+      p.landlock = true;
+      uint64_t fs = LandlockFsMask(abi);
+      p.ll_attr.handled_access_fs = fs;
+      p.ll_attr_size = 8;
+      if (abi >= 4) {
+        p.ll_attr.handled_access_net = kLlNetBindTcp | kLlNetConnectTcp;
+        p.ll_attr_size = 16;
+      }
+      if (abi >= 6) {
+        p.ll_attr.scoped = kLlScopeAbstractUnix | kLlScopeSignal;
+        p.ll_attr_size = 24;
+      }
+      uint64_t ro = kLlExecute | kLlReadFile | kLlReadDir;
+      for (const auto& r : prof.readonly_paths) p.ll_rules.push_back({NormalizeDir(r), RuleMask(r, ro), false});
+      // Devices: read and write (/dev/null, /dev/tty), ioctl; the mount is
+      // read-only, so nothing can be created there.
+      p.ll_rules.push_back({"/dev", kLlReadFile | kLlWriteFile | kLlReadDir | (abi >= 5 ? kLlIoctlDev : 0), false});
+      p.ll_rules.push_back({workdir, fs, true});
+      if (prof.private_tmp) p.ll_rules.push_back({"/tmp", fs, true});
+      for (const auto& w : prof.writable_paths) p.ll_rules.push_back({NormalizeDir(w), RuleMask(w, fs), false});
+      in_force.push_back(absl::StrCat("landlock-abi", abi));
+      if (abi >= 4) in_force.push_back("landlock-net");
+      else not_enforced.push_back("landlock-net: needs landlock ABI 4");
+      if (abi >= 6) in_force.push_back("landlock-scope");
+    }
+  }
+
+  // seccomp.
+  if (prof.seccomp) {
+    if (!host.seccomp) {
+      not_enforced.push_back("seccomp: not supported by this kernel");
+    } else {
+      AIK_ASSIGN_OR_RETURN(const std::vector<sock_filter>* prog, SeccompProgram());
+      p.seccomp.len = static_cast<unsigned short>(prog->size());
+      p.seccomp.filter = const_cast<sock_filter*>(prog->data());
+      p.seccomp_on = true;
+      in_force.push_back("seccomp");
+    }
+  }
+
+  // cgroup and limits.
+  UniqueFd cgroup_fd;
+  std::vector<std::string> cg_limited;
+  const Limits& lim = spec.limits;
+  bool mem_by_cg = false, pids_by_cg = false, cpu_by_cg = false;
+  if (!spec.cgroup_path.empty()) {
+    cgroup_fd.reset(open(spec.cgroup_path.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
+    if (!cgroup_fd.valid())
+      return absl::InternalError(Errno(("open cgroup " + spec.cgroup_path).c_str(), errno));
+    auto has = [&](const char* f) { return access((spec.cgroup_path + "/" + f).c_str(), F_OK) == 0; };
+    if (lim.memory_bytes > 0 && has("memory.max")) {
+      AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/memory.max", absl::StrCat(lim.memory_bytes)));
+      if (has("memory.swap.max")) AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/memory.swap.max", "0"));
+      mem_by_cg = true;
+      cg_limited.push_back("memory");
+    }
+    if (lim.pids > 0 && has("pids.max")) {
+      AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/pids.max", absl::StrCat(lim.pids)));
+      pids_by_cg = true;
+      cg_limited.push_back("pids");
+    }
+    if (lim.cpu_percent > 0 && has("cpu.max")) {
+      AIK_RETURN_IF_ERROR(
+          WriteFile(spec.cgroup_path + "/cpu.max", absl::StrCat(uint64_t{lim.cpu_percent} * 1000, " 100000")));
+      cpu_by_cg = true;
+      cg_limited.push_back("cpu");
+    }
+    clone_flags |= CLONE_INTO_CGROUP;
+    in_force.push_back("cgroup-leaf");
+    if (!cg_limited.empty()) in_force.push_back("cgroup:" + absl::StrJoin(cg_limited, ","));
+    out.cgroup_path = spec.cgroup_path;
+  }
+  if (lim.memory_bytes > 0 && !mem_by_cg) {
+    p.rlims[p.n_rlims++] = {RLIMIT_AS, static_cast<rlim_t>(lim.memory_bytes), "RLIMIT_AS"};
+    in_force.push_back("rlimit:as");
+  }
+  if (lim.pids > 0 && !pids_by_cg) {
+    // The pid-namespace init counts too.
+    rlim_t n = static_cast<rlim_t>(lim.pids) + (prof.new_pid_ns ? 1 : 0);
+    p.rlims[p.n_rlims++] = {RLIMIT_NPROC, n, "RLIMIT_NPROC"};
+    in_force.push_back("rlimit:nproc");
+    if (!prof.new_user_ns) not_enforced.push_back("pids: RLIMIT_NPROC counts every process of the uid");
+  }
+  if (lim.open_files > 0) {
+    p.rlims[p.n_rlims++] = {RLIMIT_NOFILE, static_cast<rlim_t>(lim.open_files), "RLIMIT_NOFILE"};
+    in_force.push_back("rlimit:nofile");
+  }
+  if (lim.cpu_percent > 0 && !cpu_by_cg) not_enforced.push_back("cpu_percent: no cpu controller");
+
+  // exec arguments.
+  std::string exe = ResolveExe(spec.argv[0], spec.env);
+  p.exe = exe.c_str();
+  std::vector<std::string> env = spec.env;
+  if (spec.kernel_fd >= 0) env.push_back(absl::StrCat("AIKERNEL_FD=", kKernelFd));
+  for (const auto& a : spec.argv) p.argv.push_back(const_cast<char*>(a.c_str()));
+  p.argv.push_back(nullptr);
+  for (const auto& e : env) p.envp.push_back(const_cast<char*>(e.c_str()));
+  p.envp.push_back(nullptr);
+
+  // fds.
+  UniqueFd devnull;
+  if (spec.stdin_fd < 0 || spec.stdout_fd < 0 || spec.stderr_fd < 0) {
+    devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!devnull.valid()) return absl::InternalError(Errno("open /dev/null", errno));
+  }
+  p.fd_in = spec.stdin_fd >= 0 ? spec.stdin_fd : devnull.get();
+  p.fd_out = spec.stdout_fd >= 0 ? spec.stdout_fd : devnull.get();
+  p.fd_err = spec.stderr_fd >= 0 ? spec.stderr_fd : devnull.get();
+  p.fd_kernel = spec.kernel_fd;
+  int sync[2], err[2];
+  if (pipe2(sync, O_CLOEXEC) < 0) return absl::InternalError(Errno("pipe", errno));
+  UniqueFd sync_rd(sync[0]), sync_wr(sync[1]);
+  if (pipe2(err, O_CLOEXEC) < 0) return absl::InternalError(Errno("pipe", errno));
+  UniqueFd err_rd(err[0]), err_wr(err[1]);
+  p.sync_rd = sync_rd.get();
+  p.sync_wr = sync_wr.get();
+  p.err_rd = err_rd.get();
+  p.err_wr = err_wr.get();
+
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = clone_flags;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd.valid()) args.cgroup = static_cast<uint64_t>(cgroup_fd.get());
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) ChildMain(p);
+  if (pid < 0) return absl::InternalError(Errno("clone3", errno));
+  out.pidfd.reset(pidfd);
+  out.pid = static_cast<pid_t>(pid);
+  out.pid_namespace = prof.new_pid_ns;
+  sync_rd.reset();
+  err_wr.reset();
+  auto abort_with = [&](Status s) -> Status {
+    sync_wr.reset();  // the child exits on EOF
+    KillAndReap(out.pidfd.get());
+    return s;
+  };
+
+  if (prof.new_user_ns) {
+    Status s = WriteProcFile(out.pid, "uid_map", absl::StrCat(spec.uid, " ", spec.uid, " 1\n"));
+    if (s.ok()) s = WriteProcFile(out.pid, "gid_map", absl::StrCat(spec.gid, " ", spec.gid, " 1\n"));
+    if (!s.ok()) return abort_with(s);
+  }
+  auto st = ProcStartTime(out.pid);
+  if (!st.ok()) return abort_with(st.status());
+  out.start_time_ticks = *st;
+  if (write(sync_wr.get(), "g", 1) != 1) return abort_with(absl::InternalError(Errno("release child", errno)));
+  sync_wr.reset();
+
+  // EOF: every copy of the write end is gone, i.e. the program was exec'd.
+  ErrRecord rec;
+  size_t got = 0;
+  while (got < sizeof rec) {
+    pollfd pfd{err_rd.get(), POLLIN, 0};
+    int pr = poll(&pfd, 1, kLaunchTimeoutMs);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) return abort_with(absl::DeadlineExceededError("sandbox child did not exec within 10 s"));
+    ssize_t n = read(err_rd.get(), reinterpret_cast<char*>(&rec) + got, sizeof rec - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return abort_with(absl::InternalError(Errno("read error pipe", errno)));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got == 0) return out;
+  if (got < sizeof rec) return abort_with(absl::InternalError("sandbox child: truncated error report"));
+  rec.step[sizeof rec.step - 1] = '\0';
+  rec.detail[sizeof rec.detail - 1] = '\0';
+  std::string msg = rec.step;
+  if (rec.detail[0] != '\0') absl::StrAppend(&msg, " ", rec.detail);
+  absl::StrAppend(&msg, ": ", strerror(rec.err));
+  return abort_with(absl::InternalError(msg));
+}
+
+}  // namespace aikernel::sandbox
