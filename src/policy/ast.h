@@ -49,11 +49,11 @@ enum class ExprKind : uint8_t {
   kContainsAll,
   kContainsAny,
   kIsEmpty,
-  kGetTag,  // a.getTag(b)
-  kHasTag,  // a.hasTag(b)
-  kSet,     // [kids...]
-  kRecord,  // {keys[i]: kids[i]}
-  kExtCall, // ext(kids...), receiver first for methods
+  kGetTag,   // a.getTag(b)
+  kHasTag,   // a.hasTag(b)
+  kSet,      // [kids...]
+  kRecord,   // {keys[i]: kids[i]}
+  kExtCall,  // ext(kids...), receiver first for methods
 };
 
 // One piece of a `like` pattern: a run of literal bytes, or a wildcard.

@@ -10,10 +10,10 @@
 // but requires another Finalize before reads.
 #pragma once
 
-#include <vector>
-
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+
+#include <vector>
 
 #include "common/status.h"
 #include "policy/value.h"

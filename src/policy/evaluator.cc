@@ -10,8 +10,8 @@ using K = Value::Kind;
 
 absl::Status TypeError(const Expr& e, std::string_view want, const Value& got) {
   return absl::InvalidArgumentError(
-      absl::StrCat(e.loc.line, ":", e.loc.col, ": type error: expected ", Av(want),
-                   ", got ", KindName(got.kind())));
+      absl::StrCat(e.loc.line, ":", e.loc.col, ": type error: expected ",
+                   Av(want), ", got ", KindName(got.kind())));
 }
 
 absl::Status EvalError(const Expr& e, std::string_view msg) {
@@ -102,13 +102,14 @@ absl::StatusOr<bool> Evaluator::Satisfied(const Policy& p) {
 
 absl::StatusOr<Value> Evaluator::EvalIn(const Value& lhs, const Value& rhs) {
   const EntityUid& a = lhs.as_entity();
-  if (rhs.is(K::kEntity)) return Value::Bool(entities_.InHierarchy(a, rhs.as_entity()));
+  if (rhs.is(K::kEntity))
+    return Value::Bool(entities_.InHierarchy(a, rhs.as_entity()));
   const ValueSet& set = rhs.as_set();
   for (const Value& v : set) {
     if (!v.is(K::kEntity))
-      return absl::InvalidArgumentError(absl::StrCat(
-          "type error: `in` expects a set of entities, found ",
-          KindName(v.kind())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("type error: `in` expects a set of entities, found ",
+                       KindName(v.kind())));
   }
   for (const Value& v : set)
     if (entities_.InHierarchy(a, v.as_entity())) return Value::Bool(true);
@@ -131,9 +132,9 @@ absl::StatusOr<Value> Evaluator::EvalAttr(const Expr& e, const Value& base) {
                                        " does not exist"));
     auto it = n->entity.attrs.find(e.name);
     if (it == n->entity.attrs.end())
-      return EvalError(e, absl::StrCat(base.as_entity().ToString(),
-                                       " has no attribute \"",
-                                       EscapeString(e.name), "\""));
+      return EvalError(
+          e, absl::StrCat(base.as_entity().ToString(), " has no attribute \"",
+                          EscapeString(e.name), "\""));
     return it->second;
   }
   return TypeError(e, "entity or record", base);
@@ -195,9 +196,9 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e) {
           a.kind() == b.kind() &&
           (a.is(K::kLong) || a.is(K::kDatetime) || a.is(K::kDuration));
       if (!comparable) {
-        return EvalError(e, absl::StrCat("type error: cannot compare ",
-                                         KindName(a.kind()), " with ",
-                                         KindName(b.kind())));
+        return EvalError(
+            e, absl::StrCat("type error: cannot compare ", KindName(a.kind()),
+                            " with ", KindName(b.kind())));
       }
       int c = Value::Compare(a, b);
       bool r = e.kind == ExprKind::kLt   ? c < 0
@@ -268,9 +269,9 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e) {
       if (!b.is(K::kSet)) return TypeError(e, "set", b);
       const ValueSet& bs = b.as_set();
       if (e.kind == ExprKind::kContainsAll) {
-        return Value::Bool(std::all_of(bs.begin(), bs.end(), [&](const Value& v) {
-          return a.SetContains(v);
-        }));
+        return Value::Bool(
+            std::all_of(bs.begin(), bs.end(),
+                        [&](const Value& v) { return a.SetContains(v); }));
       }
       return Value::Bool(std::any_of(bs.begin(), bs.end(), [&](const Value& v) {
         return a.SetContains(v);
@@ -297,9 +298,9 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e) {
       auto it = n->entity.tags.find(b.as_string());
       if (has_tag) return Value::Bool(it != n->entity.tags.end());
       if (it == n->entity.tags.end())
-        return EvalError(e, absl::StrCat(a.as_entity().ToString(),
-                                         " has no tag \"",
-                                         EscapeString(b.as_string()), "\""));
+        return EvalError(
+            e, absl::StrCat(a.as_entity().ToString(), " has no tag \"",
+                            EscapeString(b.as_string()), "\""));
       return it->second;
     }
     case ExprKind::kSet: {

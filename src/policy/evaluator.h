@@ -12,9 +12,9 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "policy/strutil.h"
 #include "policy/ast.h"
 #include "policy/entities.h"
+#include "policy/strutil.h"
 #include "policy/value.h"
 
 namespace aikernel::policy {

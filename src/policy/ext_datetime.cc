@@ -108,8 +108,11 @@ absl::StatusOr<Duration> ParseDuration(std::string_view s) {
   static const struct {
     const char* name;
     int64_t ms;
-  } kUnits[] = {{"d", kMsPerDay}, {"h", 3'600'000}, {"m", 60'000},
-                {"s", 1000},      {"ms", 1}};
+  } kUnits[] = {{"d", kMsPerDay},
+                {"h", 3'600'000},
+                {"m", 60'000},
+                {"s", 1000},
+                {"ms", 1}};
   int next_unit = 0;
   __int128 total = 0;
   while (i < s.size()) {

@@ -42,9 +42,9 @@ constexpr Entry kTable[] = {
 };
 
 absl::Status TypeError(ExtFn fn, const char* want, const Value& got) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "type error: ", ExtFnName(fn), " expects ", want, ", got ",
-      KindName(got.kind())));
+  return absl::InvalidArgumentError(absl::StrCat("type error: ", ExtFnName(fn),
+                                                 " expects ", want, ", got ",
+                                                 KindName(got.kind())));
 }
 
 absl::Status Overflow(ExtFn fn) {

@@ -44,7 +44,22 @@ absl::StatusOr<EntityUid> PlainUid(const json& j) {
   return EntityUid{j["type"].get<std::string>(), j["id"].get<std::string>()};
 }
 
+absl::StatusOr<Value> TypedInner(const json& j, const SchemaType* type);
+
+// Bounded nesting keeps recursion well inside any thread's stack.
+constexpr int kMaxJsonDepth = 128;
+thread_local int json_depth = 0;
+
 absl::StatusOr<Value> Typed(const json& j, const SchemaType* type) {
+  if (json_depth >= kMaxJsonDepth)
+    return absl::InvalidArgumentError("JSON value nested too deeply");
+  ++json_depth;
+  absl::StatusOr<Value> v = TypedInner(j, type);
+  --json_depth;
+  return v;
+}
+
+absl::StatusOr<Value> TypedInner(const json& j, const SchemaType* type) {
   using K = SchemaType::Kind;
   switch (j.type()) {
     case json::value_t::boolean:
@@ -90,8 +105,7 @@ absl::StatusOr<Value> Typed(const json& j, const SchemaType* type) {
       }
       if (type && type->kind == K::kExtension && j.contains("fn"))
         return Extn(j);
-      const SchemaType* rec =
-          type && type->kind == K::kRecord ? type : nullptr;
+      const SchemaType* rec = type && type->kind == K::kRecord ? type : nullptr;
       Record r;
       for (auto it = j.begin(); it != j.end(); ++it) {
         const SchemaType* at = nullptr;
@@ -114,7 +128,8 @@ absl::StatusOr<Value> Typed(const json& j, const SchemaType* type) {
 absl::StatusOr<Record> RecordFrom(const json& j, const SchemaType* type,
                                   std::string_view what) {
   if (j.is_null()) return Record{};
-  if (!j.is_object()) return Bad(absl::StrCat(Av(what), " must be an object"), j);
+  if (!j.is_object())
+    return Bad(absl::StrCat(Av(what), " must be an object"), j);
   AIK_ASSIGN_OR_RETURN(Value v, Typed(j, type));
   if (!v.is(Value::Kind::kRecord))
     return Bad(absl::StrCat(Av(what), " must be a record"), j);
@@ -148,8 +163,8 @@ absl::StatusOr<Entities> EntitiesFromJson(const json& j, const Schema* schema) {
         schema ? schema->FindEntityType(ent.uid.type) : nullptr;
     if (e.contains("attrs")) {
       AIK_ASSIGN_OR_RETURN(
-          ent.attrs, RecordFrom(e["attrs"], decl ? decl->attrs.get() : nullptr,
-                                "attrs"));
+          ent.attrs,
+          RecordFrom(e["attrs"], decl ? decl->attrs.get() : nullptr, "attrs"));
     }
     if (e.contains("tags")) {
       const json& tags = e["tags"];

@@ -19,14 +19,13 @@
 // Pure functions, thread-safe; no exceptions (nlohmann's non-throwing parse).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "common/status.h"
-#include "policy/strutil.h"
 #include "policy/entities.h"
 #include "policy/schema.h"
+#include "policy/strutil.h"
 #include "policy/value.h"
 
 namespace aikernel::policy {

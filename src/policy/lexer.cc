@@ -75,8 +75,7 @@ absl::Status UnescapeImpl(std::string_view raw, bool pattern, std::string* cur,
         cur->push_back('"');
         break;
       case '*':
-        if (!pattern)
-          return absl::InvalidArgumentError("invalid escape `\\*`");
+        if (!pattern) return absl::InvalidArgumentError("invalid escape `\\*`");
         on_star(true);
         break;
       case 'x': {
@@ -201,22 +200,26 @@ absl::StatusOr<std::vector<Token>> Tokenize(std::string_view src,
         if (src[j] == '\\') ++j;
         ++j;
       }
-      if (j >= src.size()) return SyntaxError(file, t.loc, "unterminated string");
+      if (j >= src.size())
+        return SyntaxError(file, t.loc, "unterminated string");
       t.kind = TokKind::kString;
       t.text = std::string(src.substr(i + 1, j - i - 1));
       advance(j + 1 - i);
     } else {
-      static const char* kTwo[] = {"==", "!=", "<=", ">=", "&&", "||", "::"};
+      static constexpr std::string_view kTwo[] = {
+          "==", "!=", "<=", ">=", "&&", "||", "::"};
       t.kind = TokKind::kPunct;
-      for (const char* two : kTwo) {
-        if (src.substr(i, 2) == two) t.text = two;
+      std::string_view next2 = src.substr(i, 2);
+      for (std::string_view two : kTwo) {
+        if (next2 == two) t.text.assign(two.data(), two.size());
       }
       if (t.text.empty()) {
         static const std::string_view kOne = "(){}[],;.:@!<>+-*?=/%|&";
         if (kOne.find(c) == std::string_view::npos) {
-          return SyntaxError(file, t.loc,
-                             absl::StrCat("unexpected character '",
-                                          EscapeString(std::string(1, c)), "'"));
+          return SyntaxError(
+              file, t.loc,
+              absl::StrCat("unexpected character '",
+                           EscapeString(std::string(1, c)), "'"));
         }
         t.text = std::string(1, c);
       }

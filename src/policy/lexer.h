@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "policy/strutil.h"
 #include "policy/ast.h"
+#include "policy/strutil.h"
 
 namespace aikernel::policy {
 

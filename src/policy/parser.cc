@@ -99,9 +99,9 @@ class Parser {
     return t.kind == TokKind::kIdent && t.text == w;
   }
   absl::Status Expected(std::string_view what) const {
-    return SyntaxError(file_, Peek().loc,
-                       absl::StrCat("expected ", Av(what), ", found ",
-                                    Describe(Peek())));
+    return SyntaxError(
+        file_, Peek().loc,
+        absl::StrCat("expected ", Av(what), ", found ", Describe(Peek())));
   }
   absl::Status ExpectPunct(std::string_view p) {
     if (!IsPunct(p)) return Expected(absl::StrCat("'", Av(p), "'"));
@@ -232,6 +232,20 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseExpr() {
+    // Bounded nesting keeps recursion (here and in the evaluator) well
+    // inside any thread's stack, whatever the input.
+    if (depth_ >= kMaxDepth) {
+      return SyntaxError(file_, Peek().loc,
+                         absl::StrCat("expression nested more than ", kMaxDepth,
+                                      " levels deep"));
+    }
+    ++depth_;
+    absl::StatusOr<ExprPtr> e = ParseExprInner();
+    --depth_;
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseExprInner() {
     if (IsIdent("if")) {
       SourceLoc loc = Next().loc;
       AIK_ASSIGN_OR_RETURN(ExprPtr c, ParseExpr());
@@ -319,7 +333,8 @@ class Parser {
       if (Peek().kind != TokKind::kString) return Expected("a pattern string");
       const Token& t = Next();
       auto pat = UnescapePattern(t.text);
-      if (!pat.ok()) return SyntaxError(file_, t.loc, Sv(pat.status().message()));
+      if (!pat.ok())
+        return SyntaxError(file_, t.loc, Sv(pat.status().message()));
       auto like = std::make_shared<Expr>();
       like->kind = ExprKind::kLike;
       like->loc = loc;
@@ -387,10 +402,10 @@ class Parser {
       AIK_ASSIGN_OR_RETURN(uint64_t n, IntValue(t));
       if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1)
         return SyntaxError(file_, t.loc, "integer literal too large");
-      int64_t v = n == static_cast<uint64_t>(
-                           std::numeric_limits<int64_t>::max()) + 1
-                      ? std::numeric_limits<int64_t>::min()
-                      : -static_cast<int64_t>(n);
+      int64_t v =
+          n == static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1
+              ? std::numeric_limits<int64_t>::min()
+              : -static_cast<int64_t>(n);
       ExprPtr e = Lit(Value::Long(v), ops.back().loc);
       ops.pop_back();
       return ApplyUnary(std::move(ops), e);
@@ -401,8 +416,7 @@ class Parser {
 
   ExprPtr ApplyUnary(std::vector<Token> ops, ExprPtr e) {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
-      e = Make(it->text == "!" ? ExprKind::kNot : ExprKind::kNeg, it->loc,
-               {e});
+      e = Make(it->text == "!" ? ExprKind::kNot : ExprKind::kNeg, it->loc, {e});
     }
     return e;
   }
@@ -482,9 +496,8 @@ class Parser {
       if (name.text == b.name) {
         if (args.size() != b.nargs) {
           return SyntaxError(file_, name.loc,
-                             absl::StrCat("method ", b.name, " takes ",
-                                          b.nargs, " argument(s), got ",
-                                          args.size()));
+                             absl::StrCat("method ", b.name, " takes ", b.nargs,
+                                          " argument(s), got ", args.size()));
         }
         std::vector<ExprPtr> kids = {recv};
         for (auto& a : args) kids.push_back(std::move(a));
@@ -641,6 +654,8 @@ class Parser {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   std::string_view file_;
+  static constexpr int kMaxDepth = 128;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "policy/policy_set.h"
 
-#include <algorithm>
-
 #include <absl/container/flat_hash_set.h>
+
+#include <algorithm>
 
 #include "policy/lexer.h"
 
@@ -17,8 +17,9 @@ absl::Status PolicySet::AddText(std::string_view text, std::string_view file,
     bool dup = by_id_.contains(ps[i].id) ||
                !ids.insert(std::string_view(ps[i].id)).second;
     if (dup) {
-      return SyntaxError(ps[i].file, ps[i].loc,
-                         absl::StrCat("duplicate policy id \"", ps[i].id, "\""));
+      return SyntaxError(
+          ps[i].file, ps[i].loc,
+          absl::StrCat("duplicate policy id \"", ps[i].id, "\""));
     }
   }
   for (Policy& p : ps) AIK_RETURN_IF_ERROR(Add(std::move(p)));

@@ -17,12 +17,12 @@
 // new set and swaps a shared_ptr<const PolicySet>.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "common/status.h"
 #include "policy/ast.h"
@@ -37,7 +37,8 @@ class PolicySet {
   PolicySet() = default;
 
   // Parses `text` (see parser.h for ids) and adds every policy, or none.
-  absl::Status AddText(std::string_view text, std::string_view file = "<policies>",
+  absl::Status AddText(std::string_view text,
+                       std::string_view file = "<policies>",
                        const ParseOptions& options = {});
   absl::Status Add(Policy p);
 

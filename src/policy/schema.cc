@@ -289,6 +289,14 @@ class SchemaParser {
   }
 
   absl::StatusOr<RawTypePtr> Type() {
+    if (depth_ >= 64) return Expected("a type nested less than 64 deep");
+    ++depth_;
+    absl::StatusOr<RawTypePtr> t = TypeInner();
+    --depth_;
+    return t;
+  }
+
+  absl::StatusOr<RawTypePtr> TypeInner() {
     if (IsPunct("{")) return Record();
     auto t = std::make_shared<RawType>();
     if (IsIdent("Set") && Peek(1).kind == TokKind::kPunct &&
@@ -469,6 +477,7 @@ class SchemaParser {
 
   std::vector<Token> toks_;
   size_t pos_ = 0;
+  int depth_ = 0;
   std::string_view file_;
   std::map<std::string, RawTypePtr> common_;
   std::vector<RawEntity> entities_;

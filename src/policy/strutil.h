@@ -2,9 +2,9 @@
 // in this absl build), so StrCat and Status messages accept both. Pure.
 #pragma once
 
-#include <string_view>
-
 #include <absl/strings/string_view.h>
+
+#include <string_view>
 
 namespace aikernel::policy {
 

@@ -103,7 +103,9 @@ class Value {
   }
   static Value Dec(Decimal d) { return Value(Rep(std::in_place_index<6>, d)); }
   static Value Ip(IpAddr ip) { return Value(Rep(std::in_place_index<7>, ip)); }
-  static Value Time(Datetime d) { return Value(Rep(std::in_place_index<8>, d)); }
+  static Value Time(Datetime d) {
+    return Value(Rep(std::in_place_index<8>, d));
+  }
   static Value Dur(Duration d) { return Value(Rep(std::in_place_index<9>, d)); }
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
@@ -140,11 +142,10 @@ class Value {
   std::string ToString() const;
 
  private:
-  using Rep = std::variant<bool, int64_t, std::shared_ptr<const std::string>,
-                           std::shared_ptr<const EntityUid>,
-                           std::shared_ptr<const ValueSet>,
-                           std::shared_ptr<const Record>, Decimal, IpAddr,
-                           Datetime, Duration>;
+  using Rep = std::variant<
+      bool, int64_t, std::shared_ptr<const std::string>,
+      std::shared_ptr<const EntityUid>, std::shared_ptr<const ValueSet>,
+      std::shared_ptr<const Record>, Decimal, IpAddr, Datetime, Duration>;
   explicit Value(Rep r) : v_(std::move(r)) {}
   Rep v_;
 };

@@ -46,7 +46,8 @@ TEST(Authorizer, ForbidOverridesPermitDefaultDenyAndErrors) {
       when { resource.missing };                                          // policy2
     permit(principal is Agent, action, resource is Tool)
       when { principal has budget && principal.budget > 3 };              // policy3
-  )").ok());
+  )")
+                  .ok());
   Entities es = MakeEntities(kEntities);
 
   Response r = Authorize(ps, Req("a1", "fs.read"), es);
@@ -63,9 +64,10 @@ TEST(Authorizer, ForbidOverridesPermitDefaultDenyAndErrors) {
   EXPECT_THAT(r.errors[0].message, ::testing::HasSubstr("budget"));
 
   // Forbid wins over permits.
-  ASSERT_TRUE(ps.AddText("forbid(principal == Agent::\"a1\", action, resource);",
-                         "extra.cedar", {.id_prefix = "extra"})
-                  .ok());
+  ASSERT_TRUE(
+      ps.AddText("forbid(principal == Agent::\"a1\", action, resource);",
+                 "extra.cedar", {.id_prefix = "extra"})
+          .ok());
   r = Authorize(ps, Req("a1", "fs.read"), es);
   EXPECT_EQ(r.decision, Decision::kDeny);
   EXPECT_THAT(r.reasons, ElementsAre("extra0"));
@@ -82,8 +84,8 @@ TEST(PolicySet, DuplicateIdsAndParseErrorsLeaveSetUnchanged) {
   PolicySet ps;
   ASSERT_TRUE(ps.AddText("permit(principal, action, resource);").ok());
   EXPECT_FALSE(ps.AddText("permit(principal, action, resource);").ok());
-  EXPECT_FALSE(ps.AddText("permit(principal, action, resource); oops", "b.cedar",
-                          {.id_prefix = "b"})
+  EXPECT_FALSE(ps.AddText("permit(principal, action, resource); oops",
+                          "b.cedar", {.id_prefix = "b"})
                    .ok());
   EXPECT_EQ(ps.size(), 1u);
   EXPECT_NE(ps.Find("policy0"), nullptr);

@@ -178,7 +178,8 @@ fs::path ExtractCorpus() {
     return dest;
   fs::remove_all(dest);
   fs::create_directories(dest);
-  std::string cmd = "tar -xzf '" + tarball.string() + "' -C '" + dest.string() + "'";
+  std::string cmd =
+      "tar -xzf '" + tarball.string() + "' -C '" + dest.string() + "'";
   if (std::system(cmd.c_str()) != 0) return {};
   std::ofstream(stamp) << "ok\n";
   return dest;

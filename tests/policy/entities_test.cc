@@ -1,7 +1,7 @@
-#include "policy/json.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "policy/json.h"
 
 namespace aikernel::policy {
 namespace {
@@ -31,6 +31,15 @@ TEST(EntitiesJson, EscapesParentsAndTags) {
   EXPECT_TRUE(a->entity.attrs.at("plain").is(Value::Kind::kRecord));
   EXPECT_EQ(a->entity.tags.at("tier").as_long(), 2);
   EXPECT_TRUE(es->InHierarchy({"Agent", "a1"}, {"Group", "g"}));
+}
+
+TEST(EntitiesJson, DeepNestingIsAnError) {
+  std::string deep =
+      "[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"attrs\": {\"x\": " +
+      std::string(5000, '[') + std::string(5000, ']') + "}}]";
+  auto es = EntitiesFromJsonText(deep);
+  ASSERT_FALSE(es.ok());
+  EXPECT_THAT(es.status().message(), HasSubstr("nested too deeply"));
 }
 
 TEST(EntitiesJson, Errors) {
@@ -66,7 +75,8 @@ TEST(EntitiesJson, SchemaTypedValuesAndActions) {
     {"uid": {"type": "Agent", "id": "a"},
      "attrs": {"addr": "10.0.0.1", "owner": {"type": "Agent", "id": "b"},
                "limits": {"budget": "1.50"}}, "parents": []}
-  ])", &*schema);
+  ])",
+                                 &*schema);
   ASSERT_TRUE(es.ok()) << es.status();
   const Record& attrs = es->Find({"Agent", "a"})->entity.attrs;
   EXPECT_TRUE(attrs.at("addr").is(Value::Kind::kIp));

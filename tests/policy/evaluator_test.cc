@@ -101,12 +101,15 @@ TEST(Evaluator, AttributesAndHas) {
   EXPECT_EQ(Show("principal has profile.email", es, req), "true");
   EXPECT_EQ(Show("principal has profile.phone", es, req), "false");
   EXPECT_EQ(Show("principal.nope", es, req), "error");
-  EXPECT_EQ(Show("context has args && context.args.path like \"/tmp/*\"", es, req),
-            "true");
+  EXPECT_EQ(
+      Show("context has args && context.args.path like \"/tmp/*\"", es, req),
+      "true");
   EXPECT_EQ(Show("1 has a", es, req), "error");
-  EXPECT_EQ(Show("principal is User && !(principal is Group)", es, req), "true");
+  EXPECT_EQ(Show("principal is User && !(principal is Group)", es, req),
+            "true");
   EXPECT_EQ(Show("principal is User in Group::\"all\"", es, req), "true");
-  EXPECT_EQ(Show("principal is Group in 1", es, req), "false");  // short-circuit
+  EXPECT_EQ(Show("principal is Group in 1", es, req),
+            "false");  // short-circuit
   EXPECT_EQ(Show("1 is User", es, req), "error");
 }
 
@@ -150,8 +153,8 @@ TEST(Evaluator, PolicySatisfaction) {
   Evaluator ev(req, es);
   EXPECT_EQ(*ev.Satisfied((*ps)[0]), true);
   EXPECT_FALSE(ev.Satisfied((*ps)[1]).ok());
-  EXPECT_FALSE(ev.Satisfied((*ps)[2]).ok());   // non-boolean condition
-  EXPECT_EQ(*ev.Satisfied((*ps)[3]), false);   // scope fails first
+  EXPECT_FALSE(ev.Satisfied((*ps)[2]).ok());  // non-boolean condition
+  EXPECT_EQ(*ev.Satisfied((*ps)[3]), false);  // scope fails first
 }
 
 }  // namespace

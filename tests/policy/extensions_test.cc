@@ -68,8 +68,8 @@ TEST(Duration, ParseAndConvert) {
   EXPECT_EQ(ParseDuration("1d2h3m4s5ms")->ms, 93'784'005);
   EXPECT_EQ(ParseDuration("-1h")->ms, -3'600'000);
   EXPECT_EQ(ParseDuration("0ms")->ms, 0);
-  for (const char* bad : {"", "-", "1", "1h1d", "1h1h", "1x", "h", "1.5h",
-                          "106751991168d"}) {
+  for (const char* bad :
+       {"", "-", "1", "1h1d", "1h1h", "1x", "h", "1.5h", "106751991168d"}) {
     EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
   }
   EXPECT_EQ(Show(R"(duration("90m").toHours())"), "1");
@@ -85,9 +85,10 @@ TEST(Datetime, Methods) {
   EXPECT_EQ(Show(R"(datetime("2024-01-01").offset(duration("1d")) ==
                     datetime("2024-01-02"))"),
             "true");
-  EXPECT_EQ(Show(R"(datetime("2024-01-02").durationSince(datetime("2024-01-01")) ==
+  EXPECT_EQ(
+      Show(R"(datetime("2024-01-02").durationSince(datetime("2024-01-01")) ==
                     duration("24h"))"),
-            "true");
+      "true");
   EXPECT_EQ(Show(R"(datetime("2024-01-01T10:30:00Z").toDate() ==
                     datetime("2024-01-01"))"),
             "true");
@@ -105,8 +106,10 @@ TEST(Datetime, Methods) {
   EXPECT_EQ(Show(R"(datetime("2024-01-01") < duration("1d"))"), "error");
   EXPECT_EQ(Show(R"(datetime("9999-12-31").offset(duration("106751991167d")))"),
             "error");
-  EXPECT_EQ(Show(R"(datetime("1970-01-01").offset(duration("9223372036854775807ms")).offset(duration("1ms")))"),
-            "error");
+  EXPECT_EQ(
+      Show(
+          R"(datetime("1970-01-01").offset(duration("9223372036854775807ms")).offset(duration("1ms")))"),
+      "error");
 }
 
 TEST(Extensions, ArityIsCheckedAtEvaluation) {

@@ -18,7 +18,8 @@ TEST(Parser, PolicyScopeAndIds) {
     when { context.args.path like "/tmp/*" }
     unless { principal.suspended };
     forbid(principal is Agent, action, resource);
-  )", "agents.cedar");
+  )",
+                          "agents.cedar");
   ASSERT_TRUE(ps.ok()) << ps.status();
   ASSERT_EQ(ps->size(), 2u);
   const Policy& p = (*ps)[0];
@@ -62,7 +63,8 @@ TEST(Parser, ErrorsCarryFileLineColumnAndExpectation) {
 
   ps = ParsePolicies("permit(principal action, resource);", "p.cedar");
   ASSERT_FALSE(ps.ok());
-  EXPECT_EQ(ps.status().message(), "p.cedar:1:18: expected ',', found 'action'");
+  EXPECT_EQ(ps.status().message(),
+            "p.cedar:1:18: expected ',', found 'action'");
 
   ps = ParsePolicies("allow(principal, action, resource);", "p.cedar");
   EXPECT_EQ(ps.status().message(),
@@ -90,20 +92,30 @@ TEST(Parser, LexicalErrors) {
 
 TEST(Parser, RefusesWhatCedarRefuses) {
   const char* bad[] = {
-      "9223372036854775808",         // too large without a minus
-      "1 / 2",                       // no division
-      "{a: 1, a: 2}",                // duplicate record key
-      "foo(1)",                      // unknown function
-      "principal.frobnicate()",      // unknown method
-      "[1].contains(1, 2)",          // builtin arity
-      "x",                           // unknown identifier
-      "principal in ?principal",     // templates
-      "1 = 1",                       // no assignment
+      "9223372036854775808",      // too large without a minus
+      "1 / 2",                    // no division
+      "{a: 1, a: 2}",             // duplicate record key
+      "foo(1)",                   // unknown function
+      "principal.frobnicate()",   // unknown method
+      "[1].contains(1, 2)",       // builtin arity
+      "x",                        // unknown identifier
+      "principal in ?principal",  // templates
+      "1 = 1",                    // no assignment
   };
   for (const char* b : bad) {
     EXPECT_FALSE(ParseExpression(b).ok()) << b;
   }
   EXPECT_TRUE(ParseExpression("-9223372036854775808").ok());
+}
+
+TEST(Parser, DeepNestingIsAnErrorNotACrash) {
+  std::string deep(100000, '(');
+  auto e = ParseExpression(deep + "1" + std::string(100000, ')'));
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("nested more than 128"));
+  EXPECT_TRUE(
+      ParseExpression(std::string(100, '(') + "1" + std::string(100, ')'))
+          .ok());
 }
 
 TEST(Parser, NoPoliciesIsAnEmptySet) {
@@ -124,7 +136,8 @@ TEST(Schema, NamespacesActionsAndTypes) {
       };
       action any;
     }
-  )", "ak.cedarschema");
+  )",
+                       "ak.cedarschema");
   ASSERT_TRUE(s.ok()) << s.status();
   const EntityTypeDecl* agent = s->FindEntityType("Ak::Agent");
   ASSERT_NE(agent, nullptr);

@@ -28,7 +28,8 @@ int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 
 fs::path EnsureWasm() {
   fs::path dir = fs::path(AIK_DIFF_BINARY_DIR) / "node";
-  fs::path pkg = dir / "node_modules" / "@cedar-policy" / "cedar-wasm" / "package.json";
+  fs::path pkg =
+      dir / "node_modules" / "@cedar-policy" / "cedar-wasm" / "package.json";
   if (fs::exists(pkg)) return dir / "node_modules";
   if (Sh("node --version >/dev/null 2>&1") != 0 ||
       Sh("npm --version >/dev/null 2>&1") != 0)
@@ -50,10 +51,15 @@ std::set<std::string> Strings(const json& a) {
 
 TEST(Differential, MatchesCedarWasm) {
   fs::path modules = EnsureWasm();
-  if (modules.empty()) GTEST_SKIP() << "node/npm or @cedar-policy/cedar-wasm unavailable";
+  if (modules.empty())
+    GTEST_SKIP() << "node/npm or @cedar-policy/cedar-wasm unavailable";
 
-  int ncases = std::getenv("AIK_DIFF_CASES") ? std::atoi(std::getenv("AIK_DIFF_CASES")) : 400;
-  uint64_t seed = std::getenv("AIK_DIFF_SEED") ? std::strtoull(std::getenv("AIK_DIFF_SEED"), nullptr, 10) : 1;
+  int ncases = std::getenv("AIK_DIFF_CASES")
+                   ? std::atoi(std::getenv("AIK_DIFF_CASES"))
+                   : 400;
+  uint64_t seed = std::getenv("AIK_DIFF_SEED")
+                      ? std::strtoull(std::getenv("AIK_DIFF_SEED"), nullptr, 10)
+                      : 1;
   difftest::Generator gen(seed);
   std::vector<difftest::Case> cases;
   json cases_json = json::array();
@@ -61,7 +67,8 @@ TEST(Differential, MatchesCedarWasm) {
     difftest::Case c = gen.Next();
     json pol = json::object();
     for (const auto& [id, text] : c.policies) pol[id] = text;
-    cases_json.push_back({{"policies", pol}, {"entities", c.entities},
+    cases_json.push_back({{"policies", pol},
+                          {"entities", c.entities},
                           {"requests", c.requests}});
     cases.push_back(std::move(c));
   }
@@ -69,8 +76,9 @@ TEST(Differential, MatchesCedarWasm) {
   fs::path in = dir / "cases.json";
   fs::path out = dir / "answers.json";
   std::ofstream(in) << cases_json.dump();
-  std::string cmd = "node '" + std::string(AIK_DIFF_SOURCE_DIR) + "/run_wasm.mjs' '" +
-                    modules.string() + "' '" + in.string() + "' '" + out.string() + "'";
+  std::string cmd = "node '" + std::string(AIK_DIFF_SOURCE_DIR) +
+                    "/run_wasm.mjs' '" + modules.string() + "' '" +
+                    in.string() + "' '" + out.string() + "'";
   ASSERT_EQ(Sh(cmd), 0) << cmd;
   std::ifstream ans_in(out);
   std::stringstream ss;
@@ -107,7 +115,8 @@ TEST(Differential, MatchesCedarWasm) {
       const json& want = (*answers)[i][r];
       const json& rq = c.requests[r];
       if (!parsed || want.contains("failure")) {
-        if (!parsed && want.contains("failure")) ++matched;
+        if (!parsed && want.contains("failure"))
+          ++matched;
         else if (shown++ < 10)
           std::printf("case %zu: reference %s\n", i, want.dump().c_str());
         continue;
@@ -123,24 +132,32 @@ TEST(Differential, MatchesCedarWasm) {
       std::set<std::string> got_reasons(got.reasons.begin(), got.reasons.end());
       std::set<std::string> got_errors;
       for (const auto& e : got.errors) got_errors.insert(e.policy_id);
-      std::string got_decision = got.decision == Decision::kAllow ? "allow" : "deny";
+      std::string got_decision =
+          got.decision == Decision::kAllow ? "allow" : "deny";
       allows += got_decision == "allow";
       with_errors += !got_errors.empty();
-      if (got_decision == want["decision"] && got_reasons == Strings(want["reason"]) &&
+      if (got_decision == want["decision"] &&
+          got_reasons == Strings(want["reason"]) &&
           got_errors == Strings(want["errors"])) {
         ++matched;
       } else if (shown++ < 10) {
-        std::printf("MISMATCH case %zu request %zu: reference %s\n  got %s reasons %zu errors:",
-                    i, r, want.dump().c_str(), got_decision.c_str(), got_reasons.size());
+        std::printf(
+            "MISMATCH case %zu request %zu: reference %s\n  got %s reasons %zu "
+            "errors:",
+            i, r, want.dump().c_str(), got_decision.c_str(),
+            got_reasons.size());
         for (const auto& e : got.errors)
           std::printf(" {%s: %s}", e.policy_id.c_str(), e.message.c_str());
         std::printf("\n  request %s\n", rq.dump().c_str());
-        for (const auto& [id, text] : c.policies) std::printf("  %s: %s\n", id.c_str(), text.c_str());
+        for (const auto& [id, text] : c.policies)
+          std::printf("  %s: %s\n", id.c_str(), text.c_str());
       }
     }
   }
-  std::printf("cedar-wasm differential: %d/%d decisions match (allow %d, with errors %d)\n",
-              matched, decisions, allows, with_errors);
+  std::printf(
+      "cedar-wasm differential: %d/%d decisions match (allow %d, with errors "
+      "%d)\n",
+      matched, decisions, allows, with_errors);
   EXPECT_EQ(matched, decisions);
 }
 

@@ -13,25 +13,48 @@ json Extn(const char* fn, const std::string& arg) {
   return json{{"__extn", {{"fn", fn}, {"arg", arg}}}};
 }
 
-const char* kIps[] = {"10.0.0.1", "10.0.0.0/8", "127.0.0.1", "127.0.0.0/4",
-                      "224.0.0.1", "::1", "ff02::1", "2001:db8::/32",
-                      "192.168.1.300", "::ffff:1.2.3.4", "10.1.2.3/24", "1:2::3:4"};
-const char* kDecimals[] = {"1.0", "0.5", "-2.25", "1.2345", "922337203685477.5807",
-                           "-922337203685477.5808", "1.23456", "3", "0.0001"};
-const char* kDatetimes[] = {"2024-01-01", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z",
-                            "2024-02-29T12:00:00+0130", "2023-02-29", "9999-12-31T23:59:59Z",
-                            "0000-01-01", "2024-06-01T00:00:00.5Z", "2024-06-01T10:00:00-0800"};
-const char* kDurations[] = {"1d", "2h30m", "-1h", "0ms", "1d2h3m4s5ms", "90m",
-                            "1h1d", "9223372036854775807ms", "-9223372036854775808ms", "1.5h"};
-const char* kStrings[] = {"", "a", "ab", "a*b", "hello", "\\u{e9}t\\u{e9}", "tab\\t", "\\\"q\\\""};
-const char* kPatterns[] = {"*", "a*", "*b", "a\\*b", "h*l*o", "", "**", "\\u{e9}*", "*\\*"};
-const char* kAttrs[] = {"age", "name", "tags", "addr", "score", "manager", "profile", "nope"};
+const char* kIps[] = {"10.0.0.1",       "10.0.0.0/8",    "127.0.0.1",
+                      "127.0.0.0/4",    "224.0.0.1",     "::1",
+                      "ff02::1",        "2001:db8::/32", "192.168.1.300",
+                      "::ffff:1.2.3.4", "10.1.2.3/24",   "1:2::3:4"};
+const char* kDecimals[] = {"1.0",
+                           "0.5",
+                           "-2.25",
+                           "1.2345",
+                           "922337203685477.5807",
+                           "-922337203685477.5808",
+                           "1.23456",
+                           "3",
+                           "0.0001"};
+const char* kDatetimes[] = {"2024-01-01",
+                            "1970-01-01T00:00:00Z",
+                            "1969-12-31T23:59:59.999Z",
+                            "2024-02-29T12:00:00+0130",
+                            "2023-02-29",
+                            "9999-12-31T23:59:59Z",
+                            "0000-01-01",
+                            "2024-06-01T00:00:00.5Z",
+                            "2024-06-01T10:00:00-0800"};
+const char* kDurations[] = {"1d",
+                            "2h30m",
+                            "-1h",
+                            "0ms",
+                            "1d2h3m4s5ms",
+                            "90m",
+                            "1h1d",
+                            "9223372036854775807ms",
+                            "-9223372036854775808ms",
+                            "1.5h"};
+const char* kStrings[] = {
+    "", "a", "ab", "a*b", "hello", "\\u{e9}t\\u{e9}", "tab\\t", "\\\"q\\\""};
+const char* kPatterns[] = {"*", "a*", "*b",       "a\\*b", "h*l*o",
+                           "",  "**", "\\u{e9}*", "*\\*"};
+const char* kAttrs[] = {"age",   "name",    "tags",    "addr",
+                        "score", "manager", "profile", "nope"};
 
 }  // namespace
 
-Generator::T Generator::AnyType() {
-  return static_cast<T>(R(10));
-}
+Generator::T Generator::AnyType() { return static_cast<T>(R(10)); }
 
 std::string Generator::Expr(T t, int depth) {
   // Occasionally produce an expression of the wrong type on purpose.
@@ -44,18 +67,27 @@ std::string Generator::Expr(T t, int depth) {
   switch (t) {
     case T::kBool: {
       if (leaf) {
-        const char* l[] = {"true", "false", "(principal has age)", "(context has flag)",
-                           "context.flag", "resource.hasTag(\"owner\")"};
+        const char* l[] = {"true",
+                           "false",
+                           "(principal has age)",
+                           "(context has flag)",
+                           "context.flag",
+                           "resource.hasTag(\"owner\")"};
         return Pick(l);
       }
       switch (R(16)) {
-        case 0: return "(" + sub(T::kBool) + " && " + sub(T::kBool) + ")";
-        case 1: return "(" + sub(T::kBool) + " || " + sub(T::kBool) + ")";
-        case 2: return "!(" + sub(T::kBool) + ")";
-        case 3: return cond();
+        case 0:
+          return "(" + sub(T::kBool) + " && " + sub(T::kBool) + ")";
+        case 1:
+          return "(" + sub(T::kBool) + " || " + sub(T::kBool) + ")";
+        case 2:
+          return "!(" + sub(T::kBool) + ")";
+        case 3:
+          return cond();
         case 4: {
           T u = AnyType();
-          return "(" + sub(u) + (P(50) ? " == " : " != ") + sub(P(80) ? u : AnyType()) + ")";
+          return "(" + sub(u) + (P(50) ? " == " : " != ") +
+                 sub(P(80) ? u : AnyType()) + ")";
         }
         case 5: {
           T u = P(70) ? T::kLong : (P(50) ? T::kDatetime : T::kDuration);
@@ -64,8 +96,8 @@ std::string Generator::Expr(T t, int depth) {
         }
         case 6: {
           std::string rhs = P(50) ? "Group::\"g" + std::to_string(R(4)) + "\""
-                                  : "[Group::\"g" + std::to_string(R(4)) + "\", " +
-                                        sub(T::kEntity) + "]";
+                                  : "[Group::\"g" + std::to_string(R(4)) +
+                                        "\", " + sub(T::kEntity) + "]";
           return "(" + sub(T::kEntity) + " in " + rhs + ")";
         }
         case 7: {
@@ -85,21 +117,26 @@ std::string Generator::Expr(T t, int depth) {
         case 10: {
           const char* m[] = {"contains", "containsAll", "containsAny"};
           const char* name = Pick(m);
-          std::string arg = std::string(name) == "contains" ? sub(AnyType()) : sub(T::kSet);
+          std::string arg =
+              std::string(name) == "contains" ? sub(AnyType()) : sub(T::kSet);
           return sub(T::kSet) + "." + name + "(" + arg + ")";
         }
         case 11:
           return sub(T::kSet) + ".isEmpty()";
         case 12:
-          return sub(T::kEntity) + ".hasTag(" + (P(80) ? "\"owner\"" : sub(T::kString)) + ")";
+          return sub(T::kEntity) + ".hasTag(" +
+                 (P(80) ? "\"owner\"" : sub(T::kString)) + ")";
         case 13: {
-          const char* m[] = {"isIpv4()", "isIpv6()", "isLoopback()", "isMulticast()"};
+          const char* m[] = {"isIpv4()", "isIpv6()", "isLoopback()",
+                             "isMulticast()"};
           if (P(30)) return sub(T::kIp) + ".isInRange(" + sub(T::kIp) + ")";
           return sub(T::kIp) + "." + Pick(m);
         }
         case 14: {
-          const char* m[] = {"lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual"};
-          return sub(T::kDecimal) + "." + Pick(m) + "(" + sub(T::kDecimal) + ")";
+          const char* m[] = {"lessThan", "lessThanOrEqual", "greaterThan",
+                             "greaterThanOrEqual"};
+          return sub(T::kDecimal) + "." + Pick(m) + "(" + sub(T::kDecimal) +
+                 ")";
         }
         default:
           return sub(T::kRecord) + ".flag";
@@ -108,34 +145,51 @@ std::string Generator::Expr(T t, int depth) {
     case T::kLong: {
       if (leaf) {
         switch (R(6)) {
-          case 0: return std::to_string(R(10));
-          case 1: return P(50) ? "9223372036854775807" : "-9223372036854775808";
-          case 2: return "principal.age";
-          case 3: return "context.n";
-          case 4: return "resource.getTag(\"level\")";
-          default: return std::to_string(static_cast<int64_t>(rng_() >> R(64)));
+          case 0:
+            return std::to_string(R(10));
+          case 1:
+            return P(50) ? "9223372036854775807" : "-9223372036854775808";
+          case 2:
+            return "principal.age";
+          case 3:
+            return "context.n";
+          case 4:
+            return "resource.getTag(\"level\")";
+          default:
+            return std::to_string(static_cast<int64_t>(rng_() >> R(64)));
         }
       }
       switch (R(7)) {
-        case 0: return "(" + sub(T::kLong) + " + " + sub(T::kLong) + ")";
-        case 1: return "(" + sub(T::kLong) + " - " + sub(T::kLong) + ")";
-        case 2: return "(" + sub(T::kLong) + " * " + sub(T::kLong) + ")";
-        case 3: return "(-" + sub(T::kLong) + ")";
-        case 4: return cond();
+        case 0:
+          return "(" + sub(T::kLong) + " + " + sub(T::kLong) + ")";
+        case 1:
+          return "(" + sub(T::kLong) + " - " + sub(T::kLong) + ")";
+        case 2:
+          return "(" + sub(T::kLong) + " * " + sub(T::kLong) + ")";
+        case 3:
+          return "(-" + sub(T::kLong) + ")";
+        case 4:
+          return cond();
         case 5: {
-          const char* m[] = {"toMilliseconds", "toSeconds", "toMinutes", "toHours", "toDays"};
+          const char* m[] = {"toMilliseconds", "toSeconds", "toMinutes",
+                             "toHours", "toDays"};
           return sub(T::kDuration) + "." + Pick(m) + "()";
         }
-        default: return "principal.profile.level";
+        default:
+          return "principal.profile.level";
       }
     }
     case T::kString: {
       if (leaf || P(50)) {
         switch (R(4)) {
-          case 0: return "principal.name";
-          case 1: return "context.s";
-          case 2: return "resource.getTag(\"owner\")";
-          default: return std::string("\"") + Pick(kStrings) + "\"";
+          case 0:
+            return "principal.name";
+          case 1:
+            return "context.s";
+          case 2:
+            return "resource.getTag(\"owner\")";
+          default:
+            return std::string("\"") + Pick(kStrings) + "\"";
         }
       }
       return cond();
@@ -143,27 +197,35 @@ std::string Generator::Expr(T t, int depth) {
     case T::kEntity: {
       if (leaf || P(40)) {
         switch (R(6)) {
-          case 0: return "principal";
-          case 1: return "resource";
-          case 2: return "action";
-          case 3: return "User::\"u" + std::to_string(R(6)) + "\"";
-          case 4: return "Group::\"g" + std::to_string(R(4)) + "\"";
-          default: return "principal.manager";
+          case 0:
+            return "principal";
+          case 1:
+            return "resource";
+          case 2:
+            return "action";
+          case 3:
+            return "User::\"u" + std::to_string(R(6)) + "\"";
+          case 4:
+            return "Group::\"g" + std::to_string(R(4)) + "\"";
+          default:
+            return "principal.manager";
         }
       }
       return cond();
     }
     case T::kSet: {
       if (leaf) {
-        const char* l[] = {"[]", "principal.tags", "context.set", "[1, 2]",
-                           "[\"a\", \"b\"]", "[Group::\"g0\", User::\"u1\"]"};
+        const char* l[] = {
+            "[]",     "principal.tags", "context.set",
+            "[1, 2]", "[\"a\", \"b\"]", "[Group::\"g0\", User::\"u1\"]"};
         return Pick(l);
       }
       if (P(20)) return cond();
       std::string s = "[";
       int n = R(4);
       T u = AnyType();
-      for (int i = 0; i < n; ++i) s += (i ? ", " : "") + sub(P(80) ? u : AnyType());
+      for (int i = 0; i < n; ++i)
+        s += (i ? ", " : "") + sub(P(80) ? u : AnyType());
       return s + "]";
     }
     case T::kRecord: {
@@ -176,24 +238,33 @@ std::string Generator::Expr(T t, int depth) {
     }
     case T::kIp:
       if (!leaf && P(20)) return cond();
-      return P(20) ? "principal.addr" : std::string("ip(\"") + Pick(kIps) + "\")";
+      return P(20) ? "principal.addr"
+                   : std::string("ip(\"") + Pick(kIps) + "\")";
     case T::kDecimal:
       if (!leaf && P(20)) return cond();
-      return P(20) ? "principal.score" : std::string("decimal(\"") + Pick(kDecimals) + "\")";
+      return P(20) ? "principal.score"
+                   : std::string("decimal(\"") + Pick(kDecimals) + "\")";
     case T::kDatetime:
       if (!leaf && P(40)) {
         switch (R(3)) {
-          case 0: return sub(T::kDatetime) + ".offset(" + sub(T::kDuration) + ")";
-          case 1: return sub(T::kDatetime) + ".toDate()";
-          default: return cond();
+          case 0:
+            return sub(T::kDatetime) + ".offset(" + sub(T::kDuration) + ")";
+          case 1:
+            return sub(T::kDatetime) + ".toDate()";
+          default:
+            return cond();
         }
       }
-      return P(20) ? "context.now" : std::string("datetime(\"") + Pick(kDatetimes) + "\")";
+      return P(20) ? "context.now"
+                   : std::string("datetime(\"") + Pick(kDatetimes) + "\")";
     case T::kDuration:
       if (!leaf && P(40)) {
         switch (R(2)) {
-          case 0: return sub(T::kDatetime) + ".durationSince(" + sub(T::kDatetime) + ")";
-          default: return sub(T::kDatetime) + ".toTime()";
+          case 0:
+            return sub(T::kDatetime) + ".durationSince(" + sub(T::kDatetime) +
+                   ")";
+          default:
+            return sub(T::kDatetime) + ".toTime()";
         }
       }
       return std::string("duration(\"") + Pick(kDurations) + "\")";
@@ -211,8 +282,8 @@ std::string Generator::Scope(const char* var, const char* type,
       return v + " == " + type + "::\"" + (v == "principal" ? "u" : "d") +
              std::to_string(R(4)) + "\"";
     case 2:
-      return v + " in " + group_type + "::\"" +
-             (v == "principal" ? "g" : "f") + std::to_string(R(3)) + "\"";
+      return v + " in " + group_type + "::\"" + (v == "principal" ? "g" : "f") +
+             std::to_string(R(3)) + "\"";
     case 3:
       return v + " is " + (P(80) ? type : group_type);
     default:
@@ -225,10 +296,18 @@ std::string Generator::Policy() {
   std::string p = P(65) ? "permit(" : "forbid(";
   p += Scope("principal", "User", "Group") + ", ";
   switch (R(4)) {
-    case 0: p += "action"; break;
-    case 1: p += "action == Action::\"view\""; break;
-    case 2: p += "action in [Action::\"view\", Action::\"edit\"]"; break;
-    default: p += "action in Action::\"all\""; break;
+    case 0:
+      p += "action";
+      break;
+    case 1:
+      p += "action == Action::\"view\"";
+      break;
+    case 2:
+      p += "action in [Action::\"view\", Action::\"edit\"]";
+      break;
+    default:
+      p += "action in Action::\"all\"";
+      break;
   }
   p += ", " + Scope("resource", "Doc", "Folder") + ")";
   int n = R(3);
@@ -246,39 +325,56 @@ json Generator::Entities() {
     for (int h = 0; h < g; ++h)
       if (P(35)) parents.push_back(Uid("Group", "g" + std::to_string(h)));
     es.push_back({{"uid", Uid("Group", "g" + std::to_string(g))},
-                  {"attrs", json::object()}, {"parents", parents}});
+                  {"attrs", json::object()},
+                  {"parents", parents}});
   }
   for (int u = 0; u < 5; ++u) {
     json attrs = json::object();
-    if (P(70)) attrs["age"] = P(90) ? json(R(100)) : json(int64_t{9007199254740991});  // exact in JS
-    if (P(70)) attrs["name"] = Pick(std::vector<std::string>{"alice", "a*b", "", "h\u00e9llo"});
+    if (P(70))
+      attrs["age"] = P(90) ? json(R(100))
+                           : json(int64_t{9007199254740991});  // exact in JS
+    if (P(70))
+      attrs["name"] =
+          Pick(std::vector<std::string>{"alice", "a*b", "", "h\u00e9llo"});
     if (P(60)) attrs["tags"] = json::array({"a", "b"});
-    if (P(50)) attrs["addr"] = Extn("ip", Pick(std::vector<std::string>{"10.0.0.1", "::1", "127.0.0.1"}));
-    if (P(50)) attrs["score"] = Extn("decimal", Pick(std::vector<std::string>{"1.5", "-0.25"}));
-    if (P(50)) attrs["manager"] = {{"__entity", Uid("User", "u" + std::to_string(R(6)))}};
+    if (P(50))
+      attrs["addr"] = Extn(
+          "ip", Pick(std::vector<std::string>{"10.0.0.1", "::1", "127.0.0.1"}));
+    if (P(50))
+      attrs["score"] =
+          Extn("decimal", Pick(std::vector<std::string>{"1.5", "-0.25"}));
+    if (P(50))
+      attrs["manager"] = {
+          {"__entity", Uid("User", "u" + std::to_string(R(6)))}};
     if (P(50)) attrs["profile"] = {{"level", R(5)}, {"flag", P(50)}};
     json parents = json::array();
     for (int g = 0; g < 4; ++g)
       if (P(30)) parents.push_back(Uid("Group", "g" + std::to_string(g)));
-    es.push_back({{"uid", Uid("User", "u" + std::to_string(u))}, {"attrs", attrs},
+    es.push_back({{"uid", Uid("User", "u" + std::to_string(u))},
+                  {"attrs", attrs},
                   {"parents", parents}});
   }
   for (int f = 0; f < 3; ++f)
     es.push_back({{"uid", Uid("Folder", "f" + std::to_string(f))},
-                  {"attrs", json::object()}, {"parents", json::array()}});
+                  {"attrs", json::object()},
+                  {"parents", json::array()}});
   for (int d = 0; d < 3; ++d) {
     json tags = json::object();
     if (P(60)) tags["owner"] = "u" + std::to_string(R(5));
     if (P(60)) tags["level"] = R(4);
     json parents = json::array();
     if (P(70)) parents.push_back(Uid("Folder", "f" + std::to_string(R(3))));
-    es.push_back({{"uid", Uid("Doc", "d" + std::to_string(d))}, {"attrs", json::object()},
-                  {"parents", parents}, {"tags", tags}});
+    es.push_back({{"uid", Uid("Doc", "d" + std::to_string(d))},
+                  {"attrs", json::object()},
+                  {"parents", parents},
+                  {"tags", tags}});
   }
-  es.push_back({{"uid", Uid("Action", "all")}, {"attrs", json::object()},
+  es.push_back({{"uid", Uid("Action", "all")},
+                {"attrs", json::object()},
                 {"parents", json::array()}});
   for (const char* a : {"view", "edit"})
-    es.push_back({{"uid", Uid("Action", a)}, {"attrs", json::object()},
+    es.push_back({{"uid", Uid("Action", a)},
+                  {"attrs", json::object()},
                   {"parents", json::array({Uid("Action", "all")})}});
   return es;
 }
@@ -301,7 +397,8 @@ json Generator::Request() {
 Case Generator::Next() {
   Case c;
   int n = 1 + R(5);
-  for (int i = 0; i < n; ++i) c.policies.emplace_back("p" + std::to_string(i), Policy());
+  for (int i = 0; i < n; ++i)
+    c.policies.emplace_back("p" + std::to_string(i), Policy());
   c.entities = Entities();
   for (int i = 0; i < 4; ++i) c.requests.push_back(Request());
   return c;

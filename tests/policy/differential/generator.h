@@ -10,19 +10,19 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace aikernel::policy::difftest {
 
 struct Case {
   std::vector<std::pair<std::string, std::string>> policies;  // id, text
-  nlohmann::json entities;                                   // array
-  std::vector<nlohmann::json> requests;  // {principal, action, resource, context}
+  nlohmann::json entities;                                    // array
+  std::vector<nlohmann::json>
+      requests;  // {principal, action, resource, context}
 };
 
 class Generator {
@@ -30,15 +30,27 @@ class Generator {
   explicit Generator(uint64_t seed) : rng_(seed) {}
   Case Next();
 
-  enum class T { kBool, kLong, kString, kEntity, kSet, kRecord, kIp, kDecimal,
-                 kDatetime, kDuration };
+  enum class T {
+    kBool,
+    kLong,
+    kString,
+    kEntity,
+    kSet,
+    kRecord,
+    kIp,
+    kDecimal,
+    kDatetime,
+    kDuration
+  };
   std::string Expr(T t, int depth);
 
  private:
   int R(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
   bool P(int pct) { return R(100) < pct; }
   template <typename C>
-  const auto& Pick(const C& c) { return c[R(static_cast<int>(std::size(c)))]; }
+  const auto& Pick(const C& c) {
+    return c[R(static_cast<int>(std::size(c)))];
+  }
   T AnyType();
   std::string Policy();
   std::string Scope(const char* var, const char* type, const char* group_type);
