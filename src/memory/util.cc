@@ -1,0 +1,303 @@
+// Argument checks, JSON canonical form, base64, float blobs, schema.
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "memory/internal.h"
+
+namespace aikernel::memory::internal {
+
+static_assert(std::endian::native == std::endian::little,
+              "embedding blobs are little-endian float32");
+
+Status Invalid(std::string_view field, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(AV(field), ": ", AV(why)));
+}
+
+Status NamespaceNotFound(std::string_view ns) {
+  return absl::NotFoundError(
+      absl::StrCat("memory namespace ", AV(ns), " does not exist"));
+}
+
+Status CheckNamespaceName(std::string_view name) {
+  std::string_view id;
+  if (name.starts_with("agent/")) {
+    id = name.substr(6);
+  } else if (name.starts_with("shared/")) {
+    id = name.substr(7);
+  } else {
+    return Invalid("namespace",
+                   absl::StrCat("\"", AV(name),
+                                "\" must be agent/<name> or shared/<name>"));
+  }
+  if (id.empty() || id.size() > 128) {
+    return Invalid("namespace", "name part must be 1..128 characters");
+  }
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+          c == '_' || c == '-')) {
+      return Invalid("namespace",
+                     absl::StrCat("\"", AV(name),
+                                  "\": name part allows only [A-Za-z0-9._-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status CheckKey(std::string_view key, std::string_view field) {
+  if (key.empty() || key.size() > 1024) {
+    return Invalid(field, "must be 1..1024 bytes");
+  }
+  if (!ValidUtf8(key) || key.find('\0') != std::string_view::npos) {
+    return Invalid(field, "must be UTF-8 without NUL");
+  }
+  return absl::OkStatus();
+}
+
+Status CheckEmbedding(const std::vector<float>& v, std::string_view field) {
+  if (v.size() > 4096) return Invalid(field, "dimension over 4096");
+  double ss = 0;
+  for (float f : v) {
+    if (!std::isfinite(f)) return Invalid(field, "contains NaN or infinity");
+    ss += double{f} * f;
+  }
+  if (!v.empty() && ss == 0) return Invalid(field, "is the zero vector");
+  return absl::OkStatus();
+}
+
+StatusOr<std::string> CanonicalJson(std::string_view text, bool object_only,
+                                    std::string_view field) {
+  if (object_only && text.empty()) return std::string("{}");
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Invalid(field, "is not valid JSON");
+  if (object_only && !j.is_object()) {
+    return Invalid(field, "must be a JSON object");
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool ValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = p[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+namespace {
+constexpr char kB64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += kB64[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = p[i] << 16;
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+bool Base64Decode(std::string_view in, std::string* out) {
+  static const auto table = [] {
+    std::array<int8_t, 256> t;
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64[i])] = i;
+    return t;
+  }();
+  out->clear();
+  if (in.size() % 4 != 0) return false;
+  out->reserve(in.size() / 4 * 3);
+  for (size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      unsigned char c = in[i + k];
+      if (c == '=' && i + 4 == in.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+      } else {
+        if (pad > 0) return false;
+        v[k] = table[c];
+        if (v[k] < 0) return false;
+      }
+    }
+    uint32_t x = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out->push_back(static_cast<char>(x >> 16));
+    if (pad < 2) out->push_back(static_cast<char>((x >> 8) & 0xff));
+    if (pad < 1) out->push_back(static_cast<char>(x & 0xff));
+  }
+  return true;
+}
+
+std::string EncodeFloats(const std::vector<float>& v) {
+  std::string out(v.size() * sizeof(float), '\0');
+  if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+bool DecodeFloats(std::string_view blob, std::vector<float>* out) {
+  if (blob.size() % sizeof(float) != 0) return false;
+  out->resize(blob.size() / sizeof(float));
+  if (!blob.empty()) std::memcpy(out->data(), blob.data(), blob.size());
+  return true;
+}
+
+int64_t TtlToExpiry(int64_t now_ns, std::chrono::nanoseconds ttl) {
+  if (ttl.count() <= 0) return 0;
+  if (ttl.count() > INT64_MAX - now_ns) return 0;
+  return now_ns + ttl.count();
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto c = static_cast<unsigned char>(end.back());
+    if (c < 0xff) {
+      end.back() = static_cast<char>(c + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
+StatusOr<store::Statement*> StmtCache::Get(store::Database& db,
+                                           const std::string& sql) {
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return it->second.get();
+  AIK_ASSIGN_OR_RETURN(store::Statement st, db.Prepare(sql));
+  auto p = std::make_unique<store::Statement>(std::move(st));
+  store::Statement* raw = p.get();
+  stmts_.emplace(sql, std::move(p));
+  return raw;
+}
+
+// Schema of memory.db. Times are ns since the Unix epoch; expires_ns 0 is
+// "never". See docs/memory.md.
+const store::Migrations kMigrations = {
+    R"sql(
+CREATE TABLE namespaces(
+  name TEXT PRIMARY KEY,
+  max_bytes INTEGER NOT NULL,
+  max_records INTEGER NOT NULL,
+  dim INTEGER NOT NULL,
+  used_bytes INTEGER NOT NULL DEFAULT 0,
+  used_records INTEGER NOT NULL DEFAULT 0,
+  next_event_seq INTEGER NOT NULL DEFAULT 1,
+  created_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE kv(
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  created_ns INTEGER NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  PRIMARY KEY(ns, key, version)
+) WITHOUT ROWID;
+CREATE INDEX kv_expiry ON kv(expires_ns) WHERE expires_ns > 0;
+-- Newest version number ever written per key (survives compaction, so
+-- versions are never reused).
+CREATE TABLE kv_head(
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY(ns, key)
+) WITHOUT ROWID;
+
+CREATE TABLE events(
+  ns TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  PRIMARY KEY(ns, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_time ON events(ns, time_ns, seq);
+CREATE INDEX events_kind ON events(ns, kind, time_ns, seq);
+CREATE INDEX events_expiry ON events(expires_ns) WHERE expires_ns > 0;
+
+CREATE TABLE docs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ns TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  embedding BLOB,
+  created_ns INTEGER NOT NULL,
+  updated_ns INTEGER NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  UNIQUE(ns, doc_id)
+);
+CREATE INDEX docs_updated ON docs(ns, updated_ns);
+CREATE INDEX docs_expiry ON docs(expires_ns) WHERE expires_ns > 0;
+CREATE VIRTUAL TABLE docs_fts USING fts5(
+  text, content='docs', content_rowid='id', tokenize='unicode61');
+CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN
+  INSERT INTO docs_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER docs_ad AFTER DELETE ON docs BEGIN
+  INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER docs_au AFTER UPDATE OF text ON docs BEGIN
+  INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO docs_fts(rowid, text) VALUES (new.id, new.text);
+END;
+)sql",
+};
+
+}  // namespace aikernel::memory::internal
