@@ -90,4 +90,31 @@ StatusOr<uint64_t> Cgroup::OomKills() const {
   return absl::NotFoundError("no memory controller in " + path_);
 }
 
+StatusOr<std::string> PrepareAgentsParent(const std::string& name) {
+  const HostCapabilities& caps = Detect();
+  if (!caps.cgroup2_delegated)
+    return absl::FailedPreconditionError("no writable cgroup v2 tree: " + Describe(caps));
+  if (name.empty() || name.find('/') != std::string::npos || name == "supervisor")
+    return absl::InvalidArgumentError(absl::StrCat("bad cgroup name '", name, "'"));
+  const std::string& self = caps.cgroup2_self;
+  if (self != caps.cgroup2_root) {
+    // Leave S itself empty: move this whole process into S/supervisor.
+    std::string sup = self + "/supervisor";
+    if (mkdir(sup.c_str(), 0755) < 0 && errno != EEXIST)
+      return absl::InternalError(absl::StrCat("mkdir ", sup, ": ", strerror(errno)));
+    AIK_RETURN_IF_ERROR(internal::WriteFile(sup + "/cgroup.procs", "0"));
+  }
+  std::istringstream ctl(internal::ReadSmallFile(self + "/cgroup.controllers"));
+  std::string c;
+  while (ctl >> c)
+    if (c == "memory" || c == "pids" || c == "cpu") {
+      Status s = internal::WriteFile(self + "/cgroup.subtree_control", "+" + c);
+      if (!s.ok()) return absl::InternalError(absl::StrCat("enable ", c, " in ", self, ": ", s.message()));
+    }
+  std::string parent = self + "/" + name;
+  if (mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST)
+    return absl::InternalError(absl::StrCat("mkdir ", parent, ": ", strerror(errno)));
+  return parent;
+}
+
 }  // namespace aikernel::sandbox

@@ -40,6 +40,12 @@ using namespace internal;
 constexpr const char* kStage = "/tmp";           // tmpfs mounted here while building the root
 constexpr const char* kNewRoot = "/tmp/.aik-root";  // the new root, then pivot_root'ed into
 constexpr int kMaxBinds = 32;
+// Device nodes bound into the minimal /dev.
+constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+constexpr int kNumDevNodes = sizeof kDevNodes / sizeof kDevNodes[0];
+constexpr const char* kDevLinks[][2] = {
+    {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"}};
 constexpr int kKernelFd = 3;
 constexpr int kLaunchTimeoutMs = 10000;
 
@@ -70,8 +76,13 @@ struct ChildPlan {
   bool net_ns = false, uts_ns = false, user_ns = false, pid_ns = false, mount_ns = false;
   const char* hostname = nullptr;
   size_t hostname_len = 0;
-  bool readonly_root = false, private_tmp = false, mount_proc = false;
+  bool readonly_root = false, private_tmp = false, mount_proc = false, minimal_dev = false;
   std::vector<BindPlan> binds;
+  std::vector<std::string> masks;  // kNewRoot + masked path
+  std::string dev_src[kNumDevNodes];   // "/dev/null", ...
+  std::string dev_dst[kNumDevNodes];   // kNewRoot "/dev/null", ...
+  std::string dev_link[sizeof kDevLinks / sizeof kDevLinks[0]];  // kNewRoot "/dev/fd", ...
+  rlim_t nofile = 0;  // RLIMIT_NOFILE, set last (after the fd shuffle)
   const char* workdir = nullptr;
   struct Rlim {
     int resource;
@@ -162,6 +173,14 @@ void SetupMounts(const ChildPlan& p) {
     CHECK_STEP(fd, "open writable dir", p.binds[i].source.c_str());
     bind_fds[i] = static_cast<int>(fd);
   }
+  int dev_fds[kNumDevNodes];
+  for (int i = 0; i < kNumDevNodes; ++i) {
+    dev_fds[i] = -1;
+    if (!p.minimal_dev) continue;
+    long fd = OpenTree(AT_FDCWD, p.dev_src[i].c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0 && errno != ENOENT && errno != ENXIO) Fail(p, "clone device", p.dev_src[i].c_str(), errno);
+    dev_fds[i] = static_cast<int>(fd);
+  }
   CHECK_STEP(mount("tmpfs", kStage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"), "mount staging tmpfs",
              kStage);
   CHECK_STEP(mkdir(kNewRoot, 0755), "mkdir new root", kNewRoot);
@@ -185,6 +204,33 @@ void SetupMounts(const ChildPlan& p) {
   if (p.mount_proc)
     CHECK_STEP(mount("proc", "/tmp/.aik-root/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
                "mount /proc", "");
+  if (p.minimal_dev) {
+    CHECK_STEP(mount("tmpfs", "/tmp/.aik-root/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755"),
+               "mount /dev tmpfs", "/dev");
+    for (int i = 0; i < kNumDevNodes; ++i) {
+      if (dev_fds[i] < 0) continue;
+      int f = open(p.dev_dst[i].c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+      CHECK_STEP(f, "create device mount point", p.dev_src[i].c_str());
+      close(f);
+      CHECK_STEP(MoveMount(dev_fds[i], "", AT_FDCWD, p.dev_dst[i].c_str(), MOVE_MOUNT_F_EMPTY_PATH),
+                 "bind device", p.dev_src[i].c_str());
+      close(dev_fds[i]);
+    }
+    for (size_t i = 0; i < sizeof kDevLinks / sizeof kDevLinks[0]; ++i)
+      CHECK_STEP(symlink(kDevLinks[i][0], p.dev_link[i].c_str()), "symlink in /dev", kDevLinks[i][1]);
+    CHECK_STEP(mkdir("/tmp/.aik-root/dev/shm", 0755), "mkdir /dev/shm", "");
+    mount_attr ro{};
+    ro.attr_set = MOUNT_ATTR_RDONLY;
+    CHECK_STEP(syscall(SYS_mount_setattr, AT_FDCWD, "/tmp/.aik-root/dev", 0, &ro, sizeof ro),
+               "make /dev read-only", "");
+    CHECK_STEP(mount("tmpfs", "/tmp/.aik-root/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+               "mount /dev/shm", "");
+  }
+  for (const std::string& m : p.masks) {
+    if (mount("tmpfs", m.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0 &&
+        errno != ENOENT && errno != ENOTDIR)
+      Fail(p, "mask", m.c_str() + strlen(kNewRoot), errno);
+  }
   CHECK_STEP(chdir(kNewRoot), "chdir new root", kNewRoot);
   CHECK_STEP(syscall(SYS_pivot_root, ".", "."), "pivot_root", kNewRoot);
   CHECK_STEP(umount2(".", MNT_DETACH), "detach old root", "");
@@ -311,6 +357,10 @@ void ApplyLandlock(const ChildPlan& p) {
   // the parent the exec happened).
   CHECK_STEP(syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC), "close_range", "");
   CHECK_STEP(chdir(p.workdir), "chdir workdir", p.workdir);
+  if (p.nofile > 0) {
+    rlimit rl{p.nofile, p.nofile};
+    CHECK_STEP(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit", "RLIMIT_NOFILE");
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -408,6 +458,15 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   p.readonly_root = prof.readonly_root;
   p.private_tmp = prof.private_tmp;
   p.mount_proc = prof.new_pid_ns && prof.new_mount_ns;
+  p.minimal_dev = prof.readonly_root && prof.minimal_dev;
+  for (int i = 0; i < kNumDevNodes; ++i) {
+    p.dev_src[i] = std::string("/dev/") + kDevNodes[i];
+    p.dev_dst[i] = std::string(kNewRoot) + "/dev/" + kDevNodes[i];
+  }
+  for (size_t i = 0; i < sizeof kDevLinks / sizeof kDevLinks[0]; ++i)
+    p.dev_link[i] = std::string(kNewRoot) + "/dev/" + kDevLinks[i][1];
+  if (prof.readonly_root)
+    for (const auto& m : prof.masked_paths) p.masks.push_back(std::string(kNewRoot) + NormalizeDir(m));
   std::string workdir = NormalizeDir(spec.workdir);
   p.workdir = workdir.c_str();
   if (prof.readonly_root) {
@@ -432,6 +491,8 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if (prof.new_uts_ns) clone_flags |= CLONE_NEWUTS, in_force.push_back("utsns");
   if (prof.readonly_root) in_force.push_back("readonly-root");
   if (prof.private_tmp) in_force.push_back("private-tmp");
+  if (p.minimal_dev) in_force.push_back("minimal-dev");
+  if (!p.masks.empty()) in_force.push_back("masked:" + absl::StrJoin(prof.masked_paths, ","));
   in_force.push_back(absl::StrCat("uid:", spec.uid));
   in_force.push_back(absl::StrCat("gid:", spec.gid));
   if (prof.drop_caps) in_force.push_back("caps:none");
@@ -460,6 +521,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
       // Devices: read and write (/dev/null, /dev/tty), ioctl; the mount is
       // read-only, so nothing can be created there.
       p.ll_rules.push_back({"/dev", kLlReadFile | kLlWriteFile | kLlReadDir | (abi >= 5 ? kLlIoctlDev : 0), false});
+      if (p.minimal_dev) p.ll_rules.push_back({"/dev/shm", fs & ~kLlExecute, true});
       p.ll_rules.push_back({workdir, fs, true});
       if (prof.private_tmp) p.ll_rules.push_back({"/tmp", fs, true});
       for (const auto& w : prof.writable_paths) p.ll_rules.push_back({NormalizeDir(w), RuleMask(w, fs), false});
@@ -527,7 +589,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     if (!prof.new_user_ns) not_enforced.push_back("pids: RLIMIT_NPROC counts every process of the uid");
   }
   if (lim.open_files > 0) {
-    p.rlims[p.n_rlims++] = {RLIMIT_NOFILE, static_cast<rlim_t>(lim.open_files), "RLIMIT_NOFILE"};
+    p.nofile = static_cast<rlim_t>(lim.open_files);
     in_force.push_back("rlimit:nofile");
   }
   if (lim.cpu_percent > 0 && !cpu_by_cg) not_enforced.push_back("cpu_percent: no cpu controller");

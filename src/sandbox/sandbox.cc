@@ -40,6 +40,8 @@ Profile DefaultProfile() {
   p.new_user_ns = p.new_pid_ns = p.new_mount_ns = p.new_net_ns = p.new_ipc_ns = p.new_uts_ns = true;
   p.readonly_root = true;
   p.private_tmp = true;
+  p.minimal_dev = true;
+  p.masked_paths = {"/run"};
   p.landlock = true;
   p.seccomp = true;
   p.drop_caps = true;

@@ -59,6 +59,10 @@ struct Profile {
   bool new_uts_ns = false;    // hostname = LaunchSpec::hostname (or "agent")
   bool readonly_root = false;  // the whole tree re-bound read-only (pivot_root into it)
   bool private_tmp = false;    // fresh tmpfs on /tmp (mode 1777)
+  // With readonly_root: /dev is a read-only tmpfs holding binds of null,
+  // zero, full, random, urandom and tty, the fd/stdin/stdout/stderr symlinks
+  // and a private tmpfs /dev/shm (nothing else of the host's /dev).
+  bool minimal_dev = false;
   bool landlock = false;       // fs: read-only on readonly_paths, rw on workdir,/tmp,writable_paths;
                                // TCP bind/connect denied at ABI >= 4; signal/abstract-unix scoped at >= 6
   bool seccomp = false;        // deny list (see docs/sandbox.md), EPERM
@@ -67,13 +71,18 @@ struct Profile {
   bool allow_root = false;     // Launch refuses uid 0 or gid 0 unless set
   // Landlock read(+exec) beneath these (paths missing on the host are skipped).
   std::vector<std::string> readonly_paths;
-  // Landlock read+write beneath these, in addition to the workdir and /tmp.
+  // Landlock read+write beneath these, in addition to the workdir and /tmp;
+  // with readonly_root they are also bound in writable.
   std::vector<std::string> writable_paths;
+  // With readonly_root: covered by an empty read-only tmpfs (paths missing on
+  // the host are skipped). Default: /run, so host Unix sockets (the kernel's
+  // own, D-Bus, container runtimes) cannot be reached by path.
+  std::vector<std::string> masked_paths;
 };
 
-// default: every namespace, read-only root, private /tmp, Landlock with a
-// system read-only list (/usr /bin /sbin /lib* /etc /opt /dev /proc, see
-// docs/sandbox.md), seccomp, all caps dropped, no_new_privs.
+// default: every namespace, read-only root, private /tmp, minimal /dev, /run
+// masked, Landlock with a system read-only list (/usr /bin /sbin /lib* /etc
+// /opt /proc, see docs/sandbox.md), seccomp, all caps dropped, no_new_privs.
 Profile DefaultProfile();
 // trusted (operator tools): own pid, ipc and uts namespaces only (host network,
 // host file system view, no Landlock); still seccomp, no caps, no_new_privs.
@@ -194,6 +203,17 @@ class Cgroup {
   UniqueFd dir_;
   std::vector<std::string> limited_;
 };
+
+// Makes the directory under which agent leaves are created, so that leaves
+// can get the memory, pids and cpu controllers: cgroup v2 lets a cgroup
+// hand controllers to its children only while it holds no processes itself.
+// When this process sits in a non-root cgroup S (systemd Delegate=yes), it
+// moves itself into S/supervisor, enables in S's cgroup.subtree_control what
+// S's cgroup.controllers offers of memory, pids, cpu, and returns S/<name>
+// (created). In the root cgroup it returns <root>/<name>. Idempotent.
+// FailedPrecondition without a writable cgroup v2 tree. Call it once at
+// start-up, before threads that care about their cgroup exist.
+StatusOr<std::string> PrepareAgentsParent(const std::string& name = "agents");
 
 // Sends sig: in a pid namespace to the init (which forwards it to the agent;
 // SIGKILL kills the namespace), otherwise to the process group.

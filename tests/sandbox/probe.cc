@@ -6,7 +6,8 @@
 //   forkbomb (prints how many forks succeeded before one failed)
 //   status (prints /proc/self/status id, cap, seccomp lines) | hostname | ifaces
 //   grandchild (forks a grandchild that sleeps, then sleeps itself)
-//   memhog MIB | sleep SECONDS | exit CODE | env NAME | fd3
+//   memhog MIB | sleep SECONDS | exit CODE | env NAME | fd3 | fds
+//   connect-unix PATH | thread | nofile
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,8 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +76,27 @@ int main(int argc, char** argv) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return Fail(errno);
     return Ok();
+  }
+  if (a == "connect-unix") {
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0) return Fail(errno);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, arg.c_str(), sizeof sa.sun_path - 1);
+    if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return Fail(errno);
+    return Ok();
+  }
+  if (a == "thread") {  // glibc's pthread_create tries clone3 first
+    pthread_t t;
+    int rc = pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+    if (rc != 0) return Fail(rc);
+    pthread_join(t, nullptr);
+    return Ok();
+  }
+  if (a == "nofile") {  // how many more fds it can open
+    int n = 0;
+    while (open("/dev/null", O_RDONLY) >= 0) ++n;
+    return Ok(std::to_string(n));
   }
   if (a == "ptrace") {
     pid_t c = fork();

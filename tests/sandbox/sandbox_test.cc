@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -192,6 +193,50 @@ TEST_F(SandboxTest, DefaultCanWriteWorkdirAndPrivateTmp) {
   EXPECT_NE(r.out.find("ENOENT"), std::string::npos) << "host /tmp visible: " << r.out;
 }
 
+TEST_F(SandboxTest, DefaultHasMinimalDevAndMaskedRun) {
+  Result r = Run(Spec({"write", "/dev/null"}));
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Run(Spec({"read", "/dev/urandom"}));
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Run(Spec({"read", "/dev/kmsg"}));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("ENOENT"), std::string::npos) << r.out;
+  r = Run(Spec({"write", "/dev/shm/x"}));
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Run(Spec({"write", "/dev/newnode"}));
+  EXPECT_EQ(r.code, 1) << r.out;
+
+  // A host Unix socket under /run: reachable by path without the mask.
+  if (!fs::is_directory("/run")) GTEST_SKIP() << "no /run here";
+  std::string path = "/run/aik-sbx-test-" + std::to_string(getpid()) + ".sock";
+  UniqueFd srv(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  ASSERT_EQ(bind(srv.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  cleanup_.push_back(path);
+  chmod(path.c_str(), 0777);
+  ASSERT_EQ(listen(srv.get(), 4), 0);
+  r = Run(Spec({"connect-unix", path}));
+  EXPECT_EQ(r.code, 1) << "host socket reachable: " << r.out;
+  EXPECT_NE(r.out.find("ENOENT"), std::string::npos) << r.out;
+  r = Run(Spec({"connect-unix", path}, TrustedProfile()));
+  EXPECT_EQ(r.code, 0) << "the control: trusted sees /run: " << r.out;
+}
+
+TEST_F(SandboxTest, ThreadsWorkUnderSeccomp) {
+  Result r = Run(Spec({"thread"}));
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST_F(SandboxTest, OpenFilesLimit) {
+  LaunchSpec s = Spec({"nofile"});
+  s.limits.open_files = 16;
+  Result r = Run(s);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "ok 13\n");  // 16 minus stdin, stdout, stderr
+}
+
 class Listener {
  public:
   Listener() {
@@ -348,8 +393,9 @@ TEST_F(SandboxTest, AgentExitKillsItsOrphans) {
 TEST_F(SandboxTest, CgroupKillReachesEscapedProcesses) {
   const HostCapabilities& c = Detect();
   if (!c.cgroup2_delegated) GTEST_SKIP() << "no writable cgroup v2 tree: " << Describe(c);
-  std::string name = "aik-sbx-test-" + std::to_string(getpid());
-  auto cg = Cgroup::CreateLeaf(c.cgroup2_self, name, Limits{});
+  auto parent = PrepareAgentsParent("aik-sbx-test-" + std::to_string(getpid()));
+  ASSERT_TRUE(parent.ok()) << parent.status();
+  auto cg = Cgroup::CreateLeaf(*parent, "agent-1", Limits{});
   ASSERT_TRUE(cg.ok()) << cg.status();
   // No pid namespace: the grandchild calls setsid(), leaving the process
   // group; only the cgroup still holds it.
@@ -385,6 +431,7 @@ TEST_F(SandboxTest, CgroupKillReachesEscapedProcesses) {
   }
   EXPECT_TRUE(empty) << "cgroup.kill left processes";
   EXPECT_TRUE(cg->Remove().ok());
+  EXPECT_EQ(rmdir(parent->c_str()), 0);
 }
 
 TEST_F(SandboxTest, MemoryHogIsKilledByMemoryController) {
@@ -392,13 +439,15 @@ TEST_F(SandboxTest, MemoryHogIsKilledByMemoryController) {
   if (!c.cgroup2_delegated || !c.HasController("memory"))
     GTEST_SKIP() << "no usable cgroup v2 memory controller here (" << Describe(c)
                  << "); RLIMIT_AS is the fallback, tested by MemoryHogIsHeldByRlimitFallback";
-  std::string name = "aik-sbx-mem-" + std::to_string(getpid());
+  auto parent = PrepareAgentsParent("aik-sbx-mem-" + std::to_string(getpid()));
+  ASSERT_TRUE(parent.ok()) << parent.status();
   Limits lim;
   lim.memory_bytes = 64 << 20;
-  auto cg = Cgroup::CreateLeaf(c.cgroup2_self, name, lim);
+  auto cg = Cgroup::CreateLeaf(*parent, "agent-1", lim);
   ASSERT_TRUE(cg.ok()) << cg.status();
   if (std::find(cg->limited().begin(), cg->limited().end(), "memory") == cg->limited().end()) {
     cg->Remove().IgnoreError();
+    rmdir(parent->c_str());
     GTEST_SKIP() << "memory controller could not be enabled for the leaf";
   }
   LaunchSpec s = Spec({"memhog", "512"});
@@ -409,6 +458,7 @@ TEST_F(SandboxTest, MemoryHogIsKilledByMemoryController) {
   auto ooms = cg->OomKills();
   EXPECT_TRUE(ooms.ok() && *ooms > 0);
   cg->Remove().IgnoreError();
+  rmdir(parent->c_str());
 }
 
 TEST_F(SandboxTest, MemoryHogIsHeldByRlimitFallback) {
