@@ -15,37 +15,54 @@ namespace {
 
 bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
 
+// Enables in dir's cgroup.subtree_control whichever of memory, pids, cpu its
+// cgroup.controllers offers.
+Status EnableControllers(const std::string& dir) {
+  std::istringstream ctl(internal::ReadSmallFile(dir + "/cgroup.controllers"));
+  std::string c;
+  while (ctl >> c)
+    if (c == "memory" || c == "pids" || c == "cpu") {
+      Status s = internal::WriteFile(dir + "/cgroup.subtree_control", "+" + c);
+      if (!s.ok()) return absl::InternalError(absl::StrCat("enable ", c, " in ", dir, ": ", s.message()));
+    }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+namespace internal {
+
+StatusOr<std::vector<std::string>> ApplyCgroupLimits(const std::string& path, const Limits& limits) {
+  std::vector<std::string> limited;
+  if (limits.memory_bytes > 0 && Exists(path + "/memory.max")) {
+    AIK_RETURN_IF_ERROR(WriteFile(path + "/memory.max", absl::StrCat(limits.memory_bytes)));
+    if (Exists(path + "/memory.swap.max")) AIK_RETURN_IF_ERROR(WriteFile(path + "/memory.swap.max", "0"));
+    limited.push_back("memory");
+  }
+  if (limits.pids > 0 && Exists(path + "/pids.max")) {
+    AIK_RETURN_IF_ERROR(WriteFile(path + "/pids.max", absl::StrCat(limits.pids)));
+    limited.push_back("pids");
+  }
+  if (limits.cpu_percent > 0 && Exists(path + "/cpu.max")) {
+    AIK_RETURN_IF_ERROR(WriteFile(path + "/cpu.max", absl::StrCat(uint64_t{limits.cpu_percent} * 1000, " 100000")));
+    limited.push_back("cpu");
+  }
+  return limited;
+}
+
+}  // namespace internal
 
 StatusOr<Cgroup> Cgroup::CreateLeaf(const std::string& parent, const std::string& name, const Limits& limits) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
     return absl::InvalidArgumentError(absl::StrCat("bad cgroup name '", name, "'"));
-  std::istringstream ctl(internal::ReadSmallFile(parent + "/cgroup.controllers"));
-  std::string c, enable;
-  while (ctl >> c)
-    if (c == "memory" || c == "pids" || c == "cpu") {
-      // Fails when the parent holds processes itself (no internal processes):
-      // then the leaf simply lacks that controller's files.
-      internal::WriteFile(parent + "/cgroup.subtree_control", "+" + c).IgnoreError();
-    }
+  // Fails when the parent holds processes itself (no internal processes):
+  // then the leaf simply lacks those controllers' files, and Launch falls back.
+  EnableControllers(parent).IgnoreError();
   std::string path = parent + "/" + name;
   if (mkdir(path.c_str(), 0755) < 0 && errno != EEXIST)
     return absl::InternalError(absl::StrCat("mkdir ", path, ": ", strerror(errno)));
   AIK_ASSIGN_OR_RETURN(Cgroup cg, Open(path));
-  if (limits.memory_bytes > 0 && Exists(path + "/memory.max")) {
-    AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/memory.max", absl::StrCat(limits.memory_bytes)));
-    if (Exists(path + "/memory.swap.max")) AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/memory.swap.max", "0"));
-    cg.limited_.push_back("memory");
-  }
-  if (limits.pids > 0 && Exists(path + "/pids.max")) {
-    AIK_RETURN_IF_ERROR(internal::WriteFile(path + "/pids.max", absl::StrCat(limits.pids)));
-    cg.limited_.push_back("pids");
-  }
-  if (limits.cpu_percent > 0 && Exists(path + "/cpu.max")) {
-    AIK_RETURN_IF_ERROR(
-        internal::WriteFile(path + "/cpu.max", absl::StrCat(uint64_t{limits.cpu_percent} * 1000, " 100000")));
-    cg.limited_.push_back("cpu");
-  }
+  AIK_ASSIGN_OR_RETURN(cg.limited_, internal::ApplyCgroupLimits(path, limits));
   return cg;
 }
 
@@ -104,13 +121,7 @@ StatusOr<std::string> PrepareAgentsParent(const std::string& name) {
       return absl::InternalError(absl::StrCat("mkdir ", sup, ": ", strerror(errno)));
     AIK_RETURN_IF_ERROR(internal::WriteFile(sup + "/cgroup.procs", "0"));
   }
-  std::istringstream ctl(internal::ReadSmallFile(self + "/cgroup.controllers"));
-  std::string c;
-  while (ctl >> c)
-    if (c == "memory" || c == "pids" || c == "cpu") {
-      Status s = internal::WriteFile(self + "/cgroup.subtree_control", "+" + c);
-      if (!s.ok()) return absl::InternalError(absl::StrCat("enable ", c, " in ", self, ": ", s.message()));
-    }
+  AIK_RETURN_IF_ERROR(EnableControllers(self));
   std::string parent = self + "/" + name;
   if (mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST)
     return absl::InternalError(absl::StrCat("mkdir ", parent, ": ", strerror(errno)));

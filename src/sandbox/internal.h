@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sandbox/sandbox.h"
 
 namespace aikernel::sandbox::internal {
 
@@ -50,6 +51,11 @@ const std::vector<const char*>& SeccompDenied();
 
 // Highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
 int CapLast();
+
+// Writes memory.max (+ memory.swap.max 0), pids.max, cpu.max under the cgroup
+// directory `path` for the non-zero limits whose files exist; returns the
+// controllers it limited ("memory", "pids", "cpu").
+StatusOr<std::vector<std::string>> ApplyCgroupLimits(const std::string& path, const Limits& limits);
 
 // Reads a whole small file; "" on error.
 std::string ReadSmallFile(const std::string& path);

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <absl/strings/str_join.h>
@@ -549,39 +550,22 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   UniqueFd cgroup_fd;
   std::vector<std::string> cg_limited;
   const Limits& lim = spec.limits;
-  bool mem_by_cg = false, pids_by_cg = false, cpu_by_cg = false;
   if (!spec.cgroup_path.empty()) {
     cgroup_fd.reset(open(spec.cgroup_path.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
     if (!cgroup_fd.valid())
       return absl::InternalError(Errno(("open cgroup " + spec.cgroup_path).c_str(), errno));
-    auto has = [&](const char* f) { return access((spec.cgroup_path + "/" + f).c_str(), F_OK) == 0; };
-    if (lim.memory_bytes > 0 && has("memory.max")) {
-      AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/memory.max", absl::StrCat(lim.memory_bytes)));
-      if (has("memory.swap.max")) AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/memory.swap.max", "0"));
-      mem_by_cg = true;
-      cg_limited.push_back("memory");
-    }
-    if (lim.pids > 0 && has("pids.max")) {
-      AIK_RETURN_IF_ERROR(WriteFile(spec.cgroup_path + "/pids.max", absl::StrCat(lim.pids)));
-      pids_by_cg = true;
-      cg_limited.push_back("pids");
-    }
-    if (lim.cpu_percent > 0 && has("cpu.max")) {
-      AIK_RETURN_IF_ERROR(
-          WriteFile(spec.cgroup_path + "/cpu.max", absl::StrCat(uint64_t{lim.cpu_percent} * 1000, " 100000")));
-      cpu_by_cg = true;
-      cg_limited.push_back("cpu");
-    }
+    AIK_ASSIGN_OR_RETURN(cg_limited, ApplyCgroupLimits(spec.cgroup_path, lim));
     clone_flags |= CLONE_INTO_CGROUP;
     in_force.push_back("cgroup-leaf");
     if (!cg_limited.empty()) in_force.push_back("cgroup:" + absl::StrJoin(cg_limited, ","));
     out.cgroup_path = spec.cgroup_path;
   }
-  if (lim.memory_bytes > 0 && !mem_by_cg) {
+  auto by_cg = [&](const char* c) { return std::find(cg_limited.begin(), cg_limited.end(), c) != cg_limited.end(); };
+  if (lim.memory_bytes > 0 && !by_cg("memory")) {
     p.rlims[p.n_rlims++] = {RLIMIT_AS, static_cast<rlim_t>(lim.memory_bytes), "RLIMIT_AS"};
     in_force.push_back("rlimit:as");
   }
-  if (lim.pids > 0 && !pids_by_cg) {
+  if (lim.pids > 0 && !by_cg("pids")) {
     // The pid-namespace init counts too.
     rlim_t n = static_cast<rlim_t>(lim.pids) + (prof.new_pid_ns ? 1 : 0);
     p.rlims[p.n_rlims++] = {RLIMIT_NPROC, n, "RLIMIT_NPROC"};
@@ -592,7 +576,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     p.nofile = static_cast<rlim_t>(lim.open_files);
     in_force.push_back("rlimit:nofile");
   }
-  if (lim.cpu_percent > 0 && !cpu_by_cg) not_enforced.push_back("cpu_percent: no cpu controller");
+  if (lim.cpu_percent > 0 && !by_cg("cpu")) not_enforced.push_back("cpu_percent: no cpu controller");
 
   // exec arguments.
   std::string exe = ResolveExe(spec.argv[0], spec.env);
