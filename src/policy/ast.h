@@ -75,6 +75,7 @@ struct Expr {
   std::vector<PatternElem> pattern;  // kLike
   std::vector<ExprPtr> kids;
   SourceLoc loc;
+  int depth = 1;  // 1 + the deepest kid; the parser bounds it
 };
 
 // A scope constraint on principal, action or resource.

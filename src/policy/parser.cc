@@ -12,6 +12,7 @@
 //   Member   := Primary ('.' Ident ['(' Args ')'] | '[' Str ']')*
 #include "policy/parser.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "policy/lexer.h"
@@ -39,11 +40,24 @@ std::string Describe(const Token& t) {
   }
 }
 
+// Deepest expression tree accepted. Chains such as `a && b && ...` or
+// `x.a.b...` grow the tree without nesting parentheses, so depth is tracked
+// per node and checked as chains are built; evaluation and destruction
+// recurse over it, so this bounds their stack use.
+constexpr int kMaxAstDepth = 1024;
+
+void SetDepth(Expr& e) {
+  int d = 0;
+  for (const ExprPtr& k : e.kids) d = std::max(d, k->depth);
+  e.depth = d + 1;
+}
+
 ExprPtr Make(ExprKind k, SourceLoc loc, std::vector<ExprPtr> kids = {}) {
   auto e = std::make_shared<Expr>();
   e->kind = k;
   e->loc = loc;
   e->kids = std::move(kids);
+  SetDepth(*e);
   return e;
 }
 
@@ -264,6 +278,7 @@ class Parser {
       SourceLoc loc = Next().loc;
       AIK_ASSIGN_OR_RETURN(ExprPtr r, And());
       e = Make(ExprKind::kOr, loc, {e, r});
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
     return e;
   }
@@ -274,6 +289,7 @@ class Parser {
       SourceLoc loc = Next().loc;
       AIK_ASSIGN_OR_RETURN(ExprPtr r, Rel());
       e = Make(ExprKind::kAnd, loc, {e, r});
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
     return e;
   }
@@ -318,13 +334,17 @@ class Parser {
         has->loc = loc;
         has->name = n;
         has->kids = {base};
+        SetDepth(*has);
         result = result ? Make(ExprKind::kAnd, loc, {result, has}) : has;
+        AIK_RETURN_IF_ERROR(DepthOk(*result));
         auto get = std::make_shared<Expr>();
         get->kind = ExprKind::kGetAttr;
         get->loc = loc;
         get->name = n;
         get->kids = {base};
+        SetDepth(*get);
         base = get;
+        AIK_RETURN_IF_ERROR(DepthOk(*get));
       }
       return result;
     }
@@ -340,6 +360,7 @@ class Parser {
       like->loc = loc;
       like->pattern = std::move(*pat);
       like->kids = {e};
+      SetDepth(*like);
       return ExprPtr(like);
     }
     if (IsIdent("is")) {
@@ -350,6 +371,7 @@ class Parser {
       is->loc = loc;
       is->name = std::move(type);
       is->kids = {e};
+      SetDepth(*is);
       if (IsIdent("in")) {
         Next();
         AIK_ASSIGN_OR_RETURN(ExprPtr r, Add());
@@ -374,6 +396,7 @@ class Parser {
       ExprKind k = t.text == "+" ? ExprKind::kAdd : ExprKind::kSub;
       AIK_ASSIGN_OR_RETURN(ExprPtr r, Mul());
       e = Make(k, t.loc, {e, r});
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
     return e;
   }
@@ -387,6 +410,7 @@ class Parser {
       SourceLoc loc = Next().loc;
       AIK_ASSIGN_OR_RETURN(ExprPtr r, Unary());
       e = Make(ExprKind::kMul, loc, {e, r});
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
     return e;
   }
@@ -414,11 +438,19 @@ class Parser {
     return ApplyUnary(std::move(ops), e);
   }
 
-  ExprPtr ApplyUnary(std::vector<Token> ops, ExprPtr e) {
+  absl::StatusOr<ExprPtr> ApplyUnary(std::vector<Token> ops, ExprPtr e) {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       e = Make(it->text == "!" ? ExprKind::kNot : ExprKind::kNeg, it->loc, {e});
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
     return e;
+  }
+
+  absl::Status DepthOk(const Expr& e) const {
+    if (e.depth <= kMaxAstDepth) return absl::OkStatus();
+    return SyntaxError(
+        file_, e.loc,
+        absl::StrCat("expression more than ", kMaxAstDepth, " operators deep"));
   }
 
   absl::StatusOr<uint64_t> IntValue(const Token& t) {
@@ -450,6 +482,7 @@ class Parser {
           get->loc = loc;
           get->name = name.text;
           get->kids = {e};
+          SetDepth(*get);
           e = get;
         }
       } else if (IsPunct("[")) {
@@ -461,10 +494,12 @@ class Parser {
         get->loc = loc;
         get->name = std::move(key);
         get->kids = {e};
+        SetDepth(*get);
         e = get;
       } else {
         return e;
       }
+      AIK_RETURN_IF_ERROR(DepthOk(*e));
     }
   }
 
@@ -516,6 +551,7 @@ class Parser {
     call->loc = name.loc;
     call->kids.push_back(recv);
     for (auto& a : args) call->kids.push_back(std::move(a));
+    SetDepth(*call);
     return ExprPtr(call);
   }
 
@@ -579,6 +615,7 @@ class Parser {
         Next();
       }
       AIK_RETURN_IF_ERROR(ExpectPunct("}"));
+      SetDepth(*rec);
       return ExprPtr(rec);
     }
     if (IsPunct("?")) {
@@ -643,6 +680,7 @@ class Parser {
       call->ext = info->fn;
       call->loc = loc;
       call->kids = std::move(args);
+      SetDepth(*call);
       return ExprPtr(call);
     }
     return SyntaxError(file_, loc,

@@ -113,6 +113,16 @@ TEST(Parser, DeepNestingIsAnErrorNotACrash) {
   auto e = ParseExpression(deep + "1" + std::string(100000, ')'));
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(e.status().message(), HasSubstr("nested more than 128"));
+  // Long chains deepen the tree without parentheses; they are bounded too.
+  std::string ands, nots(100000, '!'), attrs = "context";
+  for (int i = 0; i < 100000; ++i) ands += "true && ";
+  for (int i = 0; i < 100000; ++i) attrs += ".a";
+  for (const std::string& text : {ands + "true", nots + "true", attrs}) {
+    auto c = ParseExpression(text);
+    ASSERT_FALSE(c.ok());
+    EXPECT_THAT(c.status().message(), HasSubstr("operators deep"));
+  }
+  EXPECT_TRUE(ParseExpression(ands.substr(0, 8 * 1000) + "true").ok());
   EXPECT_TRUE(
       ParseExpression(std::string(100, '(') + "1" + std::string(100, ')'))
           .ok());
