@@ -13,9 +13,9 @@
 //
 // Process tree. With a new pid namespace the child is a tiny init (pid 1 in the
 // namespace, the image of the caller, no open fds) that forks the agent (pid
-// 2), forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it, and exits
-// with the agent's status (exit code, or 128+signal when the agent was killed
-// by a signal) as soon as the agent exits. The init exiting makes the kernel
+// 2), forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2/SIGCONT to it,
+// reaps orphans, and exits with the agent's status (exit code, or 128+signal
+// when the agent was killed by a signal) as soon as the agent exits. The init exiting makes the kernel
 // kill everything else in the namespace, so an agent's grandchildren never
 // outlive it. Launched::pidfd refers to that init. Without a pid namespace the
 // child itself execs the program and is a session and process-group leader.

@@ -267,6 +267,16 @@ TEST_F(SandboxTest, DefaultHasNoNetworkButLoopback) {
   EXPECT_EQ(r.out, "ok lo:up \n");
 }
 
+TEST_F(SandboxTest, LandlockDeniesTcpEvenOnTheHostNetwork) {
+  if (Detect().landlock_abi < 4) GTEST_SKIP() << "landlock ABI " << Detect().landlock_abi << " has no TCP rules";
+  Listener l;
+  Profile prof = DefaultProfile();
+  prof.new_net_ns = false;  // only Landlock stands between the probe and the listener
+  Result r = Run(Spec({"connect", std::to_string(l.port())}, prof));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("EACCES"), std::string::npos) << r.out;
+}
+
 TEST_F(SandboxTest, DefaultSeccompDeniesDangerousSyscalls) {
   for (const char* action : {"ptrace", "mount", "unshare", "clone-newns", "bpf"}) {
     Result r = Run(Spec({action}));
