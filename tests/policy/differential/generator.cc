@@ -46,9 +46,12 @@ const char* kDurations[] = {"1d",
                             "-9223372036854775808ms",
                             "1.5h"};
 const char* kStrings[] = {
-    "", "a", "ab", "a*b", "hello", "\\u{e9}t\\u{e9}", "tab\\t", "\\\"q\\\""};
-const char* kPatterns[] = {"*", "a*", "*b",       "a\\*b", "h*l*o",
-                           "",  "**", "\\u{e9}*", "*\\*"};
+    "",       "a",         "ab",  "a*b", "hello",       "\\u{e9}t\\u{e9}",
+    "tab\\t", "\\\"q\\\"", "\\0", "**",  "\\u{1F600}x", "aab",
+    "abab",   "\\x41"};
+const char* kPatterns[] = {
+    "*",    "a*",   "*b",  "a\\*b", "h*l*o",        "",     "**",   "\\u{e9}*",
+    "*\\*", "a*b*", "*ab", "ab*ab", "*\\u{1F600}*", "\\0*", "a**b", "*a*a*"};
 const char* kAttrs[] = {"age",   "name",    "tags",    "addr",
                         "score", "manager", "profile", "nope"};
 
