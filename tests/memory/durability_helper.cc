@@ -1,5 +1,5 @@
-// memory_durability_helper <db> <threads>: opens memory.db with
-// synchronous=FULL and puts keys "k<thread>-<i>" = "v<i>" from <threads>
+// memory_durability_helper <db> <threads> <FULL|NORMAL>: opens memory.db
+// with that synchronous level and puts keys "k<thread>-<i>" = "v<i>" from <threads>
 // threads forever; after each put is acknowledged it writes "<key>\n" to
 // stdout (one write(2) per line, so lines never interleave). The test
 // kills it with SIGKILL mid-stream.
@@ -15,13 +15,15 @@
 using namespace aikernel;
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <db> <threads>\n", argv[0]);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s <db> <threads> <FULL|NORMAL>\n", argv[0]);
     return 2;
   }
   memory::MemoryOptions o;
   o.path = argv[1];
-  o.synchronous = store::Synchronous::kFull;
+  o.synchronous = std::string(argv[3]) == "NORMAL"
+                      ? store::Synchronous::kNormal
+                      : store::Synchronous::kFull;
   auto m = memory::Memory::Open(o);
   if (!m.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(m.status().message()).c_str());
