@@ -150,8 +150,8 @@ void SetupMounts(const ChildPlan& p) {
     // Our own uid (global root) is not mapped in the new user namespace, so
     // inodes we create on the tmpfs mounts (owned by that namespace) must
     // belong to the mapped ids.
-    setfsgid(p.gid);
-    setfsuid(p.uid);
+    syscall(SYS_setfsgid, p.gid);
+    syscall(SYS_setfsuid, p.uid);
   }
   CHECK_STEP(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private", "");
   if (!p.readonly_root) {
@@ -293,6 +293,8 @@ void ApplyLandlock(const ChildPlan& p) {
 [[noreturn]] void ChildMain(const ChildPlan& p) {
   close(p.sync_wr);
   close(p.err_rd);
+  // Armed now for the setup, and again after the last credential change
+  // (which clears it).
   if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Wait for the parent: id maps written, cgroup and pidfd settled.
   char go = 0;
@@ -300,7 +302,6 @@ void ApplyLandlock(const ChildPlan& p) {
   do n = read(p.sync_rd, &go, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // the parent gave up; it reports its own error
-  close(p.sync_rd);
 
   // Signals: nothing ignored or blocked from the caller survives.
   struct sigaction dfl {};
@@ -324,9 +325,12 @@ void ApplyLandlock(const ChildPlan& p) {
     CHECK_STEP(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities", "");
   }
   if (p.set_ids) {
-    CHECK_STEP(setgroups(0, nullptr), "setgroups", "");
-    CHECK_STEP(setresgid(p.gid, p.gid, p.gid), "setresgid", "");
-    CHECK_STEP(setresuid(p.uid, p.uid, p.uid), "setresuid", "");
+    // Raw system calls: glibc's wrappers broadcast the change to every thread
+    // glibc believes exists (the caller's, which this copy does not have),
+    // under a lock another thread of the caller may have held at clone time.
+    CHECK_STEP(syscall(SYS_setgroups, 0, nullptr), "setgroups", "");
+    CHECK_STEP(syscall(SYS_setresgid, p.gid, p.gid, p.gid), "setresgid", "");
+    CHECK_STEP(syscall(SYS_setresuid, p.uid, p.uid, p.uid), "setresuid", "");
   }
   if (p.no_new_privs) CHECK_STEP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs", "");
   if (p.landlock) ApplyLandlock(p);
@@ -337,6 +341,15 @@ void ApplyLandlock(const ChildPlan& p) {
   }
   if (p.seccomp_on)
     CHECK_STEP(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p.seccomp), "seccomp", "");
+
+  if (p.die_with_parent) {
+    // setfsuid/setresuid cleared it. The parent keeps the go-pipe open until
+    // exec or failure: a hang-up now means it died before we re-armed.
+    CHECK_STEP(prctl(PR_SET_PDEATHSIG, SIGKILL), "PR_SET_PDEATHSIG", "");
+    pollfd pfd{p.sync_rd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) _exit(127);
+  }
+  close(p.sync_rd);
 
   if (p.pid_ns) {
     // pid 1 stays behind as the namespace's init; the agent is its child.
@@ -622,6 +635,8 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   out.pid_namespace = prof.new_pid_ns;
   sync_rd.reset();
   err_wr.reset();
+  // The go-pipe stays open until the child exec'd or failed; the child reads
+  // a hang-up as the parent's death.
   auto abort_with = [&](Status s) -> Status {
     sync_wr.reset();  // the child exits on EOF
     KillAndReap(out.pidfd.get());
@@ -637,7 +652,6 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if (!st.ok()) return abort_with(st.status());
   out.start_time_ticks = *st;
   if (write(sync_wr.get(), "g", 1) != 1) return abort_with(absl::InternalError(Errno("release child", errno)));
-  sync_wr.reset();
 
   // EOF: every copy of the write end is gone, i.e. the program was exec'd.
   ErrRecord rec;

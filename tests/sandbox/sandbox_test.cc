@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -546,6 +547,42 @@ TEST_F(SandboxTest, AdoptChecksStartTime) {
   ASSERT_TRUE(KillTree(*l).ok());
   ASSERT_TRUE(Reap(*l, true).ok());
   EXPECT_EQ(Adopt(l->pid, l->start_time_ticks).status().code(), absl::StatusCode::kNotFound);
+}
+
+// PR_SET_PDEATHSIG is cleared by every credential change: it must be armed
+// after the uid drop to hold. It fires when the launching thread exits.
+TEST_F(SandboxTest, DiesWithTheLaunchingThread) {
+  for (Profile prof : {DefaultProfile(), TrustedProfile()}) {
+    StatusOr<Launched> l = absl::UnknownError("not run");
+    std::thread t([&] { l = Launch(Spec({"sleep", "60"}, prof)); });
+    t.join();
+    ASSERT_TRUE(l.ok()) << l.status();
+    EXPECT_TRUE(ExitsWithin(l->pidfd.get(), 5000)) << prof.name << " outlived the thread that launched it";
+    auto st = Reap(*l, true);
+    ASSERT_TRUE(st.ok() && st->has_value());
+    EXPECT_TRUE((*st)->signaled);
+    EXPECT_EQ((*st)->code, SIGKILL);
+  }
+}
+
+// The daemon is multithreaded (gRPC pools come and go). glibc's setresuid
+// and friends broadcast to every thread glibc knows of, under a lock another
+// thread may hold at clone time: the child must use raw system calls.
+TEST_F(SandboxTest, LaunchWhileOtherThreadsChurn) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> churn;
+  for (int i = 0; i < 4; ++i)
+    churn.emplace_back([&] {
+      while (!stop) std::thread([] {}).join();
+    });
+  int ok = 0;
+  for (int i = 0; i < 40; ++i) {
+    Result r = Run(Spec({"exit", "0"}));
+    if (r.code == 0) ++ok;
+  }
+  stop = true;
+  for (auto& t : churn) t.join();
+  EXPECT_EQ(ok, 40);
 }
 
 TEST(SandboxProfiles, ByName) {
