@@ -6,8 +6,8 @@
 //                [--dir D] [--only put|import|fts|vector|hybrid]
 //
 // Library level: no RPC, no policy, no audit (those come with the wiring).
-#include <sqlite3.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -111,17 +111,17 @@ void BenchPuts(const Args& a) {
     }
     close(fd);
     unlink(f.c_str());
-    std::printf("disk: fdatasync of 4 KiB p50 %.3f ms, p99 %.3f ms (the "
-                "floor of a synchronous=FULL commit)\n",
-                Pct(lat, 50), Pct(lat, 99));
+    std::printf(
+        "disk: fdatasync of 4 KiB p50 %.3f ms, p99 %.3f ms (the "
+        "floor of a synchronous=FULL commit)\n",
+        Pct(lat, 50), Pct(lat, 99));
   }
-  std::printf("%-16s %10s %10s %10s   target\n", "mode / clients",
-              "p50 ms", "p99 ms", "puts/s");
-  for (auto [sync, threads] :
-       {std::pair{store::Synchronous::kFull, 1},
-        std::pair{store::Synchronous::kFull, 4},
-        std::pair{store::Synchronous::kNormal, 1},
-        std::pair{store::Synchronous::kNormal, 4}}) {
+  std::printf("%-16s %10s %10s %10s   target\n", "mode / clients", "p50 ms",
+              "p99 ms", "puts/s");
+  for (auto [sync, threads] : {std::pair{store::Synchronous::kFull, 1},
+                               std::pair{store::Synchronous::kFull, 4},
+                               std::pair{store::Synchronous::kNormal, 1},
+                               std::pair{store::Synchronous::kNormal, 4}}) {
     const std::string path = a.dir + "/put.db";
     auto m = OpenMem(path, true, 20000, sync);
     Die(m->CreateNamespace({"agent/bench"}).status(), "ns");
@@ -150,8 +150,8 @@ void BenchPuts(const Args& a) {
     std::vector<double> all;
     for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
     std::printf("%-6s %9d %10.3f %10.3f %10.0f   %s\n",
-                sync == store::Synchronous::kFull ? "FULL" : "NORMAL",
-                threads, Pct(all, 50), Pct(all, 99), all.size() / secs,
+                sync == store::Synchronous::kFull ? "FULL" : "NORMAL", threads,
+                Pct(all, 50), Pct(all, 99), all.size() / secs,
                 sync == store::Synchronous::kFull
                     ? "p50 < 1 ms (full path)"
                     : "(kill -9 safe, not power-loss safe)");
@@ -183,10 +183,10 @@ void BenchPuts(const Args& a) {
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
-    std::printf("%-16s %10.3f %10.3f %10.0f   (peer: raw SQLite FULL "
-                "autocommit INSERT)\n",
-                "raw FULL 1", Pct(lat, 50), Pct(lat, 99),
-                lat.size() / (a.seconds));
+    std::printf(
+        "%-16s %10.3f %10.3f %10.0f   (peer: raw SQLite FULL "
+        "autocommit INSERT)\n",
+        "raw FULL 1", Pct(lat, 50), Pct(lat, 99), lat.size() / (a.seconds));
     RemoveDb(path);
   }
 }
@@ -241,11 +241,10 @@ std::string DocsJsonl(const std::string& ns, size_t n, size_t dim,
   std::string out;
   const int64_t base = 1'700'000'000'000'000'000;
   if (with_header) {
-    out += "{\"type\":\"namespace\",\"name\":\"" + ns +
-           "\",\"max_bytes\":0,\"max_records\":0,\"dim\":" +
-           std::to_string(dim) +
-           ",\"next_event_seq\":1,\"created_ns\":" + std::to_string(base) +
-           "}\n";
+    out +=
+        "{\"type\":\"namespace\",\"name\":\"" + ns +
+        "\",\"max_bytes\":0,\"max_records\":0,\"dim\":" + std::to_string(dim) +
+        ",\"next_event_seq\":1,\"created_ns\":" + std::to_string(base) + "}\n";
   }
   std::uniform_int_distribution<int> cat(0, 9);
   for (size_t i = 0; i < n; ++i) {
@@ -274,8 +273,9 @@ std::string KvJsonl(size_t n) {
   const std::string value(100, 'x');
   for (size_t i = 0; i < n; ++i) {
     out += "{\"type\":\"kv\",\"ns\":\"agent/imported\",\"key\":\"key/" +
-           std::to_string(i) + "\",\"version\":1,\"deleted\":false,\"value\":\"" +
-           value + "\",\"created_ns\":1,\"expires_ns\":0}\n";
+           std::to_string(i) +
+           "\",\"version\":1,\"deleted\":false,\"value\":\"" + value +
+           "\",\"created_ns\":1,\"expires_ns\":0}\n";
   }
   return out;
 }
@@ -293,10 +293,11 @@ struct Timed {
     cpu.push_back(ThreadCpuMs() - c0);
   }
   void Print(const char* name, const char* target) const {
-    std::printf("%-38s p50 %7.2f  p95 %7.2f  p99 %7.2f ms | cpu p50 %6.2f "
-                "p95 %6.2f ms   %s\n",
-                name, Pct(ms, 50), Pct(ms, 95), Pct(ms, 99), Pct(cpu, 50),
-                Pct(cpu, 95), target);
+    std::printf(
+        "%-38s p50 %7.2f  p95 %7.2f  p99 %7.2f ms | cpu p50 %6.2f "
+        "p95 %6.2f ms   %s\n",
+        name, Pct(ms, 50), Pct(ms, 95), Pct(ms, 99), Pct(cpu, 50), Pct(cpu, 95),
+        target);
   }
 };
 
@@ -308,12 +309,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : ""; };
-    if (f == "--docs") a.docs = std::stoul(next());
-    else if (f == "--dim") a.dim = std::stoul(next());
-    else if (f == "--queries") a.queries = std::stoul(next());
-    else if (f == "--seconds") a.seconds = std::stod(next());
-    else if (f == "--dir") a.dir = next();
-    else if (f == "--only") a.only = next();
+    if (f == "--docs")
+      a.docs = std::stoul(next());
+    else if (f == "--dim")
+      a.dim = std::stoul(next());
+    else if (f == "--queries")
+      a.queries = std::stoul(next());
+    else if (f == "--seconds")
+      a.seconds = std::stod(next());
+    else if (f == "--dir")
+      a.dir = next();
+    else if (f == "--only")
+      a.only = next();
     else {
       std::fprintf(stderr, "unknown flag %s\n", f.c_str());
       return 2;
@@ -325,13 +332,16 @@ int main(int argc, char** argv) {
     a.dir = mkdtemp(templ);
     own_dir = true;
   }
-  auto want = [&](const char* part) { return a.only.empty() || a.only == part; };
+  auto want = [&](const char* part) {
+    return a.only.empty() || a.only == part;
+  };
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
-  std::printf("bench_memory: %zu documents, dim %zu, %zu queries, %u cpus, "
-              "load average %.1f, dir %s\n",
-              a.docs, a.dim, a.queries, std::thread::hardware_concurrency(),
-              load[0], a.dir.c_str());
+  std::printf(
+      "bench_memory: %zu documents, dim %zu, %zu queries, %u cpus, "
+      "load average %.1f, dir %s\n",
+      a.docs, a.dim, a.queries, std::thread::hardware_concurrency(), load[0],
+      a.dir.c_str());
 
   if (want("put")) BenchPuts(a);
 
@@ -348,9 +358,8 @@ int main(int argc, char** argv) {
     auto r = m->Import(kv);
     Die(r.status(), "import kv");
     std::printf("%-34s %8.2f s (cpu %.2f s, %zu MB JSONL)   target < 5 s\n",
-                "import 100k key/values (100 B)",
-                Ms(Clock::now() - t0) / 1000, (ProcessCpuMs() - c0) / 1000,
-                kv.size() >> 20);
+                "import 100k key/values (100 B)", Ms(Clock::now() - t0) / 1000,
+                (ProcessCpuMs() - c0) / 1000, kv.size() >> 20);
     std::string docs =
         DocsJsonl("agent/importdocs", a.docs, 0, corpus, rng, true);
     t0 = Clock::now();
@@ -363,11 +372,12 @@ int main(int argc, char** argv) {
                 docs.size() >> 20);
     std::string t;
     t0 = Clock::now();
-    Die(m->Export("agent/imported", [&](std::string_view l) {
-           t.append(l);
-           t.push_back('\n');
-           return absl::OkStatus();
-         }),
+    Die(m->Export("agent/imported",
+                  [&](std::string_view l) {
+                    t.append(l);
+                    t.push_back('\n');
+                    return absl::OkStatus();
+                  }),
         "export");
     std::printf("%-34s %8.2f s\n", "export key/values",
                 Ms(Clock::now() - t0) / 1000);
@@ -379,14 +389,16 @@ int main(int argc, char** argv) {
   std::printf("\n== building the search corpus ==\n");
   {
     auto m = OpenMem(path, true);
-    std::string docs = DocsJsonl("agent/search", a.docs, a.dim, corpus, rng, true);
+    std::string docs =
+        DocsJsonl("agent/search", a.docs, a.dim, corpus, rng, true);
     auto t0 = Clock::now();
     double c0 = ProcessCpuMs();
     Die(m->Import(docs).status(), "import search corpus");
-    std::printf("imported %zu documents with %zu-dim embeddings (%zu MB) in "
-                "%.2f s (cpu %.2f s)\n",
-                a.docs, a.dim, docs.size() >> 20,
-                Ms(Clock::now() - t0) / 1000, (ProcessCpuMs() - c0) / 1000);
+    std::printf(
+        "imported %zu documents with %zu-dim embeddings (%zu MB) in "
+        "%.2f s (cpu %.2f s)\n",
+        a.docs, a.dim, docs.size() >> 20, Ms(Clock::now() - t0) / 1000,
+        (ProcessCpuMs() - c0) / 1000);
   }
   auto m = OpenMem(path, false);
 
@@ -413,9 +425,9 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < a.queries; ++i) {
       t1.Start();
-      auto r = m->Search("agent/search",
-                         {.text = texts[i].substr(0, texts[i].find(' ')),
-                          .k = 10});
+      auto r =
+          m->Search("agent/search",
+                    {.text = texts[i].substr(0, texts[i].find(' ')), .k = 10});
       t1.Stop();
       Die(r.status(), "fts1");
     }
@@ -440,9 +452,10 @@ int main(int argc, char** argv) {
       auto t0 = Clock::now();
       Die(m->Search("agent/search", {.embedding = vecs[0], .k = 10}).status(),
           "load");
-      std::printf("lazy load of the namespace's vectors (first query): %.0f "
-                  "ms\n",
-                  Ms(Clock::now() - t0));
+      std::printf(
+          "lazy load of the namespace's vectors (first query): %.0f "
+          "ms\n",
+          Ms(Clock::now() - t0));
     }
     Timed q8;
     for (size_t i = 0; i < a.queries; ++i) {
@@ -506,9 +519,10 @@ int main(int argc, char** argv) {
       sqlite3_finalize(st);
       sqlite3_close(db);
       p.Print("peer: naive per-row SQLite scan", "(10 queries)");
-      std::printf("  speed-up of the default scan over the peer at p50: "
-                  "%.0fx\n",
-                  Pct(p.ms, 50) / Pct(q8.ms, 50));
+      std::printf(
+          "  speed-up of the default scan over the peer at p50: "
+          "%.0fx\n",
+          Pct(p.ms, 50) / Pct(q8.ms, 50));
     }
   }
 

@@ -49,8 +49,10 @@ StatusOr<Document> Memory::PutDocument(std::string_view ns,
       AIK_ASSIGN_OR_RETURN(
           Statement * st,
           s->W(db,
-               "SELECT id, version, expires_ns, length(CAST(doc_id AS BLOB)) + length(CAST("
-               "text AS BLOB)) + length(CAST(metadata AS BLOB)) + ifnull(length(embedding), "
+               "SELECT id, version, expires_ns, length(CAST(doc_id AS BLOB)) + "
+               "length(CAST("
+               "text AS BLOB)) + length(CAST(metadata AS BLOB)) + "
+               "ifnull(length(embedding), "
                "0), embedding IS NOT NULL FROM docs WHERE ns = ?1 AND "
                "doc_id = ?2"));
       Use u(st);
@@ -58,19 +60,17 @@ StatusOr<Document> Memory::PutDocument(std::string_view ns,
       AIK_RETURN_IF_ERROR(st->BindText(2, in.id));
       AIK_ASSIGN_OR_RETURN(bool r, st->Step());
       if (r) {
-        old = OldDoc{st->ColumnInt64(0), st->ColumnInt64(1),
-                     st->ColumnInt64(2), st->ColumnInt64(3),
-                     st->ColumnInt64(4) != 0};
+        old = OldDoc{st->ColumnInt64(0), st->ColumnInt64(1), st->ColumnInt64(2),
+                     st->ColumnInt64(3), st->ColumnInt64(4) != 0};
       }
     }
-    const bool live =
-        old && (old->expires_ns == 0 || old->expires_ns > now);
+    const bool live = old && (old->expires_ns == 0 || old->expires_ns > now);
     const int64_t live_version = live ? old->version : 0;
     if (in.expected_version && *in.expected_version != live_version) {
       return absl::FailedPreconditionError(absl::StrCat(
           "memory ", AV(ns), " document \"", in.id,
-          "\": version mismatch: expected ", *in.expected_version,
-          ", current ", live_version, live_version == 0 ? " (absent)" : ""));
+          "\": version mismatch: expected ", *in.expected_version, ", current ",
+          live_version, live_version == 0 ? " (absent)" : ""));
     }
     Document d;
     d.id = in.id;
@@ -108,8 +108,9 @@ StatusOr<Document> Memory::PutDocument(std::string_view ns,
       AIK_RETURN_IF_ERROR(st->BindInt64(8, live ? 1 : 0));
       AIK_RETURN_IF_ERROR(st->Run());
       if (live) {
-        AIK_ASSIGN_OR_RETURN(Statement * c,
-                             s->W(db, "SELECT created_ns FROM docs WHERE id = ?1"));
+        AIK_ASSIGN_OR_RETURN(
+            Statement * c,
+            s->W(db, "SELECT created_ns FROM docs WHERE id = ?1"));
         Use u2(c);
         AIK_RETURN_IF_ERROR(c->BindInt64(1, rowid));
         AIK_ASSIGN_OR_RETURN(bool r, c->Step());
@@ -172,8 +173,8 @@ StatusOr<Document> Memory::GetDocument(std::string_view ns,
   AIK_RETURN_IF_ERROR(st->BindInt64(3, now));
   AIK_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) {
-    AIK_ASSIGN_OR_RETURN(Statement * n,
-                         lease.Stmt("SELECT 1 FROM namespaces WHERE name = ?1"));
+    AIK_ASSIGN_OR_RETURN(
+        Statement * n, lease.Stmt("SELECT 1 FROM namespaces WHERE name = ?1"));
     Use u2(n);
     AIK_RETURN_IF_ERROR(n->BindText(1, ns));
     AIK_ASSIGN_OR_RETURN(bool exists, n->Step());
@@ -186,7 +187,8 @@ StatusOr<Document> Memory::GetDocument(std::string_view ns,
   d.version = st->ColumnInt64(0);
   d.text = std::string(st->ColumnText(1));
   d.metadata = std::string(st->ColumnText(2));
-  if (!st->ColumnIsNull(3)) internal::DecodeFloats(st->ColumnBlob(3), &d.embedding);
+  if (!st->ColumnIsNull(3))
+    internal::DecodeFloats(st->ColumnBlob(3), &d.embedding);
   d.created_ns = st->ColumnInt64(4);
   d.updated_ns = st->ColumnInt64(5);
   d.expires_ns = st->ColumnInt64(6);
@@ -205,8 +207,10 @@ Status Memory::DeleteDocument(std::string_view ns, std::string_view id) {
             Statement * st,
             s->W(db,
                  "DELETE FROM docs WHERE ns = ?1 AND doc_id = ?2 RETURNING "
-                 "id, expires_ns, length(CAST(doc_id AS BLOB)) + length(CAST(text AS BLOB)) "
-                 "+ length(CAST(metadata AS BLOB)) + ifnull(length(embedding), 0), "
+                 "id, expires_ns, length(CAST(doc_id AS BLOB)) + "
+                 "length(CAST(text AS BLOB)) "
+                 "+ length(CAST(metadata AS BLOB)) + ifnull(length(embedding), "
+                 "0), "
                  "embedding IS NOT NULL"));
         Use u(st);
         AIK_RETURN_IF_ERROR(st->BindText(1, ns));

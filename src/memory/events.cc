@@ -29,10 +29,10 @@ bool ParseToken(std::string_view token, int64_t* time_ns, int64_t* seq) {
 
 }  // namespace
 
-StatusOr<Event> Memory::AppendEvent(std::string_view ns,
-                                    const EventInput& in) {
+StatusOr<Event> Memory::AppendEvent(std::string_view ns, const EventInput& in) {
   AIK_RETURN_IF_ERROR(internal::CheckNamespaceName(ns));
-  if (in.kind.empty() || in.kind.size() > 128 || !internal::ValidUtf8(in.kind)) {
+  if (in.kind.empty() || in.kind.size() > 128 ||
+      !internal::ValidUtf8(in.kind)) {
     return internal::Invalid("kind", "must be 1..128 bytes of UTF-8");
   }
   if (in.time_ns < 0) return internal::Invalid("time_ns", "is negative");
@@ -40,12 +40,13 @@ StatusOr<Event> Memory::AppendEvent(std::string_view ns,
   if (in.payload.size() > (size_t{16} << 20)) {
     return internal::Invalid("payload", "is larger than 16 MiB");
   }
-  AIK_ASSIGN_OR_RETURN(std::string payload,
-                       internal::CanonicalJson(in.payload.empty() ? "null"
-                                                                  : in.payload,
-                                               false, "payload"));
+  AIK_ASSIGN_OR_RETURN(
+      std::string payload,
+      internal::CanonicalJson(in.payload.empty() ? "null" : in.payload, false,
+                              "payload"));
   Shared* s = s_.get();
-  return s->Write<Event>([s, ns, &in, &payload](Database& db) -> StatusOr<Event> {
+  return s->Write<Event>([s, ns, &in,
+                          &payload](Database& db) -> StatusOr<Event> {
     AIK_ASSIGN_OR_RETURN(NsRow row, s->LoadNs(db, ns));
     const int64_t now = s->Now();
     Event e;
@@ -91,16 +92,18 @@ StatusOr<EventPage> Memory::ReadEvents(std::string_view ns,
   if (q.limit == 0 || q.limit > 10000) {
     return internal::Invalid("limit", "must be 1..10000");
   }
-  if (q.from_ns > q.to_ns) return internal::Invalid("from_ns", "is after to_ns");
+  if (q.from_ns > q.to_ns)
+    return internal::Invalid("from_ns", "is after to_ns");
   int64_t after_t = INT64_MIN, after_seq = 0;
-  if (!q.page_token.empty() && !ParseToken(q.page_token, &after_t, &after_seq)) {
+  if (!q.page_token.empty() &&
+      !ParseToken(q.page_token, &after_t, &after_seq)) {
     return internal::Invalid("page_token", "is not a token ReadEvents gave");
   }
   const int64_t now = s_->Now();
   AIK_ASSIGN_OR_RETURN(auto lease, s_->Read());
   {
-    AIK_ASSIGN_OR_RETURN(Statement * st,
-                         lease.Stmt("SELECT 1 FROM namespaces WHERE name = ?1"));
+    AIK_ASSIGN_OR_RETURN(
+        Statement * st, lease.Stmt("SELECT 1 FROM namespaces WHERE name = ?1"));
     Use u(st);
     AIK_RETURN_IF_ERROR(st->BindText(1, ns));
     AIK_ASSIGN_OR_RETURN(bool row, st->Step());

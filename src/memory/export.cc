@@ -436,9 +436,9 @@ StatusOr<ImportStats> Memory::Import(std::string_view jsonl) {
           AIK_RETURN_IF_ERROR(st->BindInt64(9, r.expires_ns));
           Status ins = st->Run();
           if (!ins.ok()) return AtLine(r.line, ins);
-          a->bytes += static_cast<int64_t>(r.key.size() + r.text.size() +
-                                           r.metadata.size() +
-                                           r.embedding.size());
+          a->bytes +=
+              static_cast<int64_t>(r.key.size() + r.text.size() +
+                                   r.metadata.size() + r.embedding.size());
           a->records += 1;
           a->docs = true;
           ++stats.documents;

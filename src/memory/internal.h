@@ -92,8 +92,8 @@ struct VectorDelta {
 
 struct NsVectors {
   std::shared_mutex mu;
-  bool loaded = false;                  // guarded by mu
-  std::unique_ptr<VectorIndex> index;   // guarded by mu; null: no vectors yet
+  bool loaded = false;                 // guarded by mu
+  std::unique_ptr<VectorIndex> index;  // guarded by mu; null: no vectors yet
 };
 
 }  // namespace aikernel::memory::internal
@@ -107,6 +107,7 @@ struct Memory::Shared {
 
   // Writer thread only.
   internal::StmtCache wcache;
+  std::chrono::steady_clock::time_point last_purge{};
   std::vector<internal::VectorDelta> pending;  // of the open transaction
 
   // Idle read connections.
@@ -165,6 +166,11 @@ struct Memory::Shared {
 
   // ---- maintenance ----
   StatusOr<PurgeStats> Purge(store::Database& db);
+  // Writer thread, in a batch's transaction (before_commit): a purge pass in
+  // its own SAVEPOINT if `purge_interval` passed since the last one, so
+  // expired rows go even when the writer is never idle. Its failure only
+  // undoes itself.
+  void MaybePurge(store::Database& db);
 };
 
 }  // namespace aikernel::memory

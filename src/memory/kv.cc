@@ -70,10 +70,12 @@ StatusOr<KvEntry> WriteOne(Memory::Shared* s, Database& db, NsRow& ns,
     if (row && Live(ReadEntry(*st, false), now)) live = head;
   }
   if (options.expected_version && *options.expected_version != live) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "memory ", ns.name, " key \"", AV(key), "\": version mismatch: "
-        "expected ", *options.expected_version, ", current ", live,
-        live == 0 ? " (absent)" : ""));
+    return absl::FailedPreconditionError(
+        absl::StrCat("memory ", ns.name, " key \"", AV(key),
+                     "\": version mismatch: "
+                     "expected ",
+                     *options.expected_version, ", current ", live,
+                     live == 0 ? " (absent)" : ""));
   }
   if (deleted && live == 0) {
     return absl::NotFoundError(absl::StrCat("memory ", ns.name, " key \"",
@@ -85,8 +87,8 @@ StatusOr<KvEntry> WriteOne(Memory::Shared* s, Database& db, NsRow& ns,
   e.deleted = deleted;
   e.created_ns = now;
   e.expires_ns = deleted ? 0 : internal::TtlToExpiry(now, options.ttl);
-  AIK_RETURN_IF_ERROR(s->Charge(
-      db, ns, static_cast<int64_t>(key.size() + value.size()), 1));
+  AIK_RETURN_IF_ERROR(
+      s->Charge(db, ns, static_cast<int64_t>(key.size() + value.size()), 1));
   {
     AIK_ASSIGN_OR_RETURN(
         Statement * st,
@@ -141,11 +143,11 @@ StatusOr<KvEntry> Memory::Put(std::string_view ns, std::string_view key,
   AIK_RETURN_IF_ERROR(CheckValue(value, "value"));
   if (options.ttl.count() < 0) return internal::Invalid("ttl", "is negative");
   Shared* s = s_.get();
-  return s->Write<KvEntry>([s, ns, key, value, &options](
-                               Database& db) -> StatusOr<KvEntry> {
-    AIK_ASSIGN_OR_RETURN(NsRow row, s->LoadNs(db, ns));
-    return WriteOne(s, db, row, key, value, options, false, "key");
-  });
+  return s->Write<KvEntry>(
+      [s, ns, key, value, &options](Database& db) -> StatusOr<KvEntry> {
+        AIK_ASSIGN_OR_RETURN(NsRow row, s->LoadNs(db, ns));
+        return WriteOne(s, db, row, key, value, options, false, "key");
+      });
 }
 
 StatusOr<int64_t> Memory::Delete(std::string_view ns, std::string_view key,
@@ -183,12 +185,12 @@ StatusOr<std::vector<int64_t>> Memory::PutBatch(
         versions.reserve(writes.size());
         for (size_t i = 0; i < writes.size(); ++i) {
           const KvWrite& w = writes[i];
-          StatusOr<KvEntry> e = WriteOne(s, db, row, w.key, w.value, w.options,
-                                         false, "key");
+          StatusOr<KvEntry> e =
+              WriteOne(s, db, row, w.key, w.value, w.options, false, "key");
           if (!e.ok()) {
-            return absl::Status(e.status().code(),
-                                absl::StrCat("writes[", i, "]: ",
-                                             e.status().message()));
+            return absl::Status(
+                e.status().code(),
+                absl::StrCat("writes[", i, "]: ", e.status().message()));
           }
           versions.push_back(e->version);
         }
@@ -227,10 +229,10 @@ StatusOr<KvEntry> Memory::Get(std::string_view ns, std::string_view key,
                   : " has expired"));
   }
   AIK_RETURN_IF_ERROR(CheckNsExists(lease, ns));
-  return absl::NotFoundError(absl::StrCat(
-      "memory ", AV(ns), " key \"", AV(key), "\"",
-      version != 0 ? absl::StrCat(" version ", version) : "",
-      " does not exist"));
+  return absl::NotFoundError(
+      absl::StrCat("memory ", AV(ns), " key \"", AV(key), "\"",
+                   version != 0 ? absl::StrCat(" version ", version) : "",
+                   " does not exist"));
 }
 
 StatusOr<KvPage> Memory::List(std::string_view ns, const ListOptions& o) {
@@ -243,13 +245,12 @@ StatusOr<KvPage> Memory::List(std::string_view ns, const ListOptions& o) {
   AIK_RETURN_IF_ERROR(CheckNsExists(lease, ns));
   AIK_ASSIGN_OR_RETURN(
       Statement * st,
-      lease.Stmt(
-          "SELECT k.key, k.version, k.deleted, k.value, k.created_ns, "
-          "k.expires_ns FROM kv_head h JOIN kv k ON k.ns = h.ns AND "
-          "k.key = h.key AND k.version = h.version WHERE h.ns = ?1 AND "
-          "h.key >= ?2 AND (?3 = '' OR h.key < ?3) AND h.key > ?4 AND "
-          "k.deleted = 0 AND (k.expires_ns = 0 OR k.expires_ns > ?5) "
-          "ORDER BY h.key LIMIT ?6"));
+      lease.Stmt("SELECT k.key, k.version, k.deleted, k.value, k.created_ns, "
+                 "k.expires_ns FROM kv_head h JOIN kv k ON k.ns = h.ns AND "
+                 "k.key = h.key AND k.version = h.version WHERE h.ns = ?1 AND "
+                 "h.key >= ?2 AND (?3 = '' OR h.key < ?3) AND h.key > ?4 AND "
+                 "k.deleted = 0 AND (k.expires_ns = 0 OR k.expires_ns > ?5) "
+                 "ORDER BY h.key LIMIT ?6"));
   Use u(st);
   const std::string end = internal::PrefixEnd(o.prefix);
   AIK_RETURN_IF_ERROR(st->BindText(1, ns));

@@ -104,6 +104,19 @@ StatusOr<PurgeStats> Memory::Shared::Purge(Database& db) {
   return stats;
 }
 
+void Memory::Shared::MaybePurge(Database& db) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_purge < opt.purge_interval) return;
+  last_purge = now;
+  if (!db.Exec("SAVEPOINT aik_purge").ok()) return;
+  const size_t pending_before = pending.size();
+  if (!Purge(db).ok()) {
+    db.Exec("ROLLBACK TO aik_purge").IgnoreError();
+    pending.resize(pending_before);
+  }
+  db.Exec("RELEASE aik_purge").IgnoreError();
+}
+
 StatusOr<PurgeStats> Memory::PurgeExpired() {
   Shared* s = s_.get();
   return s->Write<PurgeStats>(
@@ -115,42 +128,42 @@ StatusOr<CompactStats> Memory::Compact(std::string_view ns,
   if (!ns.empty()) AIK_RETURN_IF_ERROR(internal::CheckNamespaceName(ns));
   if (horizon.count() < 0) return internal::Invalid("horizon", "is negative");
   Shared* s = s_.get();
-  return s->Write<CompactStats>([s, ns,
-                                 horizon](Database& db) -> StatusOr<CompactStats> {
-    if (!ns.empty()) AIK_RETURN_IF_ERROR(s->LoadNs(db, ns).status());
-    const int64_t cutoff = s->Now() - horizon.count();
-    auto bind = [&](Statement& st) -> Status {
-      AIK_RETURN_IF_ERROR(st.BindText(1, ns));
-      return st.BindInt64(2, cutoff);
-    };
-    std::map<std::string, Freed> freed;
-    CompactStats stats;
-    // Superseded versions (a newer version exists) created before the
-    // cutoff.
-    AIK_ASSIGN_OR_RETURN(
-        int64_t a,
-        DeleteReturning(
-            s, db,
-            "DELETE FROM kv WHERE (?1 = '' OR ns = ?1) AND created_ns < ?2 "
-            "AND version < (SELECT h.version FROM kv_head h WHERE h.ns = "
-            "kv.ns AND h.key = kv.key) RETURNING ns, length(CAST(key AS "
-            "BLOB)) + length(value)",
-            bind, &freed, false));
-    // Tombstones older than the cutoff (their older versions went above).
-    // kv_head keeps the version number, so versions are never reused.
-    AIK_ASSIGN_OR_RETURN(
-        int64_t b,
-        DeleteReturning(
-            s, db,
-            "DELETE FROM kv WHERE (?1 = '' OR ns = ?1) AND deleted = 1 AND "
-            "created_ns < ?2 RETURNING ns, length(CAST(key AS BLOB)) + "
-            "length(value)",
-            bind, &freed, false));
-    stats.versions_dropped = a + b;
-    for (const auto& [n, f] : freed) stats.bytes_freed += f.bytes;
-    AIK_RETURN_IF_ERROR(ReleaseUsage(s, db, freed));
-    return stats;
-  });
+  return s->Write<CompactStats>(
+      [s, ns, horizon](Database& db) -> StatusOr<CompactStats> {
+        if (!ns.empty()) AIK_RETURN_IF_ERROR(s->LoadNs(db, ns).status());
+        const int64_t cutoff = s->Now() - horizon.count();
+        auto bind = [&](Statement& st) -> Status {
+          AIK_RETURN_IF_ERROR(st.BindText(1, ns));
+          return st.BindInt64(2, cutoff);
+        };
+        std::map<std::string, Freed> freed;
+        CompactStats stats;
+        // Superseded versions (a newer version exists) created before the
+        // cutoff.
+        AIK_ASSIGN_OR_RETURN(
+            int64_t a,
+            DeleteReturning(
+                s, db,
+                "DELETE FROM kv WHERE (?1 = '' OR ns = ?1) AND created_ns < ?2 "
+                "AND version < (SELECT h.version FROM kv_head h WHERE h.ns = "
+                "kv.ns AND h.key = kv.key) RETURNING ns, length(CAST(key AS "
+                "BLOB)) + length(value)",
+                bind, &freed, false));
+        // Tombstones older than the cutoff (their older versions went above).
+        // kv_head keeps the version number, so versions are never reused.
+        AIK_ASSIGN_OR_RETURN(
+            int64_t b,
+            DeleteReturning(
+                s, db,
+                "DELETE FROM kv WHERE (?1 = '' OR ns = ?1) AND deleted = 1 AND "
+                "created_ns < ?2 RETURNING ns, length(CAST(key AS BLOB)) + "
+                "length(value)",
+                bind, &freed, false));
+        stats.versions_dropped = a + b;
+        for (const auto& [n, f] : freed) stats.bytes_freed += f.bytes;
+        AIK_RETURN_IF_ERROR(ReleaseUsage(s, db, freed));
+        return stats;
+      });
 }
 
 }  // namespace aikernel::memory

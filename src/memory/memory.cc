@@ -21,7 +21,10 @@ namespace {
 class PurgeJob final : public store::Job {
  public:
   explicit PurgeJob(Memory::Shared* s) : s_(s) {}
-  Status Run(Database& db) override { return s_->Purge(db).status(); }
+  Status Run(Database& db) override {
+    s_->last_purge = std::chrono::steady_clock::now();
+    return s_->Purge(db).status();
+  }
   void Complete(Status) override {}
   bool Isolated() const override { return true; }
 
@@ -88,6 +91,10 @@ StatusOr<std::unique_ptr<Memory>> Memory::Open(MemoryOptions options) {
   wo.on_rollback = [raw] { raw->pending.clear(); };
   wo.fault_before_commit = s->opt.fault_before_commit;
   if (s->opt.purge_interval.count() > 0) {
+    wo.before_commit = [raw](Database& db) -> Status {
+      raw->MaybePurge(db);
+      return absl::OkStatus();
+    };
     wo.idle_interval = s->opt.purge_interval;
     wo.on_idle = [raw]() -> std::unique_ptr<store::Job> {
       return std::make_unique<PurgeJob>(raw);
@@ -142,10 +149,9 @@ StatusOr<Memory::Shared::Lease> Memory::Shared::Read() {
 // ---- namespace rows (writer thread) ----
 
 StatusOr<NsRow> Memory::Shared::LoadNs(Database& db, std::string_view ns) {
-  AIK_ASSIGN_OR_RETURN(
-      Statement * st,
-      W(db, absl::StrCat("SELECT ", kNsColumns,
-                         " FROM namespaces WHERE name = ?1")));
+  AIK_ASSIGN_OR_RETURN(Statement * st,
+                       W(db, absl::StrCat("SELECT ", kNsColumns,
+                                          " FROM namespaces WHERE name = ?1")));
   Use u(st);
   AIK_RETURN_IF_ERROR(st->BindText(1, ns));
   AIK_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -157,10 +163,10 @@ Status Memory::Shared::Charge(Database& db, NsRow& row, int64_t bytes,
                               int64_t records) {
   if (bytes > 0 && row.max_bytes > 0 &&
       row.used_bytes + bytes > row.max_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "memory namespace ", row.name, ": byte quota exceeded: limit ",
-        row.max_bytes, ", used ", row.used_bytes, ", this write needs ", bytes,
-        " more"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("memory namespace ", row.name,
+                     ": byte quota exceeded: limit ", row.max_bytes, ", used ",
+                     row.used_bytes, ", this write needs ", bytes, " more"));
   }
   if (records > 0 && row.max_records > 0 &&
       row.used_records + records > row.max_records) {
@@ -189,7 +195,8 @@ Status Memory::Shared::CheckDim(Database& db, NsRow& row, size_t dim,
   if (dim == 0) return absl::OkStatus();
   if (row.dim == 0) {
     AIK_ASSIGN_OR_RETURN(
-        Statement * st, W(db, "UPDATE namespaces SET dim = ?1 WHERE name = ?2"));
+        Statement * st,
+        W(db, "UPDATE namespaces SET dim = ?1 WHERE name = ?2"));
     Use u(st);
     AIK_RETURN_IF_ERROR(st->BindInt64(1, static_cast<int64_t>(dim)));
     AIK_RETURN_IF_ERROR(st->BindText(2, row.name));
@@ -220,34 +227,35 @@ Status CheckConfig(const NamespaceConfig& c) {
 StatusOr<NamespaceInfo> Memory::CreateNamespace(const NamespaceConfig& c) {
   AIK_RETURN_IF_ERROR(CheckConfig(c));
   Shared* s = s_.get();
-  return s->Write<NamespaceInfo>([s, c](Database& db) -> StatusOr<NamespaceInfo> {
-    StatusOr<NsRow> existing = s->LoadNs(db, c.name);
-    if (existing.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("memory namespace ", c.name, " already exists"));
-    }
-    if (!absl::IsNotFound(existing.status())) return existing.status();
-    NsRow r;
-    r.name = c.name;
-    r.max_bytes = c.max_bytes < 0 ? s->opt.default_max_bytes : c.max_bytes;
-    r.max_records =
-        c.max_records < 0 ? s->opt.default_max_records : c.max_records;
-    r.dim = c.dim;
-    r.created_ns = s->Now();
-    AIK_ASSIGN_OR_RETURN(
-        Statement * st,
-        s->W(db,
-             "INSERT INTO namespaces(name, max_bytes, max_records, dim, "
-             "created_ns) VALUES (?1, ?2, ?3, ?4, ?5)"));
-    Use u(st);
-    AIK_RETURN_IF_ERROR(st->BindText(1, r.name));
-    AIK_RETURN_IF_ERROR(st->BindInt64(2, r.max_bytes));
-    AIK_RETURN_IF_ERROR(st->BindInt64(3, r.max_records));
-    AIK_RETURN_IF_ERROR(st->BindInt64(4, r.dim));
-    AIK_RETURN_IF_ERROR(st->BindInt64(5, r.created_ns));
-    AIK_RETURN_IF_ERROR(st->Run());
-    return ToInfo(r);
-  });
+  return s->Write<NamespaceInfo>(
+      [s, c](Database& db) -> StatusOr<NamespaceInfo> {
+        StatusOr<NsRow> existing = s->LoadNs(db, c.name);
+        if (existing.ok()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("memory namespace ", c.name, " already exists"));
+        }
+        if (!absl::IsNotFound(existing.status())) return existing.status();
+        NsRow r;
+        r.name = c.name;
+        r.max_bytes = c.max_bytes < 0 ? s->opt.default_max_bytes : c.max_bytes;
+        r.max_records =
+            c.max_records < 0 ? s->opt.default_max_records : c.max_records;
+        r.dim = c.dim;
+        r.created_ns = s->Now();
+        AIK_ASSIGN_OR_RETURN(
+            Statement * st,
+            s->W(db,
+                 "INSERT INTO namespaces(name, max_bytes, max_records, dim, "
+                 "created_ns) VALUES (?1, ?2, ?3, ?4, ?5)"));
+        Use u(st);
+        AIK_RETURN_IF_ERROR(st->BindText(1, r.name));
+        AIK_RETURN_IF_ERROR(st->BindInt64(2, r.max_bytes));
+        AIK_RETURN_IF_ERROR(st->BindInt64(3, r.max_records));
+        AIK_RETURN_IF_ERROR(st->BindInt64(4, r.dim));
+        AIK_RETURN_IF_ERROR(st->BindInt64(5, r.created_ns));
+        AIK_RETURN_IF_ERROR(st->Run());
+        return ToInfo(r);
+      });
 }
 
 StatusOr<NamespaceInfo> Memory::EnsureNamespace(const NamespaceConfig& c) {
@@ -300,20 +308,21 @@ Status Memory::SetQuota(std::string_view name, int64_t max_bytes,
   Shared* s = s_.get();
   std::string n(name);
   return s
-      ->Write<bool>([s, n, max_bytes, max_records](Database& db) -> StatusOr<bool> {
-        AIK_RETURN_IF_ERROR(s->LoadNs(db, n).status());
-        AIK_ASSIGN_OR_RETURN(
-            Statement * st,
-            s->W(db,
-                 "UPDATE namespaces SET max_bytes = ?1, max_records = ?2 "
-                 "WHERE name = ?3"));
-        Use u(st);
-        AIK_RETURN_IF_ERROR(st->BindInt64(1, max_bytes));
-        AIK_RETURN_IF_ERROR(st->BindInt64(2, max_records));
-        AIK_RETURN_IF_ERROR(st->BindText(3, n));
-        AIK_RETURN_IF_ERROR(st->Run());
-        return true;
-      })
+      ->Write<bool>(
+          [s, n, max_bytes, max_records](Database& db) -> StatusOr<bool> {
+            AIK_RETURN_IF_ERROR(s->LoadNs(db, n).status());
+            AIK_ASSIGN_OR_RETURN(
+                Statement * st,
+                s->W(db,
+                     "UPDATE namespaces SET max_bytes = ?1, max_records = ?2 "
+                     "WHERE name = ?3"));
+            Use u(st);
+            AIK_RETURN_IF_ERROR(st->BindInt64(1, max_bytes));
+            AIK_RETURN_IF_ERROR(st->BindInt64(2, max_records));
+            AIK_RETURN_IF_ERROR(st->BindText(3, n));
+            AIK_RETURN_IF_ERROR(st->Run());
+            return true;
+          })
       .status();
 }
 
@@ -384,9 +393,10 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
     std::lock_guard<std::mutex> l(vec_mu);
     auto it = vectors.find(ns);
     if (it == vectors.end()) {
-      it = vectors.emplace(std::string(ns),
-                           std::make_shared<internal::NsVectors>())
-               .first;
+      it =
+          vectors
+              .emplace(std::string(ns), std::make_shared<internal::NsVectors>())
+              .first;
     }
     p = it->second;
   }
@@ -402,8 +412,9 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
   AIK_ASSIGN_OR_RETURN(auto lease, Read());
   AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
   auto load = [&]() -> Status {
-    AIK_ASSIGN_OR_RETURN(Statement * ns_st,
-                         lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));
+    AIK_ASSIGN_OR_RETURN(
+        Statement * ns_st,
+        lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));
     Use u(ns_st);
     AIK_RETURN_IF_ERROR(ns_st->BindText(1, ns));
     AIK_ASSIGN_OR_RETURN(bool row, ns_st->Step());

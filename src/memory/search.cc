@@ -44,8 +44,7 @@ StatusOr<SqlFilter> BuildFilters(const SearchQuery& q, int first) {
     }
     nlohmann::json v = nlohmann::json::parse(m.value_json, nullptr, false);
     if (v.is_discarded() || v.is_object() || v.is_array()) {
-      return internal::Invalid(field + ".value_json",
-                               "must be a JSON scalar");
+      return internal::Invalid(field + ".value_json", "must be a JSON scalar");
     }
     SqlFilter::Bind path{SqlFilter::Bind::kText,
                          absl::StrCat("$.\"", m.key, "\"")};
@@ -154,10 +153,10 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
   const bool use_rec = q.recency_weight > 0;
   const int signals = int{use_text} + int{use_vec} + int{use_rec};
   // One signal: its own top k is the answer. Several: pool candidates.
-  const size_t n = signals == 1
-                       ? q.k
-                       : (q.candidates > 0 ? q.candidates
-                                           : std::max<size_t>(10 * q.k, 100));
+  const size_t n =
+      signals == 1
+          ? q.k
+          : (q.candidates > 0 ? q.candidates : std::max<size_t>(10 * q.k, 100));
   const int64_t now = s_->Now();
 
   AIK_ASSIGN_OR_RETURN(auto lease, s_->Read());
@@ -169,8 +168,9 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
 
   int64_t dim = 0;
   {
-    AIK_ASSIGN_OR_RETURN(Statement * st,
-                         lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));
+    AIK_ASSIGN_OR_RETURN(
+        Statement * st,
+        lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));
     Use u(st);
     AIK_RETURN_IF_ERROR(st->BindText(1, ns));
     AIK_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -180,9 +180,9 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
   if (!q.embedding.empty() && dim != 0 &&
       static_cast<size_t>(dim) != q.embedding.size()) {
     return internal::Invalid(
-        "embedding", absl::StrCat("dimension ", q.embedding.size(),
-                                  " does not match namespace ", AV(ns),
-                                  " dimension ", dim));
+        "embedding",
+        absl::StrCat("dimension ", q.embedding.size(),
+                     " does not match namespace ", AV(ns), " dimension ", dim));
   }
 
   std::unordered_map<int64_t, Candidate> cand;
@@ -212,17 +212,16 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
       if (!row.ok()) {
         // SQLITE_ERROR while matching is FTS5 rejecting the query syntax.
         if (absl::IsInternal(row.status())) {
-          return internal::Invalid(
-              "text", absl::StrCat("is not a valid FTS5 query: ",
-                                   row.status().message()));
+          return internal::Invalid("text",
+                                   absl::StrCat("is not a valid FTS5 query: ",
+                                                row.status().message()));
         }
         return row.status();
       }
       if (!*row) break;
       Candidate& c = touch(st->ColumnInt64(0));
       c.text = true;
-      c.bm25 = static_cast<double>(
-          sqlite3_column_double(st->get(), 1));
+      c.bm25 = static_cast<double>(sqlite3_column_double(st->get(), 1));
       best_bm25 = std::min(best_bm25, c.bm25);
     }
   }
@@ -260,8 +259,7 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
         }
         vf.allowed = &allowed;
       }
-      for (const VectorHit& h :
-           vecs->index->TopK(q.embedding.data(), n, vf)) {
+      for (const VectorHit& h : vecs->index->TopK(q.embedding.data(), n, vf)) {
         Candidate& c = touch(h.id);
         c.vec = true;
         c.cosine = h.score;
@@ -334,7 +332,8 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
     hits.emplace_back(id, std::move(h));
   }
   std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
-    if (a.second.score != b.second.score) return a.second.score > b.second.score;
+    if (a.second.score != b.second.score)
+      return a.second.score > b.second.score;
     return a.first < b.first;
   });
   if (hits.size() > q.k) hits.resize(q.k);

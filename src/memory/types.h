@@ -94,11 +94,11 @@ struct Event {
 };
 
 struct EventQuery {
-  int64_t from_ns = 0;                       // inclusive
-  int64_t to_ns = INT64_MAX;                 // exclusive
-  std::vector<std::string> kinds;            // empty: all kinds
-  std::string page_token;                    // previous next_page_token
-  size_t limit = 100;                        // 1..10000
+  int64_t from_ns = 0;             // inclusive
+  int64_t to_ns = INT64_MAX;       // exclusive
+  std::vector<std::string> kinds;  // empty: all kinds
+  std::string page_token;          // previous next_page_token
+  size_t limit = 100;              // 1..10000
 };
 
 struct EventPage {
@@ -109,9 +109,9 @@ struct EventPage {
 // ---- documents and search ----
 
 struct DocumentInput {
-  std::string id;        // 1..512 bytes, unique in the namespace
-  std::string text;      // indexed by FTS5 (unicode61 tokenizer)
-  std::string metadata;  // JSON object text, or empty for {}
+  std::string id;                // 1..512 bytes, unique in the namespace
+  std::string text;              // indexed by FTS5 (unicode61 tokenizer)
+  std::string metadata;          // JSON object text, or empty for {}
   std::vector<float> embedding;  // empty: none
   std::chrono::nanoseconds ttl{0};
   // As PutOptions::expected_version, on the document's version.
@@ -162,10 +162,10 @@ struct SearchQuery {
 
 struct SearchHit {
   Document document;
-  double score = 0;          // combined
-  double text_score = 0;     // normalized BM25 (0 if not a text candidate)
-  double bm25 = 0;           // raw SQLite bm25() (lower is better; 0 if none)
-  double vector_score = 0;   // cosine
+  double score = 0;         // combined
+  double text_score = 0;    // normalized BM25 (0 if not a text candidate)
+  double bm25 = 0;          // raw SQLite bm25() (lower is better; 0 if none)
+  double vector_score = 0;  // cosine
   double recency_score = 0;
 };
 

@@ -35,8 +35,8 @@ Status CheckNamespaceName(std::string_view name) {
     return Invalid("namespace", "name part must be 1..128 characters");
   }
   for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '_' || c == '-')) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+          c == '-')) {
       return Invalid("namespace",
                      absl::StrCat("\"", AV(name),
                                   "\": name part allows only [A-Za-z0-9._-]"));
@@ -270,17 +270,20 @@ CREATE INDEX events_time ON events(ns, time_ns, seq);
 CREATE INDEX events_kind ON events(ns, kind, time_ns, seq);
 CREATE INDEX events_expiry ON events(expires_ns) WHERE expires_ns > 0;
 
+-- Small columns first, the embedding last: a row with an embedding spills
+-- into overflow pages, and SQLite reads those only for columns stored there,
+-- so filters and the FTS join never touch the vector bytes.
 CREATE TABLE docs(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ns TEXT NOT NULL,
   doc_id TEXT NOT NULL,
   version INTEGER NOT NULL,
-  text TEXT NOT NULL,
-  metadata TEXT NOT NULL,
-  embedding BLOB,
   created_ns INTEGER NOT NULL,
   updated_ns INTEGER NOT NULL,
   expires_ns INTEGER NOT NULL,
+  metadata TEXT NOT NULL,
+  text TEXT NOT NULL,
+  embedding BLOB,
   UNIQUE(ns, doc_id)
 );
 CREATE INDEX docs_updated ON docs(ns, updated_ns);

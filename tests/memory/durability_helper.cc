@@ -1,8 +1,8 @@
 // memory_durability_helper <db> <threads> <FULL|NORMAL>: opens memory.db
-// with that synchronous level and puts keys "k<thread>-<i>" = "v<i>" from <threads>
-// threads forever; after each put is acknowledged it writes "<key>\n" to
-// stdout (one write(2) per line, so lines never interleave). The test
-// kills it with SIGKILL mid-stream.
+// with that synchronous level and puts keys "k<thread>-<i>" = "v<i>" from
+// <threads> threads forever; after each put is acknowledged it writes "<key>\n"
+// to stdout (one write(2) per line, so lines never interleave). The test kills
+// it with SIGKILL mid-stream.
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,12 +21,12 @@ int main(int argc, char** argv) {
   }
   memory::MemoryOptions o;
   o.path = argv[1];
-  o.synchronous = std::string(argv[3]) == "NORMAL"
-                      ? store::Synchronous::kNormal
-                      : store::Synchronous::kFull;
+  o.synchronous = std::string(argv[3]) == "NORMAL" ? store::Synchronous::kNormal
+                                                   : store::Synchronous::kFull;
   auto m = memory::Memory::Open(o);
   if (!m.ok()) {
-    std::fprintf(stderr, "open: %s\n", std::string(m.status().message()).c_str());
+    std::fprintf(stderr, "open: %s\n",
+                 std::string(m.status().message()).c_str());
     return 1;
   }
   if (!(*m)->EnsureNamespace({"agent/durable"}).ok()) return 1;

@@ -20,8 +20,8 @@ void KillAndCheck(const char* sync, size_t want) {
   std::string helper = AIK_MEMORY_HELPER;
   std::string threads = "4";
   std::string mode = sync;
-  char* argv[] = {helper.data(), const_cast<char*>(db.c_str()),
-                  threads.data(), mode.data(), nullptr};
+  char* argv[] = {helper.data(), const_cast<char*>(db.c_str()), threads.data(),
+                  mode.data(), nullptr};
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
@@ -85,7 +85,9 @@ void KillAndCheck(const char* sync, size_t want) {
   EXPECT_GE(stored, static_cast<int64_t>(acked.size()));
 }
 
-TEST(DurabilityTest, AcknowledgedPutsSurviveSigkill) { KillAndCheck("FULL", 400); }
+TEST(DurabilityTest, AcknowledgedPutsSurviveSigkill) {
+  KillAndCheck("FULL", 400);
+}
 
 // synchronous=NORMAL skips the fsync; a process kill still loses nothing
 // acknowledged (the OS holds the WAL pages). Power loss is another matter.

@@ -31,9 +31,12 @@ TEST_F(ExportTest, RoundTripIsExact) {
   ttl.ttl = std::chrono::hours(1);
   ASSERT_TRUE(mem_->Put("agent/a", "ünïcode", "välue", ttl).ok());
   ASSERT_TRUE(
-      mem_->AppendEvent("agent/a", {0, "tool", R"({"x":[1,2.5,"s"]})", {}}).ok());
+      mem_->AppendEvent("agent/a", {0, "tool", R"({"x":[1,2.5,"s"]})", {}})
+          .ok());
   ASSERT_TRUE(mem_->AppendEvent("shared/b", {42, "k", "null", {}}).ok());
-  DocumentInput d{.id = "doc", .text = "some text", .metadata = R"({"t":"a"})",
+  DocumentInput d{.id = "doc",
+                  .text = "some text",
+                  .metadata = R"({"t":"a"})",
                   .embedding = {0.1f, -2.5f, 1e-20f}};
   ASSERT_TRUE(mem_->PutDocument("agent/a", d).ok());
   ASSERT_TRUE(mem_->PutDocument("agent/a", d).ok());  // version 2

@@ -25,8 +25,8 @@ TEST_F(KvTest, NamespacesCreateListGetAndRejectBadNames) {
   auto agents = mem_->ListNamespaces("agent/");
   ASSERT_TRUE(agents.ok());
   EXPECT_EQ(agents->size(), 2u);
-  for (const char* bad : {"alpha", "agent/", "agent/a b", "other/x",
-                          "shared/../x/y"}) {
+  for (const char* bad :
+       {"alpha", "agent/", "agent/a b", "other/x", "shared/../x/y"}) {
     auto r = mem_->CreateNamespace({bad});
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(r.status().message()), HasSubstr("namespace"));
@@ -159,8 +159,7 @@ TEST_F(KvTest, CasRaceHasExactlyOneWinner) {
         auto r = mem_->Put("agent/a", "counter", "by " + std::to_string(t), o);
         if (r.ok()) {
           ++wins;
-        } else if (r.status().code() ==
-                   absl::StatusCode::kFailedPrecondition) {
+        } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
           ++conflicts;
         } else {
           ++other;

@@ -16,9 +16,13 @@ TEST_F(MaintenanceTest, TtlHidesAtOnceAndPurgeRemoves) {
   ASSERT_TRUE(mem_->Put("agent/a", "k", "v1").ok());
   ASSERT_TRUE(mem_->Put("agent/a", "k", "v2", ttl).ok());
   ASSERT_TRUE(mem_->Put("agent/a", "t", "x", ttl).ok());
-  ASSERT_TRUE(mem_->AppendEvent("agent/a", {0, "k", "1", std::chrono::seconds(10)}).ok());
+  ASSERT_TRUE(
+      mem_->AppendEvent("agent/a", {0, "k", "1", std::chrono::seconds(10)})
+          .ok());
   ASSERT_TRUE(mem_->AppendEvent("agent/a", {0, "k", "2", {}}).ok());
-  DocumentInput d{.id = "d", .text = "ephemeral note", .embedding = {1, 0},
+  DocumentInput d{.id = "d",
+                  .text = "ephemeral note",
+                  .embedding = {1, 0},
                   .ttl = std::chrono::seconds(10)};
   ASSERT_TRUE(mem_->PutDocument("agent/a", d).ok());
   EXPECT_EQ(mem_->Get("agent/a", "k")->value, "v2");
@@ -70,6 +74,24 @@ TEST_F(MaintenanceTest, IdleHookPurges) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(mem_->GetNamespace("agent/a")->used_records, 0);
+}
+
+TEST_F(MaintenanceTest, PurgeRunsUnderConstantWrites) {
+  auto o = Options();
+  o.purge_interval = std::chrono::milliseconds(20);
+  Reopen(o);
+  MakeNs("agent/a");
+  PutOptions ttl;
+  ttl.ttl = std::chrono::seconds(1);
+  ASSERT_TRUE(mem_->Put("agent/a", "old", "v", ttl).ok());
+  Advance(2 * kSecond);
+  // Keep the writer busy: the purge rides along in a batch's transaction.
+  bool purged = false;
+  for (int i = 0; i < 5000 && !purged; ++i) {
+    ASSERT_TRUE(mem_->Put("agent/a", "busy", std::to_string(i)).ok());
+    purged = mem_->GetNamespace("agent/a")->used_records == i + 1;
+  }
+  EXPECT_TRUE(purged);
 }
 
 TEST_F(MaintenanceTest, QuotasRefuseWithNamespaceLimitAndUsage) {

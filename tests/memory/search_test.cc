@@ -206,8 +206,7 @@ TEST_F(SearchTest, HybridWeightsChangeTheOrder) {
   // "text" matches the words best but points away from the query vector;
   // "vec" matches the vector but barely the words.
   Put("text", "apple apple apple pie", "", {0, 1});
-  Put("vec", "apple and many other unrelated words in a long text", "",
-      {1, 0});
+  Put("vec", "apple and many other unrelated words in a long text", "", {1, 0});
   Advance(1000 * kSecond);
   Put("recent", "apple somewhere in some words here", "", {0.7f, 0.7f});
   SearchQuery q{.text = "apple", .embedding = {1, 0}, .k = 3};
@@ -226,8 +225,7 @@ TEST_F(SearchTest, HybridWeightsChangeTheOrder) {
   ASSERT_TRUE(r.ok());
   for (auto& h : *r) {
     EXPECT_NEAR(h.score,
-                0.1 * h.text_score + 0.1 * h.vector_score +
-                    1 * h.recency_score,
+                0.1 * h.text_score + 0.1 * h.vector_score + 1 * h.recency_score,
                 1e-9);
     EXPECT_GT(h.text_score, 0);  // every candidate got its text score
   }
