@@ -60,7 +60,7 @@ StatusOr<Cgroup> Cgroup::CreateLeaf(const std::string& parent, const std::string
   EnableControllers(parent).IgnoreError();
   std::string path = parent + "/" + name;
   if (mkdir(path.c_str(), 0755) < 0 && errno != EEXIST)
-    return absl::InternalError(absl::StrCat("mkdir ", path, ": ", strerror(errno)));
+    return internal::ErrnoError(absl::StrCat("mkdir ", path), errno);
   AIK_ASSIGN_OR_RETURN(Cgroup cg, Open(path));
   AIK_ASSIGN_OR_RETURN(cg.limited_, internal::ApplyCgroupLimits(path, limits));
   return cg;
@@ -72,7 +72,7 @@ StatusOr<Cgroup> Cgroup::Open(const std::string& path) {
   cg.dir_.reset(open(path.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
   if (!cg.dir_.valid()) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no cgroup ", path));
-    return absl::InternalError(absl::StrCat("open ", path, ": ", strerror(errno)));
+    return internal::ErrnoError(absl::StrCat("open ", path), errno);
   }
   if (!Exists(path + "/cgroup.procs")) return absl::InvalidArgumentError(path + " is not a cgroup");
   return cg;
@@ -92,7 +92,7 @@ Status Cgroup::Remove() {
   if (rmdir(path_.c_str()) < 0) {
     if (errno == ENOENT) return absl::OkStatus();
     if (errno == EBUSY) return absl::FailedPreconditionError(path_ + " still has processes");
-    return absl::InternalError(absl::StrCat("rmdir ", path_, ": ", strerror(errno)));
+    return internal::ErrnoError(absl::StrCat("rmdir ", path_), errno);
   }
   dir_.reset();
   return absl::OkStatus();
@@ -118,13 +118,13 @@ StatusOr<std::string> PrepareAgentsParent(const std::string& name) {
     // Leave S itself empty: move this whole process into S/supervisor.
     std::string sup = self + "/supervisor";
     if (mkdir(sup.c_str(), 0755) < 0 && errno != EEXIST)
-      return absl::InternalError(absl::StrCat("mkdir ", sup, ": ", strerror(errno)));
+      return internal::ErrnoError(absl::StrCat("mkdir ", sup), errno);
     AIK_RETURN_IF_ERROR(internal::WriteFile(sup + "/cgroup.procs", "0"));
   }
   AIK_RETURN_IF_ERROR(EnableControllers(self));
   std::string parent = self + "/" + name;
   if (mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST)
-    return absl::InternalError(absl::StrCat("mkdir ", parent, ": ", strerror(errno)));
+    return internal::ErrnoError(absl::StrCat("mkdir ", parent), errno);
   return parent;
 }
 

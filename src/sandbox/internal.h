@@ -57,6 +57,9 @@ int CapLast();
 // controllers it limited ("memory", "pids", "cpu").
 StatusOr<std::vector<std::string>> ApplyCgroupLimits(const std::string& path, const Limits& limits);
 
+// INTERNAL "<what>: <strerror(err)>".
+Status ErrnoError(const std::string& what, int err);
+
 // Reads a whole small file; "" on error.
 std::string ReadSmallFile(const std::string& path);
 // Writes `data` to an existing file (no O_CREAT).

@@ -9,12 +9,10 @@
 #include <linux/mount.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
-#include <grp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -61,7 +59,6 @@ struct BindPlan {
   std::string source;   // path in the caller's view
   std::string target;   // kNewRoot + source
   std::vector<std::string> mkdirs;  // each prefix of target below kNewRoot
-  std::vector<const char*> mkdir_ptrs;
 };
 
 struct RulePlan {
@@ -92,7 +89,6 @@ struct ChildPlan {
   };
   Rlim rlims[4];
   int n_rlims = 0;
-  bool set_ids = false;
   uid_t uid = 0;
   gid_t gid = 0;
   bool drop_caps = false;
@@ -197,7 +193,7 @@ void SetupMounts(const ChildPlan& p) {
                "mount private /tmp", "/tmp");
   for (size_t i = 0; i < p.binds.size(); ++i) {
     const BindPlan& b = p.binds[i];
-    for (const char* d : b.mkdir_ptrs) mkdir(d, 0755);  // only takes under the private /tmp
+    for (const std::string& d : b.mkdirs) mkdir(d.c_str(), 0755);  // only takes under the private /tmp
     CHECK_STEP(MoveMount(bind_fds[i], "", AT_FDCWD, b.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH),
                "bind writable dir", b.source.c_str());
     close(bind_fds[i]);
@@ -267,7 +263,7 @@ void ApplyLandlock(const ChildPlan& p) {
   close(static_cast<int>(rs));
 }
 
-[[noreturn]] void RunInit(const ChildPlan& p, pid_t agent) {
+[[noreturn]] void RunInit(pid_t agent) {
   g_agent_pid = agent;
   syscall(SYS_close_range, 0, ~0U, 0);
   struct sigaction sa {};
@@ -277,7 +273,6 @@ void ApplyLandlock(const ChildPlan& p) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  (void)p;
   for (;;) {
     int st = 0;
     pid_t w = wait4(-1, &st, 0, nullptr);
@@ -324,14 +319,12 @@ void ApplyLandlock(const ChildPlan& p) {
       CHECK_STEP(prctl(PR_CAPBSET_DROP, c, 0, 0, 0), "drop bounding capabilities", "");
     CHECK_STEP(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities", "");
   }
-  if (p.set_ids) {
-    // Raw system calls: glibc's wrappers broadcast the change to every thread
-    // glibc believes exists (the caller's, which this copy does not have),
-    // under a lock another thread of the caller may have held at clone time.
-    CHECK_STEP(syscall(SYS_setgroups, 0, nullptr), "setgroups", "");
-    CHECK_STEP(syscall(SYS_setresgid, p.gid, p.gid, p.gid), "setresgid", "");
-    CHECK_STEP(syscall(SYS_setresuid, p.uid, p.uid, p.uid), "setresuid", "");
-  }
+  // Raw system calls: glibc's wrappers broadcast the change to every thread
+  // glibc believes exists (the caller's, which this copy does not have),
+  // under a lock another thread of the caller may have held at clone time.
+  CHECK_STEP(syscall(SYS_setgroups, 0, nullptr), "setgroups", "");
+  CHECK_STEP(syscall(SYS_setresgid, p.gid, p.gid, p.gid), "setresgid", "");
+  CHECK_STEP(syscall(SYS_setresuid, p.uid, p.uid, p.uid), "setresuid", "");
   if (p.no_new_privs) CHECK_STEP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs", "");
   if (p.landlock) ApplyLandlock(p);
   if (p.drop_caps) {
@@ -355,7 +348,7 @@ void ApplyLandlock(const ChildPlan& p) {
     // pid 1 stays behind as the namespace's init; the agent is its child.
     long agent = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
     CHECK_STEP(agent, "fork agent", "");
-    if (agent > 0) RunInit(p, static_cast<pid_t>(agent));
+    if (agent > 0) RunInit(static_cast<pid_t>(agent));
     if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
 
@@ -384,8 +377,6 @@ void ApplyLandlock(const ChildPlan& p) {
 
 // ---- parent side ----
 
-std::string Errno(const char* what, int err) { return absl::StrCat(what, ": ", strerror(err)); }
-
 std::string ResolveExe(const std::string& name, const std::vector<std::string>& env) {
   if (name.find('/') != std::string::npos) return name;
   std::string path = "/usr/local/bin:/usr/bin:/bin";
@@ -411,7 +402,6 @@ BindPlan MakeBind(const std::string& source) {
   b.target = std::string(kNewRoot) + source;
   for (size_t i = 1; i <= source.size(); ++i)
     if (i == source.size() || source[i] == '/') b.mkdirs.push_back(std::string(kNewRoot) + source.substr(0, i));
-  for (auto& d : b.mkdirs) b.mkdir_ptrs.push_back(d.c_str());
   return b;
 }
 
@@ -451,9 +441,6 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat("profile ", prof.name, " refuses uid/gid 0"));
   if ((prof.readonly_root || prof.private_tmp) && !prof.new_mount_ns)
     return absl::InvalidArgumentError("readonly_root and private_tmp need new_mount_ns");
-  if (prof.new_mount_ns && prof.new_user_ns && !prof.readonly_root && !prof.private_tmp && !prof.new_pid_ns) {
-    // fine: an empty private mount namespace
-  }
   const HostCapabilities& host = Detect();
   Launched out;
   std::vector<std::string>& in_force = out.in_force;
@@ -489,7 +476,6 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     if (p.binds.size() > static_cast<size_t>(kMaxBinds))
       return absl::InvalidArgumentError("too many writable paths");
   }
-  p.set_ids = true;
   p.uid = spec.uid;
   p.gid = spec.gid;
   p.drop_caps = prof.drop_caps;
@@ -566,7 +552,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if (!spec.cgroup_path.empty()) {
     cgroup_fd.reset(open(spec.cgroup_path.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
     if (!cgroup_fd.valid())
-      return absl::InternalError(Errno(("open cgroup " + spec.cgroup_path).c_str(), errno));
+      return ErrnoError("open cgroup " + spec.cgroup_path, errno);
     AIK_ASSIGN_OR_RETURN(cg_limited, ApplyCgroupLimits(spec.cgroup_path, lim));
     clone_flags |= CLONE_INTO_CGROUP;
     in_force.push_back("cgroup-leaf");
@@ -605,16 +591,16 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   UniqueFd devnull;
   if (spec.stdin_fd < 0 || spec.stdout_fd < 0 || spec.stderr_fd < 0) {
     devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!devnull.valid()) return absl::InternalError(Errno("open /dev/null", errno));
+    if (!devnull.valid()) return ErrnoError("open /dev/null", errno);
   }
   p.fd_in = spec.stdin_fd >= 0 ? spec.stdin_fd : devnull.get();
   p.fd_out = spec.stdout_fd >= 0 ? spec.stdout_fd : devnull.get();
   p.fd_err = spec.stderr_fd >= 0 ? spec.stderr_fd : devnull.get();
   p.fd_kernel = spec.kernel_fd;
   int sync[2], err[2];
-  if (pipe2(sync, O_CLOEXEC) < 0) return absl::InternalError(Errno("pipe", errno));
+  if (pipe2(sync, O_CLOEXEC) < 0) return ErrnoError("pipe", errno);
   UniqueFd sync_rd(sync[0]), sync_wr(sync[1]);
-  if (pipe2(err, O_CLOEXEC) < 0) return absl::InternalError(Errno("pipe", errno));
+  if (pipe2(err, O_CLOEXEC) < 0) return ErrnoError("pipe", errno);
   UniqueFd err_rd(err[0]), err_wr(err[1]);
   p.sync_rd = sync_rd.get();
   p.sync_wr = sync_wr.get();
@@ -629,7 +615,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if (cgroup_fd.valid()) args.cgroup = static_cast<uint64_t>(cgroup_fd.get());
   long pid = syscall(SYS_clone3, &args, sizeof args);
   if (pid == 0) ChildMain(p);
-  if (pid < 0) return absl::InternalError(Errno("clone3", errno));
+  if (pid < 0) return ErrnoError("clone3", errno);
   out.pidfd.reset(pidfd);
   out.pid = static_cast<pid_t>(pid);
   out.pid_namespace = prof.new_pid_ns;
@@ -651,7 +637,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   auto st = ProcStartTime(out.pid);
   if (!st.ok()) return abort_with(st.status());
   out.start_time_ticks = *st;
-  if (write(sync_wr.get(), "g", 1) != 1) return abort_with(absl::InternalError(Errno("release child", errno)));
+  if (write(sync_wr.get(), "g", 1) != 1) return abort_with(ErrnoError("release child", errno));
 
   // EOF: every copy of the write end is gone, i.e. the program was exec'd.
   ErrRecord rec;
@@ -663,7 +649,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     if (pr == 0) return abort_with(absl::DeadlineExceededError("sandbox child did not exec within 10 s"));
     ssize_t n = read(err_rd.get(), reinterpret_cast<char*>(&rec) + got, sizeof rec - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return abort_with(absl::InternalError(Errno("read error pipe", errno)));
+    if (n < 0) return abort_with(ErrnoError("read error pipe", errno));
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }

@@ -18,8 +18,6 @@ namespace {
 
 constexpr idtype_t kPidfd = static_cast<idtype_t>(3);  // P_PIDFD
 
-std::string Errno(const std::string& what, int err) { return absl::StrCat(what, ": ", strerror(err)); }
-
 class RealLauncherImpl : public Launcher {
  public:
   StatusOr<Launched> Launch(const LaunchSpec& s) override { return sandbox::Launch(s); }
@@ -28,7 +26,7 @@ class RealLauncherImpl : public Launcher {
 // ESRCH: already gone, which is what a kill wants.
 Status PidfdSignal(int pidfd, int sig) {
   if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0 && errno != ESRCH)
-    return absl::InternalError(Errno("pidfd_send_signal", errno));
+    return internal::ErrnoError("pidfd_send_signal", errno);
   return absl::OkStatus();
 }
 
@@ -78,7 +76,7 @@ Status Signal(const Launched& l, int sig) {
   // The program is its session and group leader; signal the group while the
   // leader has not been reaped (its pid, hence the group id, is still ours).
   if (syscall(SYS_pidfd_send_signal, l.pidfd.get(), 0, nullptr, 0) == 0) {
-    if (kill(-l.pid, sig) < 0 && errno != ESRCH) return absl::InternalError(Errno("kill", errno));
+    if (kill(-l.pid, sig) < 0 && errno != ESRCH) return internal::ErrnoError("kill", errno);
     return absl::OkStatus();
   }
   return PidfdSignal(l.pidfd.get(), sig);
@@ -102,7 +100,7 @@ StatusOr<std::optional<ExitStatus>> Reap(const Launched& l, bool block) {
     memset(&info, 0, sizeof info);
     if (waitid(kPidfd, l.pidfd.get(), &info, WEXITED | (block ? 0 : WNOHANG)) == 0) break;
     if (errno == EINTR) continue;
-    return absl::InternalError(Errno("waitid", errno));
+    return internal::ErrnoError("waitid", errno);
   }
   if (info.si_pid == 0) return std::optional<ExitStatus>();
   ExitStatus e;
@@ -134,7 +132,7 @@ StatusOr<UniqueFd> Adopt(pid_t pid, uint64_t start_time_ticks) {
   UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   if (!fd.valid()) {
     if (errno == ESRCH) return absl::NotFoundError(absl::StrCat("process ", pid, " is gone"));
-    return absl::InternalError(Errno("pidfd_open", errno));
+    return internal::ErrnoError("pidfd_open", errno);
   }
   auto st = ProcStartTime(pid);
   if (!st.ok() || *st != start_time_ticks)
@@ -160,11 +158,15 @@ std::string ReadSmallFile(const std::string& path) {
 
 Status WriteFile(const std::string& path, const std::string& data) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return absl::InternalError(Errno("open " + path, errno));
+  if (!fd.valid()) return internal::ErrnoError("open " + path, errno);
   ssize_t n = write(fd.get(), data.data(), data.size());
-  if (n < 0) return absl::InternalError(Errno("write " + path, errno));
+  if (n < 0) return internal::ErrnoError("write " + path, errno);
   if (static_cast<size_t>(n) != data.size()) return absl::InternalError("short write to " + path);
   return absl::OkStatus();
+}
+
+Status ErrnoError(const std::string& what, int err) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
 }
 
 int CapLast() {

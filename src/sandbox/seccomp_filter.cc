@@ -51,23 +51,23 @@ Status Build(std::vector<sock_filter>* out) {
     int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-    if (rc < 0) return absl::InternalError(absl::StrCat("seccomp_rule_add ", name, ": ", strerror(-rc)));
+    if (rc < 0) return internal::ErrnoError(absl::StrCat("seccomp_rule_add ", name), -rc);
   }
   // clone() creating a namespace is unshare() by another name.
   for (uint64_t f : kNsFlags) {
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
-    if (rc < 0) return absl::InternalError(absl::StrCat("seccomp_rule_add clone: ", strerror(-rc)));
+    if (rc < 0) return ErrnoError("seccomp_rule_add clone", -rc);
   }
   // clone3 passes its flags in memory, which seccomp cannot read: ENOSYS makes
   // glibc fall back to clone(), which the rules above do see.
   int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-  if (rc < 0) return absl::InternalError(absl::StrCat("seccomp_rule_add clone3: ", strerror(-rc)));
+  if (rc < 0) return ErrnoError("seccomp_rule_add clone3", -rc);
 
   UniqueFd mem(memfd_create("aik-seccomp", MFD_CLOEXEC));
-  if (!mem.valid()) return absl::InternalError(absl::StrCat("memfd_create: ", strerror(errno)));
+  if (!mem.valid()) return ErrnoError("memfd_create", errno);
   rc = seccomp_export_bpf(ctx, mem.get());
-  if (rc < 0) return absl::InternalError(absl::StrCat("seccomp_export_bpf: ", strerror(-rc)));
+  if (rc < 0) return ErrnoError("seccomp_export_bpf", -rc);
   off_t size = lseek(mem.get(), 0, SEEK_END);
   if (size <= 0 || size % sizeof(sock_filter) != 0) return absl::InternalError("seccomp_export_bpf: bad size");
   out->resize(size / sizeof(sock_filter));
