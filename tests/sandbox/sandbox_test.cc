@@ -401,6 +401,29 @@ TEST_F(SandboxTest, AgentExitKillsItsOrphans) {
   for (auto& fd : fds) EXPECT_TRUE(ExitsWithin(fd.get(), 5000));
 }
 
+TEST_F(SandboxTest, WithoutPidNamespaceSignalsGoToTheProcessGroup) {
+  Profile prof = TrustedProfile();
+  prof.new_pid_ns = false;
+  prof.new_mount_ns = false;
+  auto l = Launch(Spec({"sleep", "60"}, prof));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_FALSE(l->pid_namespace);
+  EXPECT_EQ(getpgid(l->pid), l->pid) << "the program leads its own process group";
+  ASSERT_TRUE(Signal(*l, SIGTERM).ok());
+  auto st = Reap(*l, true);
+  ASSERT_TRUE(st.ok() && st->has_value());
+  EXPECT_TRUE((*st)->signaled);
+  EXPECT_EQ((*st)->code, SIGTERM);
+
+  l = Launch(Spec({"sleep", "60"}, prof));
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_TRUE(KillTree(*l).ok());
+  st = Reap(*l, true);
+  ASSERT_TRUE(st.ok() && st->has_value());
+  EXPECT_EQ((*st)->code, SIGKILL);
+  EXPECT_TRUE(KillTree(*l).ok()) << "killing a reaped launch is a no-op";
+}
+
 TEST_F(SandboxTest, CgroupKillReachesEscapedProcesses) {
   const HostCapabilities& c = Detect();
   if (!c.cgroup2_delegated) GTEST_SKIP() << "no writable cgroup v2 tree: " << Describe(c);
