@@ -91,8 +91,12 @@ struct VectorDelta {
 };
 
 struct NsVectors {
+  std::mutex load_mu;  // one loader at a time; never taken by the writer
   std::shared_mutex mu;
   bool loaded = false;                 // guarded by mu
+  bool loading = false;                // guarded by mu
+  bool dropped = false;                // guarded by mu
+  std::vector<VectorDelta> backlog;    // guarded by mu; while loading
   std::unique_ptr<VectorIndex> index;  // guarded by mu; null: no vectors yet
 };
 
@@ -161,6 +165,7 @@ struct Memory::Shared {
 
   // ---- vectors ----
   void ApplyPending();  // after_commit
+  void ApplyDelta(internal::NsVectors& p, const internal::VectorDelta& d);
   // The loaded vectors of `ns` (loading them from a read snapshot first).
   StatusOr<std::shared_ptr<internal::NsVectors>> Vectors(std::string_view ns);
 

@@ -366,24 +366,35 @@ void Memory::Shared::ApplyPending() {
     }
     std::unique_lock<std::shared_mutex> l(p->mu);
     if (d.op == internal::VectorDelta::kDrop) {
+      p->dropped = true;
       p->loaded = false;
       p->index.reset();
+      p->backlog.clear();
+      continue;
+    }
+    if (p->loading) {
+      p->backlog.push_back(d);
       continue;
     }
     if (!p->loaded) continue;
-    if (d.op == internal::VectorDelta::kUpsert) {
-      if (!p->index) {
-        p->index = std::make_unique<VectorIndex>(
-            d.v.size(), opt.quantize_min_rows, opt.rerank_factor);
-      }
-      if (p->index->dim() == d.v.size()) {
-        p->index->Upsert(d.id, d.v.data(), d.updated_ns, d.expires_ns);
-      }
-    } else if (p->index) {
-      p->index->Remove(d.id);
-    }
+    ApplyDelta(*p, d);
   }
   pending.clear();
+}
+
+void Memory::Shared::ApplyDelta(internal::NsVectors& p,
+                                const internal::VectorDelta& d) {
+  if (d.op == internal::VectorDelta::kUpsert) {
+    if (!p.index) {
+      p.index = std::make_unique<VectorIndex>(
+          d.v.size(), opt.quantize_min_rows, opt.rerank_factor);
+    }
+    if (p.index->dim() == d.v.size()) {
+      p.index->Upsert(d.id, d.v.data(), d.updated_ns, d.expires_ns);
+    }
+  } else if (d.op == internal::VectorDelta::kRemove && p.index) {
+    p.index->Remove(d.id);
+  }
 }
 
 StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
@@ -393,25 +404,38 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
     std::lock_guard<std::mutex> l(vec_mu);
     auto it = vectors.find(ns);
     if (it == vectors.end()) {
-      it =
-          vectors
-              .emplace(std::string(ns), std::make_shared<internal::NsVectors>())
-              .first;
+      it = vectors
+               .emplace(std::string(ns),
+                        std::make_shared<internal::NsVectors>())
+               .first;
     }
     p = it->second;
   }
   {
     std::shared_lock<std::shared_mutex> l(p->mu);
-    if (p->loaded) return p;
+    if (p->loaded || p->dropped) return p;
   }
-  std::unique_lock<std::shared_mutex> l(p->mu);
-  if (p->loaded) return p;
-  // Held exclusively from before the snapshot starts until it is loaded, so
-  // a commit's deltas are either in the snapshot or applied afterwards (see
-  // docs/memory.md, "Vectors").
-  AIK_ASSIGN_OR_RETURN(auto lease, Read());
-  AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
+  // Load without blocking the writer: from here on the writer parks this
+  // namespace's changes in `backlog`; the snapshot starts after that, so
+  // every change it misses is in the backlog. Replaying the backlog in
+  // commit order on top of the snapshot gives the current state, because
+  // each change is absolute (set row r to v / remove row r) and row ids are
+  // never reused (docs/memory.md, "Vectors").
+  std::lock_guard<std::mutex> load_lock(p->load_mu);
+  {
+    std::unique_lock<std::shared_mutex> l(p->mu);
+    if (p->loaded || p->dropped) return p;
+    p->loading = true;
+    p->backlog.clear();
+  }
+  std::unique_ptr<VectorIndex> index;
   auto load = [&]() -> Status {
+    AIK_ASSIGN_OR_RETURN(auto lease, Read());
+    AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
+    struct EndTxn {
+      Database* db;
+      ~EndTxn() { db->Exec("COMMIT").IgnoreError(); }
+    } end_txn{lease->db.get()};
     AIK_ASSIGN_OR_RETURN(
         Statement * ns_st,
         lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));
@@ -420,9 +444,8 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
     AIK_ASSIGN_OR_RETURN(bool row, ns_st->Step());
     if (!row) return internal::NamespaceNotFound(ns);
     const int64_t dim = ns_st->ColumnInt64(0);
-    p->index.reset();
     if (dim <= 0) return absl::OkStatus();
-    p->index = std::make_unique<VectorIndex>(
+    index = std::make_unique<VectorIndex>(
         static_cast<size_t>(dim), opt.quantize_min_rows, opt.rerank_factor);
     AIK_ASSIGN_OR_RETURN(
         Statement * st,
@@ -430,21 +453,29 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
                    "WHERE ns = ?1 AND embedding IS NOT NULL ORDER BY id"));
     Use u2(st);
     AIK_RETURN_IF_ERROR(st->BindText(1, ns));
+    std::vector<float> v(static_cast<size_t>(dim));
     for (;;) {
       AIK_ASSIGN_OR_RETURN(bool r, st->Step());
       if (!r) break;
       std::string_view blob = st->ColumnBlob(1);
-      if (blob.size() != static_cast<size_t>(dim) * sizeof(float)) continue;
-      std::vector<float> v(static_cast<size_t>(dim));
+      if (blob.size() != v.size() * sizeof(float)) continue;
       std::memcpy(v.data(), blob.data(), blob.size());
-      p->index->Upsert(st->ColumnInt64(0), v.data(), st->ColumnInt64(2),
-                       st->ColumnInt64(3));
+      index->Upsert(st->ColumnInt64(0), v.data(), st->ColumnInt64(2),
+                    st->ColumnInt64(3));
     }
     return absl::OkStatus();
   };
   Status s = load();
-  lease->db->Exec("COMMIT").IgnoreError();
-  AIK_RETURN_IF_ERROR(s);
+  std::unique_lock<std::shared_mutex> l(p->mu);
+  p->loading = false;
+  if (!s.ok()) {
+    p->backlog.clear();
+    return s;
+  }
+  if (p->dropped) return p;
+  p->index = std::move(index);
+  for (const auto& d : p->backlog) ApplyDelta(*p, d);
+  p->backlog.clear();
   p->loaded = true;
   return p;
 }

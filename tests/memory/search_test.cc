@@ -3,6 +3,7 @@
 // recency, and the in-memory vectors staying in sync with writes.
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "memory/memory_test_util.h"
 
@@ -190,6 +191,52 @@ TEST_F(SearchTest, VectorTopKIsExactAndFollowsWrites) {
   SearchQuery fq{.embedding = q, .k = 5};
   fq.filters = {{"tag", "\"keep\""}};
   EXPECT_EQ(Ids(fq), (std::vector<std::string>{"tagged"}));
+}
+
+TEST_F(SearchTest, VectorsStayInSyncWhenWritesRaceTheLoad) {
+  MakeNs("agent/a", 16);
+  std::mt19937 rng(3);
+  std::map<std::string, std::vector<float>> vecs;
+  for (int i = 0; i < 1500; ++i) {
+    std::string id = absl::StrCat("v", i);
+    vecs[id] = Rand(rng, 16);
+    Put(id, "x", "", vecs[id]);
+  }
+  for (int round = 0; round < 3; ++round) {
+    Reopen();  // vectors not loaded yet
+    std::vector<std::pair<std::string, std::vector<float>>> adds;
+    for (int i = 0; i < 200; ++i) {
+      adds.push_back({absl::StrCat("r", round, "-", i), Rand(rng, 16)});
+    }
+    std::vector<std::string> dels;
+    for (int i = 0; i < 50; ++i) dels.push_back(absl::StrCat("v", round * 50 + i));
+    std::thread writer([&] {
+      for (size_t i = 0; i < adds.size(); ++i) {
+        DocumentInput in{.id = adds[i].first, .text = "x",
+                         .embedding = adds[i].second};
+        EXPECT_TRUE(mem_->PutDocument("agent/a", in).ok());
+        if (i < dels.size()) {
+          EXPECT_TRUE(mem_->DeleteDocument("agent/a", dels[i]).ok());
+        }
+      }
+    });
+    auto q = Rand(rng, 16);
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_TRUE(mem_->Search("agent/a", {.embedding = q}).ok());
+    }
+    writer.join();
+    for (auto& [id, v] : adds) vecs[id] = v;
+    for (auto& id : dels) vecs.erase(id);
+    std::vector<std::pair<double, std::string>> want;
+    for (auto& [id, v] : vecs) want.push_back({-Cos(v, q), id});
+    std::sort(want.begin(), want.end());
+    auto r = mem_->Search("agent/a", {.embedding = q, .k = 50});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 50u);
+    for (size_t i = 0; i < 50; ++i) {
+      EXPECT_EQ((*r)[i].document.id, want[i].second) << "round " << round;
+    }
+  }
 }
 
 TEST_F(SearchTest, FirstEmbeddingFixesDimension) {
