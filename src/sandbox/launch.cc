@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include <absl/strings/str_join.h>
 
@@ -411,7 +412,9 @@ uint64_t RuleMask(const std::string& path, uint64_t mask) {
   return mask;
 }
 
-std::string NormalizeDir(std::string p) {
+// "/a/./b/../c/" -> "/a/c": mount targets and the mkdir chain need plain paths.
+std::string NormalizeDir(const std::string& path) {
+  std::string p = std::filesystem::path(path).lexically_normal().string();
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   return p;
 }

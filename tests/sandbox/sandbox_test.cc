@@ -549,6 +549,15 @@ TEST_F(SandboxTest, KernelFdBecomesFd3AndNothingElseLeaks) {
   close(leak);
 }
 
+TEST_F(SandboxTest, WorkdirWithDotsAndTrailingSlash) {
+  fs::create_directory(workdir_ + "/sub");
+  LaunchSpec s = Spec({"write", workdir_ + "/out"});
+  s.workdir = workdir_ + "/sub/.././/";
+  Result r = Run(s);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(workdir_ + "/out"));
+}
+
 TEST_F(SandboxTest, HostnameAndExitCode) {
   LaunchSpec s = Spec({"hostname"});
   s.hostname = "agent-7";
