@@ -617,6 +617,22 @@ TEST_F(SandboxTest, LaunchWhileOtherThreadsChurn) {
   EXPECT_EQ(ok, 40);
 }
 
+// Launches from several threads at once: each child briefly holds copies of
+// the others' pipes; every launch must still succeed and see only its fds.
+TEST_F(SandboxTest, ConcurrentLaunches) {
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        Result r = Run(Spec({"fds"}));
+        if (r.code == 0 && r.out == "ok 0 1 2 \n") ++ok;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 30);
+}
+
 TEST(SandboxProfiles, ByName) {
   EXPECT_EQ(ProfileByName("default")->name, "default");
   EXPECT_FALSE(ProfileByName("trusted")->new_net_ns);
