@@ -15,15 +15,17 @@
 // namespace, the image of the caller, no open fds) that forks the agent (pid
 // 2), forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2/SIGCONT to it,
 // reaps orphans, and exits with the agent's status (exit code, or 128+signal
-// when the agent was killed by a signal) as soon as the agent exits. The init exiting makes the kernel
-// kill everything else in the namespace, so an agent's grandchildren never
-// outlive it. Launched::pidfd refers to that init. Without a pid namespace the
+// when the agent was killed by a signal) as soon as the agent exits. The init
+// exiting makes the kernel kill everything else in the namespace, so an
+// agent's grandchildren never outlive it. Launched::pidfd refers to that init. Without a pid namespace the
 // child itself execs the program and is a session and process-group leader.
 //
 // Threading: the functions here are thread-safe (they share only an
-// immutable, lazily built seccomp program and the Detect() result). Launch()
-// blocks the calling thread until the child has exec'd or failed (about
-// 1-3 ms); it never waits for the program to exit.
+// immutable, lazily built seccomp program and the Detect() result); Launch()
+// may run in several threads at once. Launch() blocks the calling thread
+// until the child has exec'd or failed (2-3 ms on an idle machine, more
+// under load); it never waits for the program to exit. Children exit with
+// SIGCHLD: the caller must not set SIGCHLD to SIG_IGN nor wait(-1).
 // With LaunchSpec::die_with_parent the child gets PR_SET_PDEATHSIG(SIGKILL),
 // which the kernel fires when the *thread* that called Launch() exits: call
 // Launch() from a thread that lives as long as the supervision does.
