@@ -58,8 +58,7 @@ std::string CertPath(const std::string& dir, const std::string& kid) {
 }
 
 Status AddExt(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
-  ossl::X509ExtPtr ext(
-      X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
+  ossl::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
     return ossl::SslError("cannot add extension " + value);
   }
@@ -78,6 +77,15 @@ StatusOr<std::shared_ptr<CaKey>> MakeCaKey(ossl::PkeyPtr key,
   json header = {{"alg", "ES256"}, {"kid", ca->kid}, {"typ", "JWT"}};
   ca->jws_header_b64 = ossl::Base64UrlEncode(header.dump());
   AIK_ASSIGN_OR_RETURN(ca->cert_pem, ossl::CertPem(cert.get()));
+  unsigned char* der = nullptr;
+  int der_len = i2d_X509(cert.get(), &der);
+  if (der_len <= 0) return ossl::SslError("cannot encode the CA certificate");
+  std::string b64(4 * ((static_cast<size_t>(der_len) + 2) / 3) + 1, '\0');
+  int b64_len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                der, der_len);
+  OPENSSL_free(der);
+  b64.resize(static_cast<size_t>(b64_len));
+  ca->cert_der_b64 = std::move(b64);
   AIK_ASSIGN_OR_RETURN(ca->not_before_s,
                        ossl::Asn1ToUnix(X509_get0_notBefore(cert.get())));
   AIK_ASSIGN_OR_RETURN(ca->not_after_s,
@@ -101,11 +109,9 @@ StatusOr<std::shared_ptr<CaKey>> GenerateCa(const std::string& trust_domain,
   }
   AIK_ASSIGN_OR_RETURN(std::string serial, ossl::RandomBytes(16));
   serial[0] = static_cast<char>((serial[0] & 0x7f) | 0x01);
-  ossl::BnPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(
-                               serial.data()),
-                           16, nullptr));
-  if (!bn || !BN_to_ASN1_INTEGER(bn.get(),
-                                 X509_get_serialNumber(cert.get()))) {
+  ossl::BnPtr bn(BN_bin2bn(
+      reinterpret_cast<const unsigned char*>(serial.data()), 16, nullptr));
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()))) {
     return ossl::SslError("cannot set the serial number");
   }
   X509_NAME* name = X509_get_subject_name(cert.get());
@@ -132,8 +138,8 @@ StatusOr<std::shared_ptr<CaKey>> GenerateCa(const std::string& trust_domain,
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
   AIK_RETURN_IF_ERROR(
       AddExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:TRUE"));
-  AIK_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_key_usage,
-                             "critical,keyCertSign,cRLSign"));
+  AIK_RETURN_IF_ERROR(
+      AddExt(cert.get(), &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"));
   AIK_RETURN_IF_ERROR(
       AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
   AIK_RETURN_IF_ERROR(
@@ -183,8 +189,8 @@ StatusOr<std::shared_ptr<CaKey>> LoadCa(const std::string& dir,
   AIK_ASSIGN_OR_RETURN(auto ca,
                        MakeCaKey(std::move(key), std::move(cert).value()));
   if (ca->kid != kid) {
-    return absl::DataLossError("CA key " + KeyPath(dir, kid) +
-                               " has key id " + ca->kid);
+    return absl::DataLossError("CA key " + KeyPath(dir, kid) + " has key id " +
+                               ca->kid);
   }
   return ca;
 }
@@ -240,10 +246,9 @@ Status NodeCA::Impl::WriteStateLocked() {
               {"active", active->kid},
               {"cas", json::array()}};
   for (const auto& ca : cas) {
-    doc["cas"].push_back(
-        {{"kid", ca->kid},
-         {"retired_at", ca->retired_at_s},
-         {"issued_until", ca->persisted_until_s.load()}});
+    doc["cas"].push_back({{"kid", ca->kid},
+                          {"retired_at", ca->retired_at_s},
+                          {"issued_until", ca->persisted_until_s.load()}});
   }
   return ossl::WriteFileAtomic(state_path, doc.dump(1) + "\n", 0600,
                                /*exclusive=*/false);
@@ -271,8 +276,7 @@ Status NodeCA::Impl::CheckIssuable(const Subject& subject,
   AIK_RETURN_IF_ERROR(ValidateInstance(subject.instance));
   if (opt.revocations == nullptr) return absl::OkStatus();
   if (!subject.instance.empty() &&
-      opt.revocations->IsInstanceRevoked(subject.spiffe_id,
-                                         subject.instance)) {
+      opt.revocations->IsInstanceRevoked(subject.spiffe_id, subject.instance)) {
     return absl::PermissionDeniedError(
         "instance " + subject.instance + " of " + subject.spiffe_id +
         " is revoked: no credentials are issued to it");
@@ -281,7 +285,8 @@ Status NodeCA::Impl::CheckIssuable(const Subject& subject,
   if (now_s <= cutoff) {
     return absl::PermissionDeniedError(
         "credentials for " + subject.spiffe_id + " issued up to " +
-        ossl::FormatTime(cutoff) + " are revoked; new ones can be issued from " +
+        ossl::FormatTime(cutoff) +
+        " are revoked; new ones can be issued from " +
         ossl::FormatTime(cutoff + 1));
   }
   return absl::OkStatus();
@@ -295,8 +300,8 @@ StatusOr<int64_t> NodeCA::Impl::TtlSeconds(std::chrono::seconds ttl) const {
 }
 
 StatusOr<std::string> NodeCA::Impl::RotateLocked(int64_t now_s) {
-  AIK_ASSIGN_OR_RETURN(
-      auto fresh, GenerateCa(opt.trust_domain, now_s, opt.ca_ttl.count()));
+  AIK_ASSIGN_OR_RETURN(auto fresh,
+                       GenerateCa(opt.trust_domain, now_s, opt.ca_ttl.count()));
   AIK_RETURN_IF_ERROR(WriteCaFiles(opt.keys_dir, *fresh));
   std::lock_guard state_lock(state_mu);
   std::shared_ptr<CaKey> old = active;
@@ -450,7 +455,20 @@ TrustBundle NodeCA::Bundle() const {
     if (*it != impl_->active && Impl::InBundle(**it, now)) order.push_back(*it);
   }
   json keys = json::array();
+  json spiffe_keys = json::array();
   for (const auto& ca : order) {
+    spiffe_keys.push_back({{"use", "x509-svid"},
+                           {"kty", "EC"},
+                           {"crv", "P-256"},
+                           {"x", ca->jwk_x},
+                           {"y", ca->jwk_y},
+                           {"x5c", json::array({ca->cert_der_b64})}});
+    spiffe_keys.push_back({{"use", "jwt-svid"},
+                           {"kty", "EC"},
+                           {"crv", "P-256"},
+                           {"x", ca->jwk_x},
+                           {"y", ca->jwk_y},
+                           {"kid", ca->kid}});
     out.pem += ca->cert_pem;
     keys.push_back({{"kty", "EC"},
                     {"crv", "P-256"},
@@ -469,6 +487,13 @@ TrustBundle NodeCA::Bundle() const {
     out.cas.push_back(info);
   }
   out.jwks_json = json{{"keys", keys}}.dump();
+  // The sequence grows with every rotation: the number of CAs ever made is
+  // not kept, so use the active CA's creation time, which only increases.
+  out.spiffe_bundle_json = json{
+      {"keys", spiffe_keys},
+      {"spiffe_sequence", impl_->active->not_before_s + 60},
+      {"spiffe_refresh_hint",
+       300}}.dump();
   return out;
 }
 

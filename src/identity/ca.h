@@ -70,7 +70,7 @@ struct X509Svid {
   std::string key_pem;     // its private key, PEM PKCS#8 (EC P-256)
   std::string bundle_pem;  // every CA in the trust bundle at issue time
   std::string serial_hex;
-  std::string ca_kid;      // the issuing CA
+  std::string ca_kid;        // the issuing CA
   int64_t issued_at_s = 0;   // notBefore
   int64_t expires_at_s = 0;  // notAfter
 };
@@ -112,14 +112,20 @@ struct CaInfo {
   int64_t not_before_s = 0;
   int64_t not_after_s = 0;
   bool active = false;
-  int64_t retired_at_s = 0;   // 0 while active
-  int64_t issued_until_s = 0; // latest expiry of anything it issued
+  int64_t retired_at_s = 0;    // 0 while active
+  int64_t issued_until_s = 0;  // latest expiry of anything it issued
 };
 
 struct TrustBundle {
   std::string trust_domain;
-  std::string pem;         // CA certificates, active first
-  std::string jwks_json;   // {"keys":[{kty,crv,x,y,kid,use:"sig",alg:"ES256"}]}
+  std::string pem;        // CA certificates, active first
+  std::string jwks_json;  // {"keys":[{kty,crv,x,y,kid,use:"sig",alg:"ES256"}]}
+  // The same keys in the SPIFFE bundle format (SPIFFE_Trust_Domain_and_Bundle
+  // spec): per CA one "x509-svid" key with x5c and one "jwt-svid" key with
+  // kid; spiffe_refresh_hint 300 s; spiffe_sequence = the active CA's
+  // creation time, so it grows with every rotation (an old CA dropping out
+  // only removes keys and does not bump it). For federation.
+  std::string spiffe_bundle_json;
   std::vector<CaInfo> cas;  // same order as pem
 };
 
@@ -135,8 +141,8 @@ class NodeCA {
     std::chrono::seconds expiry_step{std::chrono::minutes(10)};
     // Tolerated clock skew when validating JWT iat/exp.
     std::chrono::seconds leeway{std::chrono::seconds(0)};
-    NowFn now_ns;                          // default SystemNowNs
-    RevocationList* revocations = nullptr; // not owned; may be null
+    NowFn now_ns;                           // default SystemNowNs
+    RevocationList* revocations = nullptr;  // not owned; may be null
   };
 
   // Loads the CA under keys_dir, creating it on first start. Errors:
@@ -195,6 +201,14 @@ class NodeCA {
   // "wrong trust domain:", "revoked:".
   StatusOr<JwtClaims> ValidateJWTSVID(const std::string& token,
                                       const std::string& audience) const;
+  // As ValidateJWTSVID, and the token must be the presenter's own: its sub
+  // (and aik_instance, when the presenter has an instance) must equal
+  // `presenter`, else UNAUTHENTICATED "not the presenter's: ...". For a
+  // kernel that accepts a token as proof from a connection whose principal
+  // it already knows: agent A presenting agent B's token is refused.
+  StatusOr<JwtClaims> ValidateJWTSVIDFrom(const std::string& token,
+                                          const std::string& audience,
+                                          const Subject& presenter) const;
 
   // The identity in `cert_pem` (a leaf, optionally followed by nothing
   // else) if it chains to a CA in the bundle now, is valid now, is an

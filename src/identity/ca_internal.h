@@ -24,7 +24,8 @@ struct CaKey {
   ossl::PkeyPtr key;
   ossl::X509Ptr cert;
   std::string cert_pem;
-  std::string jwk_x, jwk_y;  // base64url coordinates
+  std::string cert_der_b64;    // standard base64 of the DER, for x5c
+  std::string jwk_x, jwk_y;    // base64url coordinates
   std::string jws_header_b64;  // base64url of the JWS header for this kid
   int64_t not_before_s = 0;
   int64_t not_after_s = 0;

@@ -37,9 +37,9 @@ json::const_iterator Find(const json& obj, const char* key) {
 
 }  // namespace
 
-StatusOr<JwtSvid> NodeCA::IssueJWTSVID(const Subject& subject,
-                                       const std::vector<std::string>& audiences,
-                                       std::chrono::seconds ttl) {
+StatusOr<JwtSvid> NodeCA::IssueJWTSVID(
+    const Subject& subject, const std::vector<std::string>& audiences,
+    std::chrono::seconds ttl) {
   AIK_ASSIGN_OR_RETURN(const int64_t ttl_s, impl_->TtlSeconds(ttl));
   if (audiences.empty() || audiences.size() > kMaxAudiences) {
     return absl::InvalidArgumentError("a JWT-SVID needs 1..16 audiences");
@@ -82,7 +82,8 @@ StatusOr<JwtSvid> NodeCA::IssueJWTSVID(const Subject& subject,
 StatusOr<JwtClaims> NodeCA::ValidateJWTSVID(const std::string& token,
                                             const std::string& audience) const {
   if (audience.empty()) {
-    return absl::InvalidArgumentError("validating a JWT-SVID needs an audience");
+    return absl::InvalidArgumentError(
+        "validating a JWT-SVID needs an audience");
   }
   if (token.size() > kMaxToken) {
     return Reject("malformed", "token is longer than 8192 bytes");
@@ -172,9 +173,9 @@ StatusOr<JwtClaims> NodeCA::ValidateJWTSVID(const std::string& token,
   StatusOr<SpiffeId> id = ParseSpiffeId(out.spiffe_id);
   if (!id.ok()) return Reject("malformed", std::string(id.status().message()));
   if (id->trust_domain != impl_->opt.trust_domain || id->path.empty()) {
-    return Reject("wrong trust domain",
-                  "sub " + out.spiffe_id + " is not a workload of " +
-                      impl_->opt.trust_domain);
+    return Reject("wrong trust domain", "sub " + out.spiffe_id +
+                                            " is not a workload of " +
+                                            impl_->opt.trust_domain);
   }
   auto exp = Find(claims, "exp");
   auto iat = Find(claims, "iat");
@@ -237,6 +238,20 @@ StatusOr<JwtClaims> NodeCA::ValidateJWTSVID(const std::string& token,
         out.spiffe_id, out.instance, out.issued_at_s));
   }
   return out;
+}
+
+StatusOr<JwtClaims> NodeCA::ValidateJWTSVIDFrom(
+    const std::string& token, const std::string& audience,
+    const Subject& presenter) const {
+  AIK_ASSIGN_OR_RETURN(JwtClaims claims, ValidateJWTSVID(token, audience));
+  if (claims.spiffe_id != presenter.spiffe_id ||
+      (!presenter.instance.empty() && claims.instance != presenter.instance)) {
+    return Reject("not the presenter's",
+                  "the token names " + claims.spiffe_id + "#" +
+                      claims.instance + " but the caller is " +
+                      presenter.spiffe_id + "#" + presenter.instance);
+  }
+  return claims;
 }
 
 }  // namespace aikernel::identity

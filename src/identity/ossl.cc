@@ -113,7 +113,8 @@ StatusOr<std::string> Base64UrlDecode(std::string_view text) {
     return -1;
   };
   if (text.size() % 4 == 1) {
-    return absl::InvalidArgumentError("base64url text has an impossible length");
+    return absl::InvalidArgumentError(
+        "base64url text has an impossible length");
   }
   std::string out;
   out.reserve(text.size() * 3 / 4);
@@ -122,8 +123,9 @@ StatusOr<std::string> Base64UrlDecode(std::string_view text) {
   for (char c : text) {
     int v = value(c);
     if (v < 0) {
-      return absl::InvalidArgumentError("base64url text has a character "
-                                        "outside the alphabet");
+      return absl::InvalidArgumentError(
+          "base64url text has a character "
+          "outside the alphabet");
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -193,12 +195,11 @@ StatusOr<std::string> PublicKeyPem(EVP_PKEY* key) {
 
 StatusOr<PkeyPtr> ParsePrivateKeyPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
-                                            nullptr)
-                  : nullptr);
+  PkeyPtr key(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+          : nullptr);
   if (!key) {
-    return absl::InvalidArgumentError("not a PEM private key: " +
-                                      SslErrors());
+    return absl::InvalidArgumentError("not a PEM private key: " + SslErrors());
   }
   return key;
 }
@@ -216,8 +217,7 @@ StatusOr<X509Ptr> ParseCertPem(std::string_view pem) {
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)
                    : nullptr);
   if (!cert) {
-    return absl::InvalidArgumentError("not a PEM certificate: " +
-                                      SslErrors());
+    return absl::InvalidArgumentError("not a PEM certificate: " + SslErrors());
   }
   return cert;
 }
@@ -266,9 +266,8 @@ Status SetP256PublicKey(X509* cert, EVP_PKEY* key) {
   }
   memcpy(penc, point.data(), point.size());
   if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-                             V_ASN1_OBJECT,
-                             OBJ_nid2obj(NID_X9_62_prime256v1), penc,
-                             static_cast<int>(point.size())) != 1) {
+                             V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1),
+                             penc, static_cast<int>(point.size())) != 1) {
     OPENSSL_free(penc);
     return SslError("cannot set the certificate's public key");
   }
@@ -285,10 +284,9 @@ StatusOr<std::string> P256PrivateKeyPem(EVP_PKEY* key) {
   // PKCS#8 PrivateKeyInfo { 0, {id-ecPublicKey, prime256v1},
   //   OCTET STRING ECPrivateKey { 1, OCTET STRING d, [1] BIT STRING Q } }
   static const unsigned char kHead[] = {
-      0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a,
-      0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-      0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01,
-      0x01, 0x04, 0x20};
+      0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
+      0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+      0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
   static const unsigned char kMid[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
   unsigned char der[sizeof kHead + 32 + sizeof kMid + 65];
   memcpy(der, kHead, sizeof kHead);
@@ -300,8 +298,9 @@ StatusOr<std::string> P256PrivateKeyPem(EVP_PKEY* key) {
   std::string pem = "-----BEGIN PRIVATE KEY-----\n";
   unsigned char line[65];
   for (size_t off = 0; off < sizeof der; off += 48) {
-    int n = EVP_EncodeBlock(line, der + off,
-                            static_cast<int>(std::min<size_t>(48, sizeof der - off)));
+    int n = EVP_EncodeBlock(
+        line, der + off,
+        static_cast<int>(std::min<size_t>(48, sizeof der - off)));
     pem.append(reinterpret_cast<char*>(line), static_cast<size_t>(n));
     pem.push_back('\n');
   }
@@ -371,8 +370,8 @@ StatusOr<std::string> EcdsaRawToDer(std::string_view raw) {
 
 StatusOr<std::string> SignEs256(EVP_PKEY* key, std::string_view data) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
-                                 key) != 1) {
+  if (!ctx ||
+      EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
     return SslError("ES256 sign init failed");
   }
   unsigned char der[80];
@@ -380,8 +379,7 @@ StatusOr<std::string> SignEs256(EVP_PKEY* key, std::string_view data) {
   if (EVP_DigestSign(ctx.get(), der, &len, U(data), data.size()) != 1) {
     return SslError("ES256 sign failed");
   }
-  return EcdsaDerToRaw(
-      std::string_view(reinterpret_cast<char*>(der), len));
+  return EcdsaDerToRaw(std::string_view(reinterpret_cast<char*>(der), len));
 }
 
 bool VerifyEs256(EVP_PKEY* key, std::string_view data,
@@ -397,8 +395,8 @@ bool VerifyEs256(EVP_PKEY* key, std::string_view data,
     ERR_clear_error();
     return false;
   }
-  int rc = EVP_DigestVerify(ctx.get(), U(*der), der->size(), U(data),
-                            data.size());
+  int rc =
+      EVP_DigestVerify(ctx.get(), U(*der), der->size(), U(data), data.size());
   if (rc != 1) ERR_clear_error();
   return rc == 1;
 }

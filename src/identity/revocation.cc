@@ -103,9 +103,9 @@ Status RevocationList::Check(const std::string& spiffe_id,
   if (!instance.empty()) {
     auto it = instances_.find({spiffe_id, instance});
     if (it != instances_.end()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "revoked: instance ", instance, " of ", spiffe_id,
-          " was revoked at ", ossl::FormatTime(it->second)));
+      return absl::UnauthenticatedError(
+          absl::StrCat("revoked: instance ", instance, " of ", spiffe_id,
+                       " was revoked at ", ossl::FormatTime(it->second)));
     }
   }
   auto it = cutoffs_.find(spiffe_id);

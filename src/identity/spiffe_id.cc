@@ -23,13 +23,13 @@ bool PathChar(char c) {
 Status ValidateTrustDomain(std::string_view td) {
   if (td.empty()) return absl::InvalidArgumentError("trust domain is empty");
   if (td.size() > kMaxTrustDomain) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trust domain is longer than ", kMaxTrustDomain,
-                     " characters"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trust domain is longer than ", kMaxTrustDomain, " characters"));
   }
   for (char c : td) {
     if (!TrustDomainChar(c)) {
-      return absl::InvalidArgumentError("trust domain \"" + std::string(td) +
+      return absl::InvalidArgumentError(
+          "trust domain \"" + std::string(td) +
           "\" has a character outside [a-z0-9.-_] "
           "(SPIFFE trust domains are lower case, no port or userinfo)");
     }
@@ -87,13 +87,14 @@ StatusOr<SpiffeId> ParseWorkloadId(std::string_view id,
                                    std::string_view trust_domain) {
   AIK_ASSIGN_OR_RETURN(SpiffeId parsed, ParseSpiffeId(id));
   if (parsed.path.empty()) {
-    return absl::InvalidArgumentError("\"" + std::string(id) +
+    return absl::InvalidArgumentError(
+        "\"" + std::string(id) +
         "\" names a trust domain, not a workload (empty path)");
   }
   if (parsed.trust_domain != trust_domain) {
-    return absl::InvalidArgumentError(
-        "\"" + std::string(id) + "\" is not in trust domain " +
-        std::string(trust_domain));
+    return absl::InvalidArgumentError("\"" + std::string(id) +
+                                      "\" is not in trust domain " +
+                                      std::string(trust_domain));
   }
   return parsed;
 }

@@ -87,12 +87,12 @@ StatusOr<X509Svid> NodeCA::IssueX509SVID(const Subject& subject,
         AddExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
     AIK_RETURN_IF_ERROR(
         AddExt(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
-    AIK_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_ext_key_usage,
-                               "serverAuth,clientAuth"));
+    AIK_RETURN_IF_ERROR(
+        AddExt(cert.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth"));
     AIK_RETURN_IF_ERROR(
         AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
-    AIK_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_authority_key_identifier,
-                               "keyid:always"));
+    AIK_RETURN_IF_ERROR(
+        AddExt(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
     AIK_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_subject_alt_name,
                                "URI:" + subject.spiffe_id));
     if (X509_sign(cert.get(), ca.key.get(), EVP_sha256()) <= 0) {
@@ -163,8 +163,9 @@ StatusOr<X509SvidInfo> NodeCA::ValidateX509SVID(
     if (gn->type != GEN_URI) continue;
     ++uris;
     const ASN1_IA5STRING* uri = gn->d.uniformResourceIdentifier;
-    info.spiffe_id.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                          static_cast<size_t>(ASN1_STRING_length(uri)));
+    info.spiffe_id.assign(
+        reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+        static_cast<size_t>(ASN1_STRING_length(uri)));
   }
   if (uris != 1) return NotSvid("it must have exactly one URI SAN");
   Status id = ParseWorkloadId(info.spiffe_id, impl_->opt.trust_domain).status();
@@ -174,8 +175,9 @@ StatusOr<X509SvidInfo> NodeCA::ValidateX509SVID(
   if (idx >= 0) {
     const ASN1_STRING* cn =
         X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-    info.instance.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
-                         static_cast<size_t>(ASN1_STRING_length(cn)));
+    info.instance.assign(
+        reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+        static_cast<size_t>(ASN1_STRING_length(cn)));
   }
   info.serial_hex = SerialHex(leaf);
   AIK_ASSIGN_OR_RETURN(info.issued_at_s,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "identity/identity_test_util.h"
 
@@ -12,9 +13,9 @@ namespace aikernel::identity {
 namespace {
 
 using ::aikernel::testing::TempDir;
-using ::testing::HasSubstr;
 using testing::CaOptions;
 using testing::FakeClock;
+using ::testing::HasSubstr;
 using testing::RunCommand;
 
 const std::string kAgent = "spiffe://node-a.example/agent/worker";
@@ -172,6 +173,32 @@ TEST(NodeCaTest, JwksListsTheSigningKeysWithTheirKids) {
   EXPECT_EQ(k["y"].get<std::string>().size(), 43u);
 }
 
+TEST(NodeCaTest, SpiffeBundleHasX509AndJwtKeys) {
+  TempDir dir;
+  FakeClock clock;
+  auto ca = NodeCA::Open(CaOptions(dir.path(), clock));
+  ASSERT_TRUE(ca.ok());
+  TrustBundle b = (*ca)->Bundle();
+  auto doc = nlohmann::json::parse(b.spiffe_bundle_json);
+  ASSERT_EQ(doc["keys"].size(), 2u);
+  EXPECT_EQ(doc["keys"][0]["use"], "x509-svid");
+  EXPECT_EQ(doc["keys"][1]["use"], "jwt-svid");
+  EXPECT_EQ(doc["keys"][1]["kid"], (*ca)->ActiveKid());
+  EXPECT_GT(doc["spiffe_sequence"].get<int64_t>(), 0);
+  // x5c is the CA certificate's DER: PEM body without line breaks.
+  std::string body;
+  std::istringstream lines(b.pem);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line[0] != '-') body += line;
+  }
+  EXPECT_EQ(doc["keys"][0]["x5c"][0], body);
+  const int64_t seq = doc["spiffe_sequence"].get<int64_t>();
+  clock.Advance(10);
+  ASSERT_TRUE((*ca)->RotateCA().ok());
+  auto after = nlohmann::json::parse((*ca)->Bundle().spiffe_bundle_json);
+  EXPECT_GT(after["spiffe_sequence"].get<int64_t>(), seq);
+}
+
 TEST(NodeCaTest, RotationKeepsTheOldCaUntilItsLastSvidExpires) {
   TempDir dir;
   FakeClock clock;
@@ -206,8 +233,8 @@ TEST(NodeCaTest, RotationKeepsTheOldCaUntilItsLastSvidExpires) {
   testing::WriteFile(dir.file("overlap.pem"), overlap.pem);
   testing::WriteFile(dir.file("old.pem"), svid->cert_pem);
   testing::WriteFile(dir.file("new.pem"), fresh->cert_pem);
-  auto v = RunCommand("openssl verify -CAfile " + dir.file("overlap.pem") + " " +
-               dir.file("old.pem"));
+  auto v = RunCommand("openssl verify -CAfile " + dir.file("overlap.pem") +
+                      " " + dir.file("old.pem"));
   EXPECT_EQ(v.exit_code, 0) << v.output;
 
   // Past the old CA's last expiry it drops out of the bundle.
@@ -217,11 +244,12 @@ TEST(NodeCaTest, RotationKeepsTheOldCaUntilItsLastSvidExpires) {
   EXPECT_EQ(after.cas[0].kid, *new_kid);
   testing::WriteFile(dir.file("after.pem"), after.pem);
   v = RunCommand("openssl verify -CAfile " + dir.file("after.pem") + " " +
-          dir.file("old.pem"));
+                 dir.file("old.pem"));
   EXPECT_NE(v.exit_code, 0) << v.output;
   EXPECT_THAT(v.output, HasSubstr("unable to get local issuer certificate"));
   v = RunCommand("openssl verify -attime " + std::to_string(clock.NowS()) +
-          " -CAfile " + dir.file("after.pem") + " " + dir.file("new.pem"));
+                 " -CAfile " + dir.file("after.pem") + " " +
+                 dir.file("new.pem"));
   EXPECT_EQ(v.exit_code, 0) << v.output;
   Status old_jwt = (*ca)->ValidateJWTSVID(jwt->token, "db").status();
   EXPECT_TRUE(absl::IsUnauthenticated(old_jwt));

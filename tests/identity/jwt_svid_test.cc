@@ -14,12 +14,12 @@ namespace aikernel::identity {
 namespace {
 
 using ::aikernel::testing::TempDir;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using nlohmann::json;
 using testing::CaOptions;
 using testing::FakeClock;
+using ::testing::HasSubstr;
 using testing::RunCommand;
+using ::testing::StartsWith;
 
 const std::string kAgent = "spiffe://node-a.example/agent/worker";
 const std::string kOther = "spiffe://node-a.example/agent/other";
@@ -96,12 +96,14 @@ TEST_F(JwtSvidTest, IssuesAndValidates) {
 }
 
 TEST_F(JwtSvidTest, HeaderAndClaimsAreTheDocumentedOnes) {
-  auto t = ca_->IssueJWTSVID({kAgent, "inst-1"}, {"db"}, std::chrono::minutes(5));
+  auto t =
+      ca_->IssueJWTSVID({kAgent, "inst-1"}, {"db"}, std::chrono::minutes(5));
   ASSERT_TRUE(t.ok());
   Parts p = Split(t->token);
   json header = json::parse(UnB64(p.header));
-  EXPECT_EQ(header, (json{{"alg", "ES256"}, {"kid", ca_->ActiveKid()},
-                          {"typ", "JWT"}}));
+  EXPECT_EQ(
+      header,
+      (json{{"alg", "ES256"}, {"kid", ca_->ActiveKid()}, {"typ", "JWT"}}));
   json claims = json::parse(UnB64(p.payload));
   EXPECT_EQ(claims["sub"], kAgent);
   EXPECT_EQ(claims["aud"], json::array({"db"}));
@@ -165,8 +167,8 @@ TEST_F(JwtSvidTest, RefusesWrongAudience) {
   std::string token = Issue({kAgent, "i"}, {"db", "cache"});
   EXPECT_THAT(Rejection(token, "queue"), StartsWith("wrong audience:"));
   EXPECT_THAT(Rejection(token, "DB"), StartsWith("wrong audience:"));
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      ca_->ValidateJWTSVID(token, "").status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ca_->ValidateJWTSVID(token, "").status()));
 }
 
 TEST_F(JwtSvidTest, RefusesTamperedPayloadSignatureAndHeader) {
@@ -197,12 +199,11 @@ TEST_F(JwtSvidTest, RefusesMalformed) {
   Parts p = Split(token);
   for (const std::string& bad :
        {std::string(""), std::string("abc"), p.header + "." + p.payload,
-        token + ".x", "." + p.payload + "." + p.sig,
-        p.header + ".." + p.sig, p.header + "." + p.payload + ".",
+        token + ".x", "." + p.payload + "." + p.sig, p.header + ".." + p.sig,
+        p.header + "." + p.payload + ".",
         std::string("!!!.") + p.payload + "." + p.sig,
         B64("not json") + "." + p.payload + "." + p.sig,
-        B64("[1]") + "." + p.payload + "." + p.sig,
-        std::string(9000, 'a')}) {
+        B64("[1]") + "." + p.payload + "." + p.sig, std::string(9000, 'a')}) {
     EXPECT_THAT(Rejection(bad), StartsWith("malformed:")) << bad;
   }
 }
@@ -220,7 +221,8 @@ TEST_F(JwtSvidTest, RefusesUnknownKid) {
   TempDir other_dir;
   auto other = NodeCA::Open(CaOptions(other_dir.path(), clock_));
   ASSERT_TRUE(other.ok());
-  auto foreign = (*other)->IssueJWTSVID(kAgent, {"db"}, std::chrono::minutes(1));
+  auto foreign =
+      (*other)->IssueJWTSVID(kAgent, {"db"}, std::chrono::minutes(1));
   ASSERT_TRUE(foreign.ok());
   EXPECT_THAT(Rejection(foreign->token), StartsWith("unknown kid:"));
   // Its payload and signature under our kid: bad signature.
@@ -294,14 +296,23 @@ TEST_F(JwtSvidTest, RefusesRevokedInstanceAndSubject) {
   EXPECT_THAT(Rejection(b1), StartsWith("revoked:"));
 }
 
-TEST_F(JwtSvidTest, AgentBTokenDoesNotNameAgentA) {
-  // A token is bound to its sub: B's token validates as B, never as A, and
-  // editing sub breaks the signature (see tampering above).
+TEST_F(JwtSvidTest, AgentAPresentingAgentBsTokenIsRefused) {
   std::string b = Issue({kOther, "inst-9"});
-  auto c = ca_->ValidateJWTSVID(b, "db");
-  ASSERT_TRUE(c.ok());
+  auto c = ca_->ValidateJWTSVIDFrom(b, "db", {kOther, "inst-9"});
+  ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->spiffe_id, kOther);
-  EXPECT_EQ(c->instance, "inst-9");
+  // A presents B's token as its own.
+  Status wrong = ca_->ValidateJWTSVIDFrom(b, "db", {kAgent, "inst-1"}).status();
+  EXPECT_TRUE(absl::IsUnauthenticated(wrong));
+  EXPECT_THAT(std::string(wrong.message()), StartsWith("not the presenter's:"));
+  // B's next instance presenting the previous instance's token.
+  EXPECT_FALSE(ca_->ValidateJWTSVIDFrom(b, "db", {kOther, "inst-10"}).ok());
+  // Validation failures come first.
+  EXPECT_THAT(
+      std::string(ca_->ValidateJWTSVIDFrom(b, "queue", {kOther, "inst-9"})
+                      .status()
+                      .message()),
+      StartsWith("wrong audience:"));
 }
 
 TEST_F(JwtSvidTest, ConcurrentIssueAndValidate) {
@@ -310,8 +321,8 @@ TEST_F(JwtSvidTest, ConcurrentIssueAndValidate) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        auto tok = ca_->IssueJWTSVID(
-            {kAgent, "t" + std::to_string(t)}, {"db"}, std::chrono::minutes(1));
+        auto tok = ca_->IssueJWTSVID({kAgent, "t" + std::to_string(t)}, {"db"},
+                                     std::chrono::minutes(1));
         if (!tok.ok() || !ca_->ValidateJWTSVID(tok->token, "db").ok()) {
           ++failures;
         }
@@ -367,7 +378,8 @@ process.exit(ok ? 0 : 1);
 std::string RawToDer(const std::string& raw) {
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   ECDSA_SIG* sig = ECDSA_SIG_new();
-  ECDSA_SIG_set0(sig, BN_bin2bn(p, 32, nullptr), BN_bin2bn(p + 32, 32, nullptr));
+  ECDSA_SIG_set0(sig, BN_bin2bn(p, 32, nullptr),
+                 BN_bin2bn(p + 32, 32, nullptr));
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig, &der);
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
@@ -381,7 +393,7 @@ TEST_F(JwtSvidTest, OpensslDgstVerifiesTheSignature) {
   Parts p = Split(token);
   testing::WriteFile(dir_.file("ca.pem"), ca_->TrustBundlePem());
   auto pub = RunCommand("openssl x509 -in " + dir_.file("ca.pem") +
-                 " -noout -pubkey > " + dir_.file("pub.pem"));
+                        " -noout -pubkey > " + dir_.file("pub.pem"));
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   testing::WriteFile(dir_.file("input.txt"), p.header + "." + p.payload);
   testing::WriteFile(dir_.file("sig.der"), RawToDer(UnB64(p.sig)));
@@ -391,8 +403,7 @@ TEST_F(JwtSvidTest, OpensslDgstVerifiesTheSignature) {
   auto r = RunCommand(cmd);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Verified OK"));
-  testing::WriteFile(dir_.file("input.txt"),
-                     p.header + "." + Flip(p.payload));
+  testing::WriteFile(dir_.file("input.txt"), p.header + "." + Flip(p.payload));
   r = RunCommand(cmd);
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Verification failure"));

@@ -9,8 +9,9 @@ namespace aikernel::identity::ossl {
 namespace {
 
 TEST(OsslTest, Base64UrlRoundTripsAndIsStrict) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                              std::string("\xff\xfe\x00\x01", 4)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                std::string("\xff\xfe\x00\x01", 4)}) {
     auto back = Base64UrlDecode(Base64UrlEncode(s));
     ASSERT_TRUE(back.ok()) << s;
     EXPECT_EQ(*back, s);

@@ -6,8 +6,8 @@ namespace aikernel::identity {
 namespace {
 
 TEST(SpiffeIdTest, AcceptsValidTrustDomains) {
-  for (const char* td : {"node-a.example", "example.org", "a", "x_y-z.0",
-                         "aikernel.local"}) {
+  for (const char* td :
+       {"node-a.example", "example.org", "a", "x_y-z.0", "aikernel.local"}) {
     EXPECT_TRUE(ValidateTrustDomain(td).ok()) << td;
   }
 }
@@ -44,8 +44,7 @@ TEST(SpiffeIdTest, RefusesInvalidIds) {
         "spiffe://node-a.example/a b", "spiffe://node-a.example/%41"}) {
     EXPECT_FALSE(ParseSpiffeId(s).ok()) << s;
   }
-  EXPECT_FALSE(
-      ParseSpiffeId("spiffe://a/" + std::string(2048, 'x')).ok());
+  EXPECT_FALSE(ParseSpiffeId("spiffe://a/" + std::string(2048, 'x')).ok());
 }
 
 TEST(SpiffeIdTest, WorkloadIdsNeedAPathInTheTrustDomain) {

@@ -13,9 +13,9 @@ namespace aikernel::identity {
 namespace {
 
 using ::aikernel::testing::TempDir;
-using ::testing::HasSubstr;
 using testing::CaOptions;
 using testing::FakeClock;
+using ::testing::HasSubstr;
 using testing::RunCommand;
 
 const std::string kAgent = "spiffe://node-a.example/agent/worker";
@@ -36,7 +36,7 @@ class X509SvidTest : public ::testing::Test {
     std::string cmd = "openssl verify ";
     if (at_fake_time) cmd += "-attime " + std::to_string(clock_.NowS()) + " ";
     return RunCommand(cmd + "-CAfile " + dir_.file("bundle.pem") + " " +
-               dir_.file("cert.pem"));
+                      dir_.file("cert.pem"));
   }
 
   TempDir dir_;
@@ -54,8 +54,8 @@ TEST_F(X509SvidTest, OpensslVerifyAcceptsAnIssuedSvid) {
   // The TLS purposes named by extendedKeyUsage are accepted too.
   for (const char* purpose : {"sslclient", "sslserver"}) {
     auto p = RunCommand("openssl verify -purpose " + std::string(purpose) +
-                 " -CAfile " + dir_.file("bundle.pem") + " " +
-                 dir_.file("cert.pem"));
+                        " -CAfile " + dir_.file("bundle.pem") + " " +
+                        dir_.file("cert.pem"));
     EXPECT_EQ(p.exit_code, 0) << purpose << ": " << p.output;
   }
 }
@@ -83,8 +83,8 @@ TEST_F(X509SvidTest, CertificateFollowsTheX509SvidProfile) {
   ASSERT_EQ(sk_GENERAL_NAME_num(sans), 1);
   const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, 0);
   ASSERT_EQ(gn->type, GEN_URI);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(
-                            gn->d.uniformResourceIdentifier))),
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(
+                ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier))),
             kAgent);
   GENERAL_NAMES_free(sans);
   EXPECT_EQ(svid->expires_at_s - svid->issued_at_s, 1800);
@@ -99,11 +99,14 @@ TEST_F(X509SvidTest, CertificateFollowsTheX509SvidProfile) {
   EXPECT_EQ(X509_check_private_key(x, key->get()), 1);
   // The openssl CLI agrees.
   testing::WriteFile(dir_.file("leaf.pem"), svid->cert_pem);
-  auto text = RunCommand("openssl x509 -noout -text -in " + dir_.file("leaf.pem"));
+  auto text =
+      RunCommand("openssl x509 -noout -text -in " + dir_.file("leaf.pem"));
   EXPECT_THAT(text.output, HasSubstr("CA:FALSE"));
   EXPECT_THAT(text.output, HasSubstr("Digital Signature"));
-  EXPECT_THAT(text.output, HasSubstr(
-      "TLS Web Server Authentication, TLS Web Client Authentication"));
+  EXPECT_THAT(
+      text.output,
+      HasSubstr(
+          "TLS Web Server Authentication, TLS Web Client Authentication"));
   EXPECT_THAT(text.output, HasSubstr("URI:" + kAgent));
   EXPECT_THAT(text.output, HasSubstr("CN = inst-1"));
 }
@@ -130,9 +133,9 @@ TEST_F(X509SvidTest, TtlIsCappedAndMustBePositive) {
 }
 
 TEST_F(X509SvidTest, RefusesIdsOutsideTheTrustDomainOrInvalid) {
-  for (const char* id : {"spiffe://node-b.example/agent/x",
-                         "spiffe://node-a.example", "spiffe://node-a.example/a/",
-                         "not-an-id"}) {
+  for (const char* id :
+       {"spiffe://node-b.example/agent/x", "spiffe://node-a.example",
+        "spiffe://node-a.example/a/", "not-an-id"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(
         ca_->IssueX509SVID(id, std::chrono::hours(1)).status()))
         << id;
