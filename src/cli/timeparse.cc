@@ -67,6 +67,9 @@ std::optional<int64_t> ParseRfc3339(std::string_view s, std::string* error) {
     return fail("expected YYYY-MM-DD");
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || !ValidDate(y, mo, d)) return fail("no such date");
+  // Times are int64 nanoseconds since 1970 on the wire and in the ledger,
+  // which covers 1677-09-21 to 2262-04-11; refuse rather than wrap.
+  if (y < 1678 || y > 2261) return fail("year must be between 1678 and 2261");
   int64_t ns = DaysFromCivil(y, mo, d) * kD;
   if (p == s.size()) return ns;  // a date: midnight UTC
   if (!(Expect(s, &p, 'T') || Expect(s, &p, 't') || Expect(s, &p, ' '))) {

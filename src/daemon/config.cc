@@ -139,6 +139,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   }
   const toml::table& root = parsed.table();
   Config config;
+  config.source = file;
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
     auto known = Schema().find(section);
@@ -160,6 +161,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
                    absl::StrCat("unknown key (known in [", section, "]: ", names, ")"));
       }
       AIK_RETURN_IF_ERROR(setter->second(value, dotted, file, config));
+      config.positions[dotted] = Where(file, value.source());
     }
   }
   return config;

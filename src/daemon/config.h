@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,16 @@ struct Config {
   int64_t max_batch = 8192;
   std::vector<std::string> redact_fields = {"password", "secret", "token",
                                             "api_key", "authorization"};
+
+  // Where each key that was set came from ("file:line:col"), so checks made
+  // after parsing (e.g. that a group exists) can point at the line.
+  std::map<std::string, std::string> positions;
+  std::string source;  // the file, or "(defaults)"
+  std::string Where(const std::string& key) const {
+    auto it = positions.find(key);
+    if (it != positions.end()) return it->second;
+    return source.empty() ? "(defaults)" : source;
+  }
 };
 
 StatusOr<Config> LoadConfig(const std::string& path);

@@ -28,7 +28,9 @@
 namespace aikernel::daemon {
 namespace {
 
-StatusOr<gid_t> ResolveGroup(const std::string& key, const std::string& name) {
+// `config` locates `key` in its file, so the error names file:line:col.
+StatusOr<gid_t> ResolveGroup(const Config& config, const std::string& key,
+                             const std::string& name) {
   if (name.empty()) return static_cast<gid_t>(-1);
   std::vector<char> buf(16384);
   group grp{};
@@ -40,7 +42,7 @@ StatusOr<gid_t> ResolveGroup(const std::string& key, const std::string& name) {
       return static_cast<gid_t>(std::stoul(name));
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(key, ": no such group '", name, "'"));
+        absl::StrCat(config.Where(key), ": ", key, ": no such group '", name, "'"));
   }
   return result->gr_gid;
 }
@@ -107,10 +109,10 @@ class Server {
  private:
   Status Start() {
     spdlog::set_level(spdlog::level::from_str(config_.log_level));
-    AIK_ASSIGN_OR_RETURN(gid_t socket_gid,
-                         ResolveGroup("daemon.socket_group", config_.socket_group));
-    AIK_ASSIGN_OR_RETURN(gid_t admin_gid,
-                         ResolveGroup("daemon.admin_group", config_.admin_group));
+    AIK_ASSIGN_OR_RETURN(gid_t socket_gid, ResolveGroup(config_, "daemon.socket_group",
+                                                        config_.socket_group));
+    AIK_ASSIGN_OR_RETURN(gid_t admin_gid, ResolveGroup(config_, "daemon.admin_group",
+                                                       config_.admin_group));
     if (config_.node_name.empty()) config_.node_name = Hostname();
     AIK_RETURN_IF_ERROR(EnsureStateDir(config_.state_dir));
     const std::string state = config_.state_dir;
@@ -150,7 +152,11 @@ class Server {
   }
 
   void Serve() {
-    boost::asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
+    // A member, not a local: it must outlive Serve() so that a second
+    // SIGTERM during the drain is caught (and ignored) rather than killing
+    // the daemon before the ledger's final checkpoint.
+    signals_ = std::make_unique<boost::asio::signal_set>(io_, SIGTERM, SIGINT, SIGHUP);
+    boost::asio::signal_set& signals = *signals_;
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;
@@ -200,7 +206,12 @@ class Server {
       std::lock_guard<std::mutex> lock(mu_);
       drain_ms = config_.drain_timeout_ms;
     }
-    rpc_->Shutdown(std::chrono::milliseconds(drain_ms));
+    // Drain: wait for calls in flight (new ones are refused UNAVAILABLE),
+    // not for idle connections, then cancel whatever is left.
+    if (!kernel_->WaitForIdle(std::chrono::milliseconds(drain_ms))) {
+      spdlog::warn("drain: calls still in flight after {} ms; cancelling them", drain_ms);
+    }
+    rpc_->Shutdown(std::chrono::milliseconds(0));
     ledger_->Close();
     audit::Head head = ledger_->head();
     spdlog::info("stopped; ledger head {} (checkpoint {})", head.sequence,
@@ -217,7 +228,7 @@ class Server {
     AIK_ASSIGN_OR_RETURN(Config next, Load(flags_));
     if (next.node_name.empty()) next.node_name = Hostname();
     AIK_ASSIGN_OR_RETURN(gid_t admin_gid,
-                         ResolveGroup("daemon.admin_group", next.admin_group));
+                         ResolveGroup(next, "daemon.admin_group", next.admin_group));
     kernel::ReloadResult result;
     for (const std::string& key : ChangedKeys(config_, next)) {
       (IsReloadable(key) ? result.applied : result.needs_restart).push_back(key);
@@ -243,6 +254,7 @@ class Server {
   std::mutex mu_;  // guards config_ against concurrent reloads
   Config config_;
   boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
   kernel::ConnectionTable connections_;
   kernel::BuiltinAuthorizer authorizer_;
   std::unique_ptr<identity::NodeKey> key_;

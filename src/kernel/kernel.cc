@@ -17,6 +17,17 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   const int64_t received_ns = deps_.clock->RealtimeNs();
   const int64_t t0 = deps_.clock->MonotonicNs();
   total_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(idle_mu_);
+    ++in_flight_;
+  }
+  struct InFlight {
+    Kernel* k;
+    ~InFlight() {
+      std::lock_guard<std::mutex> lock(k->idle_mu_);
+      if (--k->in_flight_ == 0) k->idle_cv_.notify_all();
+    }
+  } in_flight{this};
 
   audit::Record record;
   record.time_ns = received_ns;
@@ -49,14 +60,18 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
       record.decision = audit::Decision::kAllow;
       // 4 approve: lands with the policy issue. 5 execute, but only if the
       // call can be audited afterwards (fail closed).
-      if (!deps_.sink->Accepting()) {
+      if (stopping()) {
+        status = absl::UnavailableError("aikerneld is shutting down; call not executed");
+        failed_.fetch_add(1, std::memory_order_relaxed);
+      } else if (!deps_.sink->Accepting()) {
         status = absl::UnavailableError(
             "audit ledger is not accepting records; call not executed");
         failed_.fetch_add(1, std::memory_order_relaxed);
         return {status, 0};
+      } else {
+        status = execute(*principal);
+        if (!status.ok()) failed_.fetch_add(1, std::memory_order_relaxed);
       }
-      status = execute(*principal);
-      if (!status.ok()) failed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   record.code = static_cast<int32_t>(status.code());
@@ -73,6 +88,11 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
             0};
   }
   return {status, *seq};
+}
+
+bool Kernel::WaitForIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(idle_mu_);
+  return idle_cv_.wait_for(lock, timeout, [&] { return in_flight_ == 0; });
 }
 
 CallCounters Kernel::counters() const {

@@ -23,6 +23,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -112,7 +114,12 @@ class Kernel {
     digester_.SetRedactedFields(names);
   }
   // Ends follow streams so a drain can finish.
+  // From now on calls are refused UNAVAILABLE (and audited), follow
+  // streams end, and WaitForIdle() can tell when the drain is done.
   void BeginShutdown() { stopping_.store(true); }
+  // Blocks until no Dispatch() is in progress or `timeout` passes; returns
+  // true if idle.
+  bool WaitForIdle(std::chrono::milliseconds timeout);
   bool stopping() const { return stopping_.load(); }
   CallCounters counters() const;
 
@@ -123,6 +130,9 @@ class Kernel {
   int64_t started_at_ns_;
   int64_t started_mono_ns_;
   std::atomic<bool> stopping_{false};
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
+  int64_t in_flight_ = 0;  // GUARDED_BY(idle_mu_)
   std::atomic<uint64_t> total_{0}, denied_{0}, failed_{0};
   std::mutex reload_mu_;
   std::function<StatusOr<ReloadResult>()> reload_;  // GUARDED_BY(reload_mu_)

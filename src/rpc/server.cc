@@ -1,6 +1,8 @@
 #include "rpc/server.h"
 
 #include <grpcpp/grpcpp.h>
+
+#include <limits>
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
@@ -28,8 +30,22 @@ void SetDuration(int64_t ns, google::protobuf::Duration* d) {
   d->set_seconds(ns / 1'000'000'000);
   d->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
 }
+// Saturates instead of wrapping: int64 nanoseconds end in 2262, and a time
+// past that must not become a time in the past.
 int64_t ToNs(const google::protobuf::Timestamp& ts) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  if (ts.seconds() >= kMax / 1'000'000'000) return kMax;
+  if (ts.seconds() <= kMin / 1'000'000'000) return kMin;
   return ts.seconds() * 1'000'000'000 + ts.nanos();
+}
+
+absl::Status CheckTimestamp(const char* field, const google::protobuf::Timestamp& ts) {
+  if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": nanos must be in [0, 999999999], got ", ts.nanos()));
+  }
+  return absl::OkStatus();
 }
 
 pb::Principal::Kind ToProto(Principal::Kind k) {
@@ -153,8 +169,14 @@ class AdminService final : public pb::Admin::Service {
           return absl::InvalidArgumentError(
               absl::StrCat("decision: unknown value ", req->decision()));
       }
-      if (req->has_since()) f.since_ns = ToNs(req->since());
-      if (req->has_until()) f.until_ns = ToNs(req->until());
+      if (req->has_since()) {
+        AIK_RETURN_IF_ERROR(CheckTimestamp("since", req->since()));
+        f.since_ns = ToNs(req->since());
+      }
+      if (req->has_until()) {
+        AIK_RETURN_IF_ERROR(CheckTimestamp("until", req->until()));
+        f.until_ns = ToNs(req->until());
+      }
       if (f.since_ns && f.until_ns && *f.until_ns <= *f.since_ns) {
         return absl::InvalidArgumentError("until: must be later than since");
       }
