@@ -52,8 +52,8 @@ StatusOr<std::unique_ptr<RevocationList>> RevocationList::Open(
   return list;
 }
 
-Status RevocationList::PersistLocked() const {
-  if (path_.empty()) return absl::OkStatus();
+Status RevocationList::PersistLocked() {
+  if (path_.empty() || !dirty_) return absl::OkStatus();
   json doc = {{"version", 1},
               {"instances", json::array()},
               {"subjects", json::array()}};
@@ -64,9 +64,11 @@ Status RevocationList::PersistLocked() const {
   for (const auto& [id, cutoff] : cutoffs_) {
     doc["subjects"].push_back({{"id", id}, {"cutoff", cutoff}});
   }
-  return ossl::WriteFileAtomic(
+  Status s = ossl::WriteFileAtomic(
       path_, doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n",
       0600, /*exclusive=*/false);
+  if (s.ok()) dirty_ = false;
+  return s;
 }
 
 Status RevocationList::RevokeInstance(const std::string& spiffe_id,
@@ -78,7 +80,7 @@ Status RevocationList::RevokeInstance(const std::string& spiffe_id,
   }
   std::unique_lock lock(mu_);
   auto [it, inserted] = instances_.try_emplace({spiffe_id, instance}, now_s);
-  if (!inserted) return absl::OkStatus();  // already revoked
+  dirty_ |= inserted;
   return PersistLocked();
 }
 
@@ -89,9 +91,11 @@ Status RevocationList::RevokeSubjectBefore(const std::string& spiffe_id,
   }
   std::unique_lock lock(mu_);
   auto [it, inserted] = cutoffs_.try_emplace(spiffe_id, cutoff_s);
-  if (!inserted) {
-    if (it->second >= cutoff_s) return absl::OkStatus();
+  if (inserted) {
+    dirty_ = true;
+  } else if (it->second < cutoff_s) {
     it->second = cutoff_s;
+    dirty_ = true;
   }
   return PersistLocked();
 }
@@ -149,7 +153,8 @@ Status RevocationList::Prune(int64_t now_s, int64_t max_ttl_s) {
       ++it;
     }
   }
-  return changed ? PersistLocked() : absl::OkStatus();
+  dirty_ |= changed;
+  return PersistLocked();
 }
 
 std::vector<RevocationList::InstanceEntry> RevocationList::Instances() const {

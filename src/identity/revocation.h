@@ -17,8 +17,9 @@
 // Persistence: with a path, every change is written (atomically, fsynced,
 // mode 0600) before the call returns, and Open() reloads it, so a restart
 // does not resurrect revoked tokens. The in-memory list is updated first: if
-// the write fails the revocation is still in force in this process and the
-// error is returned.
+// the write fails the revocation is still in force in this process, the
+// error is returned, and the next change (or the same call repeated) writes
+// again.
 //
 // Thread-safe: Check() takes a shared lock; changes take an exclusive one.
 #pragma once
@@ -76,10 +77,12 @@ class RevocationList {
   std::vector<SubjectEntry> Subjects() const;
 
  private:
-  Status PersistLocked() const;  // REQUIRES(mu_ exclusive)
+  // Writes the list if anything changed since the last good write.
+  Status PersistLocked();  // REQUIRES(mu_ exclusive)
 
   std::string path_;  // "" = not persisted
   mutable std::shared_mutex mu_;
+  bool dirty_ = false;  // GUARDED_BY(mu_): a change not yet on disk
   // (spiffe_id, instance) -> revoked_at_s
   std::map<std::pair<std::string, std::string>, int64_t> instances_;
   std::map<std::string, int64_t> cutoffs_;  // spiffe_id -> cutoff_s

@@ -82,6 +82,21 @@ TEST(RevocationTest, PersistsAndReloads) {
   EXPECT_EQ((*list)->Instances()[0].revoked_at_s, 100);
 }
 
+TEST(RevocationTest, AFailedWriteStillRevokesAndIsRetried) {
+  TempDir dir;
+  const std::string path = dir.file("sub/revocations.json");
+  auto list = RevocationList::Open(path);
+  ASSERT_TRUE(list.ok()) << list.status();
+  Status s = (*list)->RevokeInstance(kA, "i1", 100);
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_FALSE((*list)->Check(kA, "i1", 50).ok());  // in force anyway
+  ASSERT_EQ(::mkdir(dir.file("sub").c_str(), 0700), 0);
+  ASSERT_TRUE((*list)->RevokeInstance(kA, "i1", 100).ok());  // retried
+  auto reloaded = RevocationList::Open(path);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_TRUE((*reloaded)->IsInstanceRevoked(kA, "i1"));
+}
+
 TEST(RevocationTest, DamagedFileIsDataLoss) {
   TempDir dir;
   const std::string path = dir.file("revocations.json");
