@@ -234,6 +234,12 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
   auto impl = std::make_unique<Impl>(kernel, connections,
                                      kernel->Snapshot().info.node);
   grpc::ServerBuilder builder;
+  // Handlers block until their audit record is durable. With gRPC's
+  // defaults (1..2 pollers) every blocked handler makes the pool spawn a
+  // thread and reap it afterwards, one thread per call under load; keep
+  // enough pollers around to absorb a batch of concurrent calls.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   builder.RegisterService(&impl->kernel_service);
