@@ -80,5 +80,23 @@ TEST_F(ExportTest, RoundTripIsExact) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 1"));
 }
 
+TEST_F(ExportTest, ImportRespectsQuotasAndIsAllOrNothing) {
+  MakeNs("agent/src");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(mem_->Put("agent/src", absl::StrCat("k", i), "value").ok());
+  }
+  std::string jsonl = ExportAll(*mem_);
+  ASSERT_TRUE(mem_->DropNamespace("agent/src").ok());
+  MakeNs("agent/src", 0, 0, /*max_records=*/3);
+  auto r = mem_->Import(jsonl);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("agent/src"));
+  EXPECT_EQ(mem_->GetNamespace("agent/src")->used_records, 0);
+  EXPECT_EQ(mem_->List("agent/src", {})->entries.size(), 0u);
+  ASSERT_TRUE(mem_->SetQuota("agent/src", 0, 0).ok());
+  ASSERT_TRUE(mem_->Import(jsonl).ok());
+  EXPECT_EQ(mem_->List("agent/src", {})->entries.size(), 5u);
+}
+
 }  // namespace
 }  // namespace aikernel::memory::testing

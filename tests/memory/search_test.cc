@@ -209,11 +209,12 @@ TEST_F(SearchTest, VectorsStayInSyncWhenWritesRaceTheLoad) {
       adds.push_back({absl::StrCat("r", round, "-", i), Rand(rng, 16)});
     }
     std::vector<std::string> dels;
-    for (int i = 0; i < 50; ++i) dels.push_back(absl::StrCat("v", round * 50 + i));
+    for (int i = 0; i < 50; ++i)
+      dels.push_back(absl::StrCat("v", round * 50 + i));
     std::thread writer([&] {
       for (size_t i = 0; i < adds.size(); ++i) {
-        DocumentInput in{.id = adds[i].first, .text = "x",
-                         .embedding = adds[i].second};
+        DocumentInput in{
+            .id = adds[i].first, .text = "x", .embedding = adds[i].second};
         EXPECT_TRUE(mem_->PutDocument("agent/a", in).ok());
         if (i < dels.size()) {
           EXPECT_TRUE(mem_->DeleteDocument("agent/a", dels[i]).ok());
@@ -237,6 +238,29 @@ TEST_F(SearchTest, VectorsStayInSyncWhenWritesRaceTheLoad) {
       EXPECT_EQ((*r)[i].document.id, want[i].second) << "round " << round;
     }
   }
+}
+
+TEST_F(SearchTest, NamespacesAreIsolated) {
+  MakeNs("agent/a", 2);
+  MakeNs("agent/b", 2);
+  Put("mine", "secret plans", R"({"k":"v"})", {1, 0});
+  DocumentInput other{.id = "theirs",
+                      .text = "secret plans",
+                      .metadata = "",
+                      .embedding = {1, 0}};
+  ASSERT_TRUE(mem_->PutDocument("agent/b", other).ok());
+  ASSERT_TRUE(mem_->Put("agent/b", "key", "b's").ok());
+  SearchQuery q{.text = "secret", .embedding = {1, 0}, .k = 10};
+  EXPECT_EQ(Ids(q), (std::vector<std::string>{"mine"}));
+  EXPECT_EQ(Ids({.embedding = {1, 0}}), (std::vector<std::string>{"mine"}));
+  EXPECT_EQ(Ids({.text = "plans"}), (std::vector<std::string>{"mine"}));
+  EXPECT_EQ(Ids({.k = 10, .recency_weight = 1}),
+            (std::vector<std::string>{"mine"}));
+  EXPECT_EQ(mem_->Get("agent/a", "key").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(mem_->GetDocument("agent/a", "theirs").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(mem_->List("agent/a", {})->entries.size(), 0u);
 }
 
 TEST_F(SearchTest, FirstEmbeddingFixesDimension) {
