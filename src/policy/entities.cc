@@ -31,8 +31,13 @@ void Entities::Finalize() {
       if (*cur == uid && node.ancestors.contains(*cur)) continue;
       if (!node.ancestors.insert(*cur).second) continue;
       auto it = nodes_.find(*cur);
-      if (it == nodes_.end()) continue;
-      for (const EntityUid& p : it->second.entity.parents) stack.push_back(&p);
+      if (it != nodes_.end()) {
+        for (const EntityUid& p : it->second.entity.parents)
+          stack.push_back(&p);
+      } else if (const Node* b = base_ ? base_->Find(*cur) : nullptr) {
+        // A base entity's ancestors are already transitive (in the base).
+        node.ancestors.insert(b->ancestors.begin(), b->ancestors.end());
+      }
     }
   }
 }

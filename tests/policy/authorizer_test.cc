@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "test_util.h"
 
 namespace aikernel::policy {
@@ -71,6 +74,35 @@ TEST(Authorizer, ForbidOverridesPermitDefaultDenyAndErrors) {
   r = Authorize(ps, Req("a1", "fs.read"), es);
   EXPECT_EQ(r.decision, Decision::kDeny);
   EXPECT_THAT(r.reasons, ElementsAre("extra0"));
+}
+
+TEST(Authorizer, ConcurrentDecisionsOnSharedInputs) {
+  PolicySet ps;
+  ASSERT_TRUE(ps.AddText(R"(
+    permit(principal in Group::"writers", action, resource in ToolGroup::"fs");
+    forbid(principal, action, resource == Tool::"fs.write")
+      unless { principal has budget && principal.budget > 0 };
+  )")
+                  .ok());
+  const Entities es = MakeEntities(kEntities);
+  const Request reqs[] = {Req("a1", "fs.read"), Req("a1", "fs.write"),
+                          Req("a2", "fs.read"), Req("a2", "fs.write")};
+  std::vector<Decision> want;
+  for (const Request& r : reqs) want.push_back(Authorize(ps, r, es).decision);
+  EXPECT_EQ(want[0], Decision::kAllow);
+  EXPECT_EQ(want[3], Decision::kDeny);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i) {
+        size_t k = (i + t) % 4;
+        if (Authorize(ps, reqs[k], es).decision != want[k]) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Authorizer, EmptySetDenies) {

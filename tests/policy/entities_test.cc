@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "policy/authorizer.h"
 #include "policy/json.h"
 
 namespace aikernel::policy {
@@ -31,6 +32,40 @@ TEST(EntitiesJson, EscapesParentsAndTags) {
   EXPECT_TRUE(a->entity.attrs.at("plain").is(Value::Kind::kRecord));
   EXPECT_EQ(a->entity.tags.at("tier").as_long(), 2);
   EXPECT_TRUE(es->InHierarchy({"Agent", "a1"}, {"Group", "g"}));
+}
+
+TEST(Entities, LayerOverSharedBase) {
+  auto base = EntitiesFromJsonText(R"([
+    {"uid": {"type": "Group", "id": "writers"}, "parents": [{"type": "Group", "id": "all"}]},
+    {"uid": {"type": "Group", "id": "all"}},
+    {"uid": {"type": "Tool", "id": "fs.read"}, "attrs": {"risk": 1}}
+  ])");
+  ASSERT_TRUE(base.ok());
+  auto shared = std::make_shared<const Entities>(std::move(*base));
+  Entities call(shared);
+  Entity agent;
+  agent.uid = {"Agent", "spiffe://n/a1"};
+  agent.parents = {{"Group", "writers"}};
+  agent.attrs.emplace("budget", Value::Long(3));
+  ASSERT_TRUE(call.Add(std::move(agent)).ok());
+  call.Finalize();
+  EXPECT_TRUE(call.InHierarchy({"Agent", "spiffe://n/a1"}, {"Group", "all"}));
+  EXPECT_TRUE(call.InHierarchy({"Group", "writers"}, {"Group", "all"}));
+  ASSERT_NE(call.Find({"Tool", "fs.read"}), nullptr);
+  EXPECT_EQ(call.size(), 1u);
+  EXPECT_EQ(shared->Find({"Agent", "spiffe://n/a1"}), nullptr);
+
+  PolicySet ps;
+  ASSERT_TRUE(ps.AddText(R"(permit(principal in Group::"all", action,
+                                   resource == Tool::"fs.read")
+                            when { principal.budget > resource.risk };)")
+                  .ok());
+  Request req;
+  req.principal = {"Agent", "spiffe://n/a1"};
+  req.action = {"Action", "tool.call"};
+  req.resource = {"Tool", "fs.read"};
+  EXPECT_EQ(Authorize(ps, req, call).decision, Decision::kAllow);
+  EXPECT_EQ(Authorize(ps, req, *shared).decision, Decision::kDeny);
 }
 
 TEST(EntitiesJson, DeepNestingIsAnError) {

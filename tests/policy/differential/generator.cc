@@ -55,6 +55,15 @@ const char* kPatterns[] = {
 const char* kAttrs[] = {"age",   "name",    "tags",    "addr",
                         "score", "manager", "profile", "nope"};
 
+// Concatenates in order: braced-list elements are evaluated left to right,
+// unlike the operands of `+`, so the cases depend only on the seed and not
+// on the compiler's evaluation order.
+std::string Cat(std::initializer_list<std::string> parts) {
+  std::string out;
+  for (const std::string& p : parts) out += p;
+  return out;
+}
+
 }  // namespace
 
 Generator::T Generator::AnyType() { return static_cast<T>(R(10)); }
@@ -65,7 +74,8 @@ std::string Generator::Expr(T t, int depth) {
   bool leaf = depth <= 0 || P(25);
   auto sub = [&](T u) { return Expr(u, depth - 1); };
   auto cond = [&] {
-    return "(if " + sub(T::kBool) + " then " + sub(t) + " else " + sub(t) + ")";
+    return Cat(
+        {"(if ", sub(T::kBool), " then ", sub(t), " else ", sub(t), ")"});
   };
   switch (t) {
     case T::kBool: {
@@ -80,28 +90,29 @@ std::string Generator::Expr(T t, int depth) {
       }
       switch (R(16)) {
         case 0:
-          return "(" + sub(T::kBool) + " && " + sub(T::kBool) + ")";
+          return Cat({"(", sub(T::kBool), " && ", sub(T::kBool), ")"});
         case 1:
-          return "(" + sub(T::kBool) + " || " + sub(T::kBool) + ")";
+          return Cat({"(", sub(T::kBool), " || ", sub(T::kBool), ")"});
         case 2:
-          return "!(" + sub(T::kBool) + ")";
+          return Cat({"!(", sub(T::kBool), ")"});
         case 3:
           return cond();
         case 4: {
           T u = AnyType();
-          return "(" + sub(u) + (P(50) ? " == " : " != ") +
-                 sub(P(80) ? u : AnyType()) + ")";
+          return Cat({"(", sub(u), (P(50) ? " == " : " != "),
+                      sub(P(80) ? u : AnyType()), ")"});
         }
         case 5: {
           T u = P(70) ? T::kLong : (P(50) ? T::kDatetime : T::kDuration);
           const char* ops[] = {" < ", " <= ", " > ", " >= "};
-          return "(" + sub(u) + Pick(ops) + sub(P(90) ? u : AnyType()) + ")";
+          return Cat({"(", sub(u), Pick(ops), sub(P(90) ? u : AnyType()), ")"});
         }
         case 6: {
-          std::string rhs = P(50) ? "Group::\"g" + std::to_string(R(4)) + "\""
-                                  : "[Group::\"g" + std::to_string(R(4)) +
-                                        "\", " + sub(T::kEntity) + "]";
-          return "(" + sub(T::kEntity) + " in " + rhs + ")";
+          std::string rhs =
+              P(50) ? Cat({"Group::\"g", std::to_string(R(4)), "\""})
+                    : Cat({"[Group::\"g", std::to_string(R(4)), "\", ",
+                           sub(T::kEntity), "]"});
+          return Cat({"(", sub(T::kEntity), " in ", rhs, ")"});
         }
         case 7: {
           std::string base = P(60) ? sub(T::kEntity) : sub(T::kRecord);
@@ -110,10 +121,11 @@ std::string Generator::Expr(T t, int depth) {
           return "(" + base + " has " + (P(50) ? a : "\"" + a + "\"") + ")";
         }
         case 8:
-          return "(" + sub(T::kString) + " like \"" + Pick(kPatterns) + "\")";
+          return Cat(
+              {"(", sub(T::kString), " like \"", Pick(kPatterns), "\")"});
         case 9: {
           const char* types[] = {"User", "Group", "Doc", "Action"};
-          std::string s = "(" + sub(T::kEntity) + " is " + Pick(types);
+          std::string s = Cat({"(", sub(T::kEntity), " is ", Pick(types)});
           if (P(30)) s += " in " + sub(T::kEntity);
           return s + ")";
         }
@@ -122,27 +134,27 @@ std::string Generator::Expr(T t, int depth) {
           const char* name = Pick(m);
           std::string arg =
               std::string(name) == "contains" ? sub(AnyType()) : sub(T::kSet);
-          return sub(T::kSet) + "." + name + "(" + arg + ")";
+          return Cat({sub(T::kSet), ".", name, "(", arg, ")"});
         }
         case 11:
-          return sub(T::kSet) + ".isEmpty()";
+          return Cat({sub(T::kSet), ".isEmpty()"});
         case 12:
-          return sub(T::kEntity) + ".hasTag(" +
-                 (P(80) ? "\"owner\"" : sub(T::kString)) + ")";
+          return Cat({sub(T::kEntity), ".hasTag(",
+                      (P(80) ? "\"owner\"" : sub(T::kString)), ")"});
         case 13: {
           const char* m[] = {"isIpv4()", "isIpv6()", "isLoopback()",
                              "isMulticast()"};
-          if (P(30)) return sub(T::kIp) + ".isInRange(" + sub(T::kIp) + ")";
-          return sub(T::kIp) + "." + Pick(m);
+          if (P(30)) return Cat({sub(T::kIp), ".isInRange(", sub(T::kIp), ")"});
+          return Cat({sub(T::kIp), ".", Pick(m)});
         }
         case 14: {
           const char* m[] = {"lessThan", "lessThanOrEqual", "greaterThan",
                              "greaterThanOrEqual"};
-          return sub(T::kDecimal) + "." + Pick(m) + "(" + sub(T::kDecimal) +
-                 ")";
+          return Cat(
+              {sub(T::kDecimal), ".", Pick(m), "(", sub(T::kDecimal), ")"});
         }
         default:
-          return sub(T::kRecord) + ".flag";
+          return Cat({sub(T::kRecord), ".flag"});
       }
     }
     case T::kLong: {
@@ -164,19 +176,19 @@ std::string Generator::Expr(T t, int depth) {
       }
       switch (R(7)) {
         case 0:
-          return "(" + sub(T::kLong) + " + " + sub(T::kLong) + ")";
+          return Cat({"(", sub(T::kLong), " + ", sub(T::kLong), ")"});
         case 1:
-          return "(" + sub(T::kLong) + " - " + sub(T::kLong) + ")";
+          return Cat({"(", sub(T::kLong), " - ", sub(T::kLong), ")"});
         case 2:
-          return "(" + sub(T::kLong) + " * " + sub(T::kLong) + ")";
+          return Cat({"(", sub(T::kLong), " * ", sub(T::kLong), ")"});
         case 3:
-          return "(-" + sub(T::kLong) + ")";
+          return Cat({"(-", sub(T::kLong), ")"});
         case 4:
           return cond();
         case 5: {
           const char* m[] = {"toMilliseconds", "toSeconds", "toMinutes",
                              "toHours", "toDays"};
-          return sub(T::kDuration) + "." + Pick(m) + "()";
+          return Cat({sub(T::kDuration), ".", Pick(m), "()"});
         }
         default:
           return "principal.profile.level";
@@ -228,7 +240,7 @@ std::string Generator::Expr(T t, int depth) {
       int n = R(4);
       T u = AnyType();
       for (int i = 0; i < n; ++i)
-        s += (i ? ", " : "") + sub(P(80) ? u : AnyType());
+        s += Cat({(i ? ", " : ""), sub(P(80) ? u : AnyType())});
       return s + "]";
     }
     case T::kRecord: {
@@ -237,7 +249,7 @@ std::string Generator::Expr(T t, int depth) {
         return Pick(l);
       }
       if (P(20)) return cond();
-      return "{flag: " + sub(T::kBool) + ", level: " + sub(T::kLong) + "}";
+      return Cat({"{flag: ", sub(T::kBool), ", level: ", sub(T::kLong), "}"});
     }
     case T::kIp:
       if (!leaf && P(20)) return cond();
@@ -251,9 +263,9 @@ std::string Generator::Expr(T t, int depth) {
       if (!leaf && P(40)) {
         switch (R(3)) {
           case 0:
-            return sub(T::kDatetime) + ".offset(" + sub(T::kDuration) + ")";
+            return Cat({sub(T::kDatetime), ".offset(", sub(T::kDuration), ")"});
           case 1:
-            return sub(T::kDatetime) + ".toDate()";
+            return Cat({sub(T::kDatetime), ".toDate()"});
           default:
             return cond();
         }
@@ -264,10 +276,10 @@ std::string Generator::Expr(T t, int depth) {
       if (!leaf && P(40)) {
         switch (R(2)) {
           case 0:
-            return sub(T::kDatetime) + ".durationSince(" + sub(T::kDatetime) +
-                   ")";
+            return Cat(
+                {sub(T::kDatetime), ".durationSince(", sub(T::kDatetime), ")"});
           default:
-            return sub(T::kDatetime) + ".toTime()";
+            return Cat({sub(T::kDatetime), ".toTime()"});
         }
       }
       return std::string("duration(\"") + Pick(kDurations) + "\")";
