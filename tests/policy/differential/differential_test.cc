@@ -36,9 +36,11 @@ fs::path EnsureWasm() {
     return {};
   fs::create_directories(dir);
   std::ofstream(dir / "package.json") << "{\"private\": true}\n";
-  std::string cmd = "cd '" + dir.string() +
-                    "' && npm install --no-audit --no-fund --silent "
-                    "@cedar-policy/cedar-wasm@4 >npm.log 2>&1";
+  std::string cmd =
+      "cd '" + dir.string() +
+      "' && timeout 180 npm install --no-audit --no-fund --silent "
+      "--fetch-retries=1 --fetch-timeout=30000 "
+      "@cedar-policy/cedar-wasm@4 >npm.log 2>&1";
   if (Sh(cmd) != 0 || !fs::exists(pkg)) return {};
   return dir / "node_modules";
 }
