@@ -208,7 +208,7 @@ class Parser {
         c.op = ScopeConstraint::Op::kIn;
         AIK_ASSIGN_OR_RETURN(c.uid, EntityRef());
       }
-    } else if (IsIdent("is")) {
+    } else if (!action && IsIdent("is")) {
       Next();
       c.op = ScopeConstraint::Op::kIs;
       AIK_ASSIGN_OR_RETURN(c.type, Path());
@@ -228,9 +228,17 @@ class Parser {
     std::string path = Next().text;
     while (IsPunct("::") && Peek(1).kind == TokKind::kIdent) {
       Next();
-      path += "::" + Next().text;
+      AIK_ASSIGN_OR_RETURN(std::string part, Identifier("a type name"));
+      path += "::" + part;
     }
     return path;
+  }
+
+  // An identifier that is not one of Cedar's reserved words.
+  absl::StatusOr<std::string> Identifier(std::string_view what) {
+    if (Peek().kind != TokKind::kIdent || IsReserved(Peek().text))
+      return Expected(what);
+    return Next().text;
   }
 
   absl::StatusOr<EntityUid> EntityRef() {
@@ -324,7 +332,8 @@ class Parser {
       names.push_back(std::move(first));
       while (IsPunct(".") && Peek(1).kind == TokKind::kIdent) {
         Next();
-        names.push_back(Next().text);
+        AIK_ASSIGN_OR_RETURN(std::string n, Identifier("an attribute name"));
+        names.push_back(std::move(n));
       }
       ExprPtr result;
       ExprPtr base = e;
@@ -385,8 +394,7 @@ class Parser {
 
   absl::StatusOr<std::string> AttrName() {
     if (Peek().kind == TokKind::kString) return StringLit();
-    if (Peek().kind == TokKind::kIdent) return Next().text;
-    return Expected("an attribute name");
+    return Identifier("an attribute name");
   }
 
   absl::StatusOr<ExprPtr> Add() {
@@ -417,7 +425,20 @@ class Parser {
 
   absl::StatusOr<ExprPtr> Unary() {
     std::vector<Token> ops;
-    while (IsPunct("!") || IsPunct("-")) ops.push_back(Next());
+    // As in Cedar: one run of `!` or one run of `-`, at most four long.
+    while (IsPunct("!") || IsPunct("-")) {
+      if (!ops.empty() && Peek().text != ops[0].text) {
+        return SyntaxError(file_, Peek().loc,
+                           absl::StrCat("unexpected '", Peek().text,
+                                        "' after '", ops[0].text, "'"));
+      }
+      if (ops.size() == 4) {
+        return SyntaxError(file_, Peek().loc,
+                           absl::StrCat("too many occurrences of '",
+                                        Peek().text, "' (at most four)"));
+      }
+      ops.push_back(Next());
+    }
     // A '-' directly before an integer literal makes a negative literal, so
     // that -9223372036854775808 is representable.
     if (!ops.empty() && ops.back().text == "-" &&
@@ -469,7 +490,7 @@ class Parser {
     while (true) {
       if (IsPunct(".")) {
         SourceLoc loc = Next().loc;
-        if (Peek().kind != TokKind::kIdent)
+        if (Peek().kind != TokKind::kIdent || IsReserved(Peek().text))
           return Expected("an attribute or method name");
         const Token& name = Next();
         if (IsPunct("(")) {
@@ -633,7 +654,7 @@ class Parser {
       Next();
       return Lit(Value::Bool(t.text == "true"), loc);
     }
-    if (t.text == "if") return ParseExpr();
+    // `if` is an expression, not a primary: `1 + if ...` needs parentheses.
     static const struct {
       const char* name;
       Var var;
@@ -658,7 +679,8 @@ class Parser {
     std::string path = Next().text;
     while (IsPunct("::") && Peek(1).kind == TokKind::kIdent) {
       Next();
-      path += "::" + Next().text;
+      AIK_ASSIGN_OR_RETURN(std::string part, Identifier("a type name"));
+      path += "::" + part;
     }
     if (IsPunct("::")) {
       Next();
@@ -669,7 +691,6 @@ class Parser {
       Next();
       AIK_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, Args(")"));
       std::string_view fname = path;
-      if (fname.starts_with("__cedar::")) fname.remove_prefix(9);
       auto info = LookupExtension(fname);
       if (!info || info->method || fname == "ipaddr") {
         return SyntaxError(file_, loc,

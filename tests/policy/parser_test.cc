@@ -101,11 +101,15 @@ TEST(Parser, RefusesWhatCedarRefuses) {
       "x",                        // unknown identifier
       "principal in ?principal",  // templates
       "1 = 1",                    // no assignment
+      "!!!!!true",                // at most four unary operators
+      "-!true",                   // one kind of unary operator per run
+      "!-1",
   };
   for (const char* b : bad) {
     EXPECT_FALSE(ParseExpression(b).ok()) << b;
   }
   EXPECT_TRUE(ParseExpression("-9223372036854775808").ok());
+  EXPECT_TRUE(ParseExpression("!!!!true && ----1 == 1 && - -1 == 1").ok());
 }
 
 TEST(Parser, DeepNestingIsAnErrorNotACrash) {
@@ -114,10 +118,11 @@ TEST(Parser, DeepNestingIsAnErrorNotACrash) {
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(e.status().message(), HasSubstr("nested more than 128"));
   // Long chains deepen the tree without parentheses; they are bounded too.
-  std::string ands, nots(100000, '!'), attrs = "context";
+  std::string ands, sums = "1", attrs = "context";
   for (int i = 0; i < 100000; ++i) ands += "true && ";
   for (int i = 0; i < 100000; ++i) attrs += ".a";
-  for (const std::string& text : {ands + "true", nots + "true", attrs}) {
+  for (int i = 0; i < 100000; ++i) sums += " + 1";
+  for (const std::string& text : {ands + "true", sums, attrs}) {
     auto c = ParseExpression(text);
     ASSERT_FALSE(c.ok());
     EXPECT_THAT(c.status().message(), HasSubstr("operators deep"));
@@ -126,6 +131,143 @@ TEST(Parser, DeepNestingIsAnErrorNotACrash) {
   EXPECT_TRUE(
       ParseExpression(std::string(100, '(') + "1" + std::string(100, ')'))
           .ok());
+}
+
+// Whether Cedar's parser accepts a policy, as answered by the reference
+// engine (@cedar-policy/cedar-wasm 4.13) for each of these texts.
+TEST(Parser, AcceptsExactlyWhatCedarAccepts) {
+  const struct {
+    const char* text;
+    bool ok;
+  } kCases[] = {
+      {"permit(principal,action,resource) when { 1 + if true then 1 else 2 == "
+       "2 };",
+       false},
+      {"permit(principal,action,resource) when { (if true then 1 else 2) == 1 "
+       "};",
+       true},
+      {"permit(principal,action,resource) when { true && if true then true "
+       "else false };",
+       false},
+      {"permit(principal,action,resource) when { principal.if == 1 };", false},
+      {"permit(principal,action,resource) when { {if: 1}.if == 1 };", false},
+      {"permit(principal,action,resource) when { context has if };", false},
+      {"permit(principal,action,resource) when { [1,] == [1] };", true},
+      {"permit(principal,action,resource) when { {a: 1,} == {a: 1} };", true},
+      {"permit(principal,action,resource) when { ip(\"1.2.3.4\",).isIpv4() };",
+       true},
+      {"permit(principal, action in [], resource);", true},
+      {"permit(principal, action in [Action::\"a\",], resource);", true},
+      {"permit(principal is U in [U::\"a\"], action, resource);", false},
+      {"permit(principal, action is Action, resource);", false},
+      {"permit(principal == principal, action, resource);", false},
+      {"permit(principal,action,resource) when { true.foo };", true},
+      {"permit(principal,action,resource) when { 1.isEmpty() };", true},
+      {"permit(principal,action,resource) when { "
+       "__cedar::ip(\"1.2.3.4\").isIpv4() };",
+       false},
+      {"permit(principal,action,resource) when { principal is __cedar::U };",
+       false},
+      {"permit(principal,action,resource) when { principal in [] };", true},
+      {"permit(principal,action,resource) when { context.true };", false},
+      {"permit(principal,action,resource) when { ip(\"1.2.3.4\").isIpv4(1) };",
+       true},
+      {"permit(principal,action,resource) when { decimal(\"1.0\", \"2.0\") == "
+       "1 };",
+       true},
+      {"permit(principal,action,resource) when { [].contains() };", false},
+      {"permit(principal,action,resource) when { principal.contains };", true},
+      {"permit(principal,action,resource) when { isIpv4(ip(\"1.2.3.4\")) };",
+       false},
+      {"permit(principal,action,resource) when { ip == 1 };", false},
+      {"permit(principal,action,resource) when { U::\"a\"::\"b\" == 1 };",
+       false},
+      {"permit(principal,action,resource) when { \"a\" like principal };",
+       false},
+      {"permit(principal,action,resource) when { principal has a.b.c };", true},
+      {"permit(principal,action,resource) when { principal has a.\"b\" };",
+       false},
+      {"@a @a(\"x\") permit(principal,action,resource);", false},
+      {"@if(\"x\") permit(principal,action,resource);", true},
+      {"permit(principal,action,resource) unless { false } when { true };",
+       true},
+      {"permit(principal,action,resource) when { 0x10 == 16 };", false},
+      {"permit(principal,action,resource) when { 1 < 2 < 3 };", false},
+      {"permit(principal,action,resource) when { - 9223372036854775808 == 1 };",
+       true},
+      {"permit(principal,action,resource) when { -(9223372036854775808) == 1 "
+       "};",
+       false},
+      {"permit(principal,action,resource) when { \"\\x7f\" == \"\\u{7f}\" };",
+       true},
+      {"permit(principal,action,resource) when { \"\\x80\" == \"a\" };", false},
+      {"permit(principal,action,resource) when { \"\\u{110000}\" == \"a\" };",
+       false},
+      {"permit(principal,action,resource) when { \"\\u{d800}\" == \"a\" };",
+       false},
+      {"permit(principal,action,resource) when { \"a\" like \"\\q\" };", false},
+      {"permit(principal,action,resource) when { \"a\" == \"\\*\" };", false},
+      {"permit(principal,action,resource) when { !!!!!true };", false},
+      {"permit(principal,action,resource) when { -!true };", false},
+      {"permit(principal,action,resource) when { principal.then == 1 };",
+       false},
+      {"permit(principal,action,resource) when { principal.else == 1 };",
+       false},
+      {"permit(principal,action,resource) when { principal.in == 1 };", false},
+      {"permit(principal,action,resource) when { principal.is == 1 };", false},
+      {"permit(principal,action,resource) when { principal.like == 1 };",
+       false},
+      {"permit(principal,action,resource) when { principal.has == 1 };", false},
+      {"permit(principal,action,resource) when { principal.__cedar == 1 };",
+       false},
+      {"permit(principal,action,resource) when { principal.permit == 1 };",
+       true},
+      {"permit(principal,action,resource) when { principal.when == 1 };", true},
+      {"permit(principal,action,resource) when { principal.principal == 1 };",
+       true},
+      {"permit(principal,action,resource) when { principal.false == 1 };",
+       false},
+      {"permit(principal,action,resource) when { {principal: 1}.principal == 1 "
+       "};",
+       true},
+      {"permit(principal,action,resource) when { {\"if\": 1}[\"if\"] == 1 };",
+       true},
+      {"permit(principal,action,resource) when { context has \"if\" };", true},
+      {"permit(principal,action,resource) when { context has principal };",
+       true},
+      {"permit(principal,action,resource) when { context has then };", false},
+      {"permit(principal,action,resource) when { context has a.if };", false},
+      {"permit(principal,action,resource) when { {then: 1} == {} };", false},
+      {"permit(principal,action,resource) when { {true: 1} == {} };", false},
+      {"permit(principal,action,resource) when { principal is if };", false},
+      {"permit(principal,action,resource) when { principal is then };", false},
+      {"permit(principal,action,resource) when { principal is principal };",
+       true},
+      {"permit(principal,action,resource) when { principal is permit };", true},
+      {"permit(principal,action,resource) when { then::\"a\" == 1 };", false},
+      {"permit(principal,action,resource) when { principal::\"a\" == 1 };",
+       true},
+      {"permit(principal,action,resource) when { A::then::\"a\" == 1 };",
+       false},
+      {"permit(principal,action,resource) when { if::\"a\" == 1 };", false},
+      {"permit(principal == if::\"a\",action,resource);", false},
+      {"permit(principal == permit::\"a\",action,resource);", true},
+      {"permit(principal,action,resource) when { [if true then 1 else 2] == "
+       "[1] };",
+       true},
+      {"permit(principal,action,resource) when { {a: if true then 1 else 2} == "
+       "{a: 1} };",
+       true},
+      {"permit(principal,action,resource) when { !if true then true else false "
+       "};",
+       false},
+      {"permit(principal,action,resource) when { if true then 1 else 2 + 1 == "
+       "1 };",
+       true},
+  };
+  for (const auto& c : kCases) {
+    EXPECT_EQ(ParsePolicies(c.text).ok(), c.ok) << c.text;
+  }
 }
 
 TEST(Parser, NoPoliciesIsAnEmptySet) {
