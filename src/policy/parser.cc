@@ -186,19 +186,33 @@ class Parser {
     return p;
   }
 
+  // In the action scope every entity must be an action (type `Action` or
+  // `Ns::Action`), as Cedar requires.
+  absl::StatusOr<EntityUid> ScopeRef(bool action) {
+    SourceLoc loc = Peek().loc;
+    AIK_ASSIGN_OR_RETURN(EntityUid u, EntityRef());
+    if (action && u.type != "Action" && !u.type.ends_with("::Action")) {
+      return SyntaxError(file_, loc,
+                         absl::StrCat("expected an action entity (type "
+                                      "Action), found ",
+                                      u.ToString()));
+    }
+    return u;
+  }
+
   absl::StatusOr<ScopeConstraint> Scope(bool action) {
     ScopeConstraint c;
     if (IsPunct("==")) {
       Next();
       c.op = ScopeConstraint::Op::kEq;
-      AIK_ASSIGN_OR_RETURN(c.uid, EntityRef());
+      AIK_ASSIGN_OR_RETURN(c.uid, ScopeRef(action));
     } else if (IsIdent("in")) {
       Next();
       if (action && IsPunct("[")) {
         Next();
         c.op = ScopeConstraint::Op::kInSet;
         while (!IsPunct("]")) {
-          AIK_ASSIGN_OR_RETURN(EntityUid u, EntityRef());
+          AIK_ASSIGN_OR_RETURN(EntityUid u, ScopeRef(action));
           c.uids.push_back(std::move(u));
           if (!IsPunct(",")) break;
           Next();
@@ -206,7 +220,7 @@ class Parser {
         AIK_RETURN_IF_ERROR(ExpectPunct("]"));
       } else {
         c.op = ScopeConstraint::Op::kIn;
-        AIK_ASSIGN_OR_RETURN(c.uid, EntityRef());
+        AIK_ASSIGN_OR_RETURN(c.uid, ScopeRef(action));
       }
     } else if (!action && IsIdent("is")) {
       Next();

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -164,6 +166,98 @@ TEST(Differential, MatchesCedarWasm) {
       "%d)\n",
       matched, decisions, allows, with_errors);
   EXPECT_EQ(matched, decisions);
+}
+
+// Parser differential: generated policies with one or two random token
+// edits (delete, duplicate, replace with a token from a Cedar-ish
+// vocabulary); this parser must accept exactly the texts the reference
+// parser accepts (as one static policy).
+TEST(Differential, ParserAcceptsSameTexts) {
+  fs::path modules = EnsureWasm();
+  if (modules.empty())
+    GTEST_SKIP() << "node/npm or @cedar-policy/cedar-wasm unavailable";
+  int n = std::getenv("AIK_DIFF_CASES")
+              ? std::atoi(std::getenv("AIK_DIFF_CASES")) * 5
+              : 2000;
+  uint64_t seed = std::getenv("AIK_DIFF_SEED")
+                      ? std::strtoull(std::getenv("AIK_DIFF_SEED"), nullptr, 10)
+                      : 1;
+  difftest::Generator gen(seed);
+  std::mt19937_64 rng(seed);
+  const std::regex tok(
+      R"re("(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|::|==|!=|<=|>=|&&|\|\||\S)re");
+  const char* vocab[] = {
+      "(",         ")",          "[",      "]",
+      "{",         "}",          ",",      ";",
+      ".",         "::",         "==",     "!=",
+      "<",         ">=",         "&&",     "||",
+      "!",         "-",          "+",      "*",
+      "if",        "then",       "else",   "in",
+      "is",        "has",        "like",   "true",
+      "principal", "action",     "\"s\"",  "1",
+      "@a",        "?principal", "when",   "unless",
+      "User",      "::\"x\"",    "permit", "forbid",
+      ":",         "=",          "/",      "9223372036854775808"};
+  std::vector<std::string> texts;
+  while (static_cast<int>(texts.size()) < n) {
+    difftest::Case c = gen.Next();
+    for (const auto& [id, text] : c.policies) {
+      std::vector<std::string> toks;
+      for (std::sregex_iterator it(text.begin(), text.end(), tok), end;
+           it != end; ++it)
+        toks.push_back(it->str());
+      int edits = 1 + static_cast<int>(rng() % 2);
+      for (int e = 0; e < edits && !toks.empty(); ++e) {
+        size_t at = rng() % toks.size();
+        switch (rng() % 3) {
+          case 0:
+            toks.erase(toks.begin() + at);
+            break;
+          case 1:
+            toks.insert(toks.begin() + at, toks[at]);
+            break;
+          default:
+            toks[at] = vocab[rng() % std::size(vocab)];
+        }
+      }
+      std::string mutated;
+      for (const auto& t : toks) mutated += t + " ";
+      texts.push_back(mutated);
+    }
+  }
+  fs::path dir = AIK_DIFF_BINARY_DIR;
+  fs::path in = dir / "texts.json";
+  fs::path out = dir / "parsed.json";
+  std::ofstream(in) << json(texts).dump();
+  std::string cmd = "node --no-opt '" + std::string(AIK_DIFF_SOURCE_DIR) +
+                    "/parse_wasm.mjs' '" + modules.string() + "' '" +
+                    in.string() + "' '" + out.string() + "'";
+  ASSERT_EQ(Sh(cmd), 0) << cmd;
+  std::ifstream res_in(out);
+  std::stringstream ss;
+  ss << res_in.rdbuf();
+  auto want = ParseJsonText(ss.str());
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ(want->size(), texts.size());
+  int matched = 0, accepted = 0, shown = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto ps = ParsePolicies(texts[i], "m");
+    bool ours = ps.ok() && ps->size() == 1;
+    bool theirs = (*want)[i].get<bool>();
+    accepted += theirs;
+    if (ours == theirs) {
+      ++matched;
+    } else if (shown++ < 10) {
+      std::printf("PARSE MISMATCH reference %s, ours %s: %s\n  %s\n",
+                  theirs ? "accepts" : "refuses", ours ? "accepts" : "refuses",
+                  texts[i].c_str(),
+                  ps.ok() ? "" : std::string(ps.status().message()).c_str());
+    }
+  }
+  std::printf(
+      "cedar-wasm parser differential: %d/%zu texts agree (%d accepted)\n",
+      matched, texts.size(), accepted);
+  EXPECT_EQ(matched, static_cast<int>(texts.size()));
 }
 
 }  // namespace
