@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <set>
@@ -53,7 +54,9 @@ std::set<std::string> Strings(const json& a) {
   return s;
 }
 
-TEST(Differential, MatchesCedarWasm) {
+// Decides `ncases` generated cases (with the generator's schema when
+// `with_schema`) both ways and compares every answer.
+void RunDecisions(bool with_schema) {
   fs::path modules = EnsureWasm();
   if (modules.empty())
     GTEST_SKIP() << "node/npm or @cedar-policy/cedar-wasm unavailable";
@@ -68,12 +71,13 @@ TEST(Differential, MatchesCedarWasm) {
   std::vector<difftest::Case> cases;
   json cases_json = json::array();
   for (int i = 0; i < ncases; ++i) {
-    difftest::Case c = gen.Next();
+    difftest::Case c = with_schema ? gen.NextWithSchema() : gen.Next();
     json pol = json::object();
     for (const auto& [id, text] : c.policies) pol[id] = text;
-    cases_json.push_back({{"policies", pol},
-                          {"entities", c.entities},
-                          {"requests", c.requests}});
+    json cj = {
+        {"policies", pol}, {"entities", c.entities}, {"requests", c.requests}};
+    if (!c.schema.empty()) cj["schema"] = c.schema;
+    cases_json.push_back(std::move(cj));
     cases.push_back(std::move(c));
   }
   fs::path dir = AIK_DIFF_BINARY_DIR;
@@ -115,7 +119,14 @@ TEST(Differential, MatchesCedarWasm) {
       p.id = id;
       ASSERT_TRUE(ps.Add(std::move(p)).ok());
     }
-    auto es = EntitiesFromJson(c.entities);
+    std::optional<Schema> schema;
+    if (!c.schema.empty()) {
+      auto sc = ParseSchema(c.schema);
+      ASSERT_TRUE(sc.ok()) << sc.status();
+      schema = std::move(*sc);
+    }
+    const Schema* sp = schema ? &*schema : nullptr;
+    auto es = EntitiesFromJson(c.entities, sp);
     ASSERT_TRUE(es.ok()) << es.status();
     for (size_t r = 0; r < c.requests.size(); ++r) {
       ++decisions;
@@ -132,7 +143,7 @@ TEST(Differential, MatchesCedarWasm) {
       req.principal = *UidFromJson(rq["principal"]);
       req.action = *UidFromJson(rq["action"]);
       req.resource = *UidFromJson(rq["resource"]);
-      auto ctx = ContextFromJson(rq["context"]);
+      auto ctx = ContextFromJson(rq["context"], sp, &req.action);
       ASSERT_TRUE(ctx.ok()) << ctx.status();
       req.context = *ctx;
       Response got = Authorize(ps, req, *es);
@@ -162,11 +173,16 @@ TEST(Differential, MatchesCedarWasm) {
     }
   }
   std::printf(
-      "cedar-wasm differential: %d/%d decisions match (allow %d, with errors "
-      "%d)\n",
-      matched, decisions, allows, with_errors);
+      "cedar-wasm differential%s: %d/%d decisions match (allow %d, with "
+      "errors %d)\n",
+      with_schema ? " (schema, implicit values)" : "", matched, decisions,
+      allows, with_errors);
   EXPECT_EQ(matched, decisions);
 }
+
+TEST(Differential, MatchesCedarWasm) { RunDecisions(false); }
+
+TEST(Differential, MatchesCedarWasmWithSchema) { RunDecisions(true); }
 
 // Parser differential: generated policies with one or two random token
 // edits (delete, duplicate, replace with a token from a Cedar-ish

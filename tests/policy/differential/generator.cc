@@ -353,14 +353,12 @@ json Generator::Entities() {
           Pick(std::vector<std::string>{"alice", "a*b", "", "h\u00e9llo"});
     if (P(60)) attrs["tags"] = json::array({"a", "b"});
     if (P(50))
-      attrs["addr"] = Extn(
+      attrs["addr"] = Ext(
           "ip", Pick(std::vector<std::string>{"10.0.0.1", "::1", "127.0.0.1"}));
     if (P(50))
       attrs["score"] =
-          Extn("decimal", Pick(std::vector<std::string>{"1.5", "-0.25"}));
-    if (P(50))
-      attrs["manager"] = {
-          {"__entity", Uid("User", "u" + std::to_string(R(6)))}};
+          Ext("decimal", Pick(std::vector<std::string>{"1.5", "-0.25"}));
+    if (P(50)) attrs["manager"] = Ref("User", "u" + std::to_string(R(6)));
     if (P(50)) attrs["profile"] = {{"level", R(5)}, {"flag", P(50)}};
     json parents = json::array();
     for (int g = 0; g < 4; ++g)
@@ -376,7 +374,7 @@ json Generator::Entities() {
   for (int d = 0; d < 3; ++d) {
     json tags = json::object();
     if (P(60)) tags["owner"] = "u" + std::to_string(R(5));
-    if (P(60)) tags["level"] = R(4);
+    if (P(60) && !schema_mode_) tags["level"] = R(4);
     json parents = json::array();
     if (P(70)) parents.push_back(Uid("Folder", "f" + std::to_string(R(3))));
     es.push_back({{"uid", Uid("Doc", "d" + std::to_string(d))},
@@ -399,14 +397,54 @@ json Generator::Request() {
   if (P(70)) ctx["n"] = P(90) ? json(R(10)) : json(int64_t{-9007199254740991});
   if (P(70)) ctx["s"] = Pick(std::vector<std::string>{"hello", "ab", ""});
   if (P(70)) ctx["flag"] = P(50);
-  if (P(50)) ctx["now"] = Extn("datetime", "2024-06-01T12:00:00Z");
+  if (P(50)) ctx["now"] = Ext("datetime", "2024-06-01T12:00:00Z");
   if (P(50)) ctx["rec"] = {{"flag", true}, {"level", 2}};
-  if (P(50)) ctx["set"] = json::array({1, "a"});
+  if (P(50))
+    ctx["set"] = schema_mode_ ? json::array({1, 2}) : json::array({1, "a"});
   const char* actions[] = {"view", "edit", "all"};
-  return {{"principal", Uid("User", "u" + std::to_string(R(6)))},
-          {"action", Uid("Action", Pick(actions))},
-          {"resource", Uid("Doc", "d" + std::to_string(R(4)))},
-          {"context", ctx}};
+  return {
+      {"principal", Uid("User", "u" + std::to_string(R(6)))},
+      {"action", Uid("Action", schema_mode_ ? actions[R(2)] : Pick(actions))},
+      {"resource", Uid("Doc", "d" + std::to_string(R(4)))},
+      {"context", ctx}};
+}
+
+// With a schema, values are written the implicit way the schema allows: a
+// string for an extension type, {"type","id"} for an entity reference.
+json Generator::Ext(const char* fn, const std::string& arg) {
+  return schema_mode_ ? json(arg) : Extn(fn, arg);
+}
+json Generator::Ref(const std::string& type, const std::string& id) {
+  return schema_mode_ ? Uid(type, id) : json{{"__entity", Uid(type, id)}};
+}
+
+const char* const kSchema = R"(
+entity Group in [Group];
+entity User in [Group] = {
+  age?: Long, name?: String, tags?: Set<String>, addr?: ipaddr,
+  score?: decimal, manager?: User, profile?: { level: Long, flag: Bool },
+};
+entity Folder;
+entity Doc in [Folder] tags String;
+action all;
+action view, edit in [all] appliesTo {
+  principal: [User], resource: [Doc],
+  context: { n?: Long, s?: String, flag?: Bool, now?: datetime,
+             rec?: { flag: Bool, level: Long }, set?: Set<Long> }
+};
+)";
+
+Case Generator::NextWithSchema() {
+  schema_mode_ = true;
+  Case c = Next();
+  schema_mode_ = false;
+  c.schema = kSchema;
+  // The schema declares the actions; leave them out of the entities.
+  json es = json::array();
+  for (const json& e : c.entities)
+    if (e["uid"]["type"] != "Action") es.push_back(e);
+  c.entities = es;
+  return c;
 }
 
 Case Generator::Next() {

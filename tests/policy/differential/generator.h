@@ -21,14 +21,19 @@ namespace aikernel::policy::difftest {
 struct Case {
   std::vector<std::pair<std::string, std::string>> policies;  // id, text
   nlohmann::json entities;                                    // array
-  std::vector<nlohmann::json>
-      requests;  // {principal, action, resource, context}
+  // {principal, action, resource, context}
+  std::vector<nlohmann::json> requests;
+  std::string schema;  // Cedar schema text, or empty
 };
 
 class Generator {
  public:
   explicit Generator(uint64_t seed) : rng_(seed) {}
   Case Next();
+  // A case under a fixed schema, with entity and context values written in
+  // the implicit forms the schema allows and no action entities (the schema
+  // declares them and their hierarchy).
+  Case NextWithSchema();
 
   enum class T {
     kBool,
@@ -57,7 +62,11 @@ class Generator {
   nlohmann::json Entities();
   nlohmann::json Request();
 
+  nlohmann::json Ext(const char* fn, const std::string& arg);
+  nlohmann::json Ref(const std::string& type, const std::string& id);
+
   std::mt19937_64 rng_;
+  bool schema_mode_ = false;
 };
 
 }  // namespace aikernel::policy::difftest

@@ -1,7 +1,8 @@
 // Decides every request of a cases file with Cedar's reference engine
 // (@cedar-policy/cedar-wasm, installed into the build tree by the test) and
 // writes the answers. Usage: node run_wasm.mjs <node_modules dir> cases.json answers.json
-// cases: [{policies: {id: text}, entities: [...], requests: [{principal, action, resource, context}]}]
+// cases: [{policies: {id: text}, entities: [...], requests: [{principal, action, resource, context}],
+//          schema?: "Cedar schema text"}]
 // answers: [[{decision, reason: [...], errors: [...]} | {failure: "..."}]]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,6 +20,7 @@ const out = cases.map((c) => c.requests.map((r) => {
     context: r.context,
     policies: { staticPolicies: c.policies },
     entities: c.entities,
+    ...(c.schema ? { schema: c.schema, validateRequest: false } : {}),
   });
   if (answer.type !== 'success') {
     return { failure: answer.errors.map((e) => e.message).join('; ') };
