@@ -244,6 +244,7 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   builder.RegisterService(&impl->kernel_service);
   builder.RegisterService(&impl->admin_service);
+  for (grpc::Service* s : options.services) builder.RegisterService(s);
   impl->server = builder.BuildAndStart();
   if (!impl->server) return absl::InternalError("gRPC server failed to start");
   return std::unique_ptr<RpcServer>(new RpcServer(std::move(impl)));

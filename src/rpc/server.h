@@ -14,16 +14,26 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "kernel/connection_table.h"
 #include "kernel/kernel.h"
 
+namespace grpc {
+class Service;
+}
+
 namespace aikernel::rpc {
 
 struct ServerOptions {
   size_t max_message_bytes = 4 << 20;
+  // Further services (one per subsystem, each in its own translation unit,
+  // e.g. rpc/memory_service.cc), registered beside Kernel and Admin. Not
+  // owned; they must outlive the server. Each must dispatch through the
+  // kernel like the built-in handlers.
+  std::vector<grpc::Service*> services;
 };
 
 class RpcServer {
