@@ -1,5 +1,7 @@
 #include "policy/json.h"
 
+#include <algorithm>
+
 #include "policy/extensions.h"
 
 namespace aikernel::policy {
@@ -50,12 +52,89 @@ absl::StatusOr<Value> TypedInner(const json& j, const SchemaType* type);
 constexpr int kMaxJsonDepth = 128;
 thread_local int json_depth = 0;
 
+const char* TypeName(const SchemaType& t) {
+  switch (t.kind) {
+    case SchemaType::Kind::kBool:
+      return "Bool";
+    case SchemaType::Kind::kLong:
+      return "Long";
+    case SchemaType::Kind::kString:
+      return "String";
+    case SchemaType::Kind::kEntity:
+      return "an entity";
+    case SchemaType::Kind::kExtension:
+      return t.name.c_str();
+    case SchemaType::Kind::kSet:
+      return "a set";
+    case SchemaType::Kind::kRecord:
+      return "a record";
+  }
+  return "?";
+}
+
+// Checks that `v` has the shape `type` declares. Elements and attribute
+// values were already checked against their own types when they were read,
+// so only this level is checked here.
+absl::Status Conforms(const Value& v, const SchemaType& type, const json& j) {
+  using K = SchemaType::Kind;
+  using VK = Value::Kind;
+  bool ok = false;
+  switch (type.kind) {
+    case K::kBool:
+      ok = v.is(VK::kBool);
+      break;
+    case K::kLong:
+      ok = v.is(VK::kLong);
+      break;
+    case K::kString:
+      ok = v.is(VK::kString);
+      break;
+    case K::kEntity:
+      ok = v.is(VK::kEntity) && v.as_entity().type == type.name;
+      break;
+    case K::kExtension:
+      ok = (type.name == "ipaddr" && v.is(VK::kIp)) ||
+           (type.name == "decimal" && v.is(VK::kDecimal)) ||
+           (type.name == "datetime" && v.is(VK::kDatetime)) ||
+           (type.name == "duration" && v.is(VK::kDuration));
+      break;
+    case K::kSet:
+      ok = v.is(VK::kSet);
+      break;
+    case K::kRecord: {
+      if (!v.is(VK::kRecord)) break;
+      const Record& r = v.as_record();
+      for (const auto& [name, attr] : type.attrs) {
+        if (attr.required && !r.contains(name)) {
+          return Bad(absl::StrCat("required attribute \"", EscapeString(name),
+                                  "\" is missing"),
+                     j);
+        }
+      }
+      for (const auto& [name, value] : r) {
+        if (!type.attrs.contains(name)) {
+          return Bad(absl::StrCat("attribute \"", EscapeString(name),
+                                  "\" is not declared in the schema"),
+                     j);
+        }
+      }
+      ok = true;
+      break;
+    }
+  }
+  if (ok) return absl::OkStatus();
+  std::string want = TypeName(type);
+  if (type.kind == K::kEntity) want += " of type " + type.name;
+  return Bad(absl::StrCat("schema expects ", want), j);
+}
+
 absl::StatusOr<Value> Typed(const json& j, const SchemaType* type) {
   if (json_depth >= kMaxJsonDepth)
     return absl::InvalidArgumentError("JSON value nested too deeply");
   ++json_depth;
   absl::StatusOr<Value> v = TypedInner(j, type);
   --json_depth;
+  if (v.ok() && type != nullptr) AIK_RETURN_IF_ERROR(Conforms(*v, *type, j));
   return v;
 }
 
@@ -127,7 +206,12 @@ absl::StatusOr<Value> TypedInner(const json& j, const SchemaType* type) {
 
 absl::StatusOr<Record> RecordFrom(const json& j, const SchemaType* type,
                                   std::string_view what) {
-  if (j.is_null()) return Record{};
+  if (j.is_null()) {
+    if (type != nullptr) {
+      AIK_RETURN_IF_ERROR(Conforms(Value::MakeRecord({}), *type, j));
+    }
+    return Record{};
+  }
   if (!j.is_object())
     return Bad(absl::StrCat(Av(what), " must be an object"), j);
   AIK_ASSIGN_OR_RETURN(Value v, Typed(j, type));
@@ -161,16 +245,40 @@ absl::StatusOr<Entities> EntitiesFromJson(const json& j, const Schema* schema) {
     AIK_ASSIGN_OR_RETURN(ent.uid, UidFromJson(e["uid"]));
     const EntityTypeDecl* decl =
         schema ? schema->FindEntityType(ent.uid.type) : nullptr;
-    if (e.contains("attrs")) {
-      AIK_ASSIGN_OR_RETURN(
-          ent.attrs,
-          RecordFrom(e["attrs"], decl ? decl->attrs.get() : nullptr, "attrs"));
+    const ActionDecl* action = schema ? schema->FindAction(ent.uid) : nullptr;
+    if (schema && !decl && !action) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entity ", ent.uid.ToString(), ": ",
+          ent.uid.type == "Action" || ent.uid.type.ends_with("::Action")
+              ? "action not declared in the schema"
+              : "entity type not declared in the schema"));
+    }
+    if (decl && !decl->enum_ids.empty() &&
+        std::find(decl->enum_ids.begin(), decl->enum_ids.end(), ent.uid.id) ==
+            decl->enum_ids.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entity ", ent.uid.ToString(), ": id is not one of the enumerated ",
+          "ids of ", ent.uid.type));
+    }
+    {
+      const SchemaType* at = decl ? decl->attrs.get() : nullptr;
+      auto attrs =
+          RecordFrom(e.contains("attrs") ? e["attrs"] : json(), at, "attrs");
+      if (!attrs.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "entity ", ent.uid.ToString(), ": ", attrs.status().message()));
+      }
+      ent.attrs = std::move(*attrs);
     }
     if (e.contains("tags")) {
       const json& tags = e["tags"];
       if (!tags.is_null()) {
         if (!tags.is_object()) return Bad("tags must be an object", tags);
         const SchemaType* tt = decl ? decl->tags.get() : nullptr;
+        if (decl && !tt && !tags.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "entity ", ent.uid.ToString(), ": its type declares no tags"));
+        }
         for (auto it = tags.begin(); it != tags.end(); ++it) {
           AIK_ASSIGN_OR_RETURN(Value v, Typed(it.value(), tt));
           ent.tags.emplace(it.key(), std::move(v));
@@ -182,6 +290,12 @@ absl::StatusOr<Entities> EntitiesFromJson(const json& j, const Schema* schema) {
       if (!ps.is_array()) return Bad("parents must be an array", ps);
       for (const json& p : ps) {
         AIK_ASSIGN_OR_RETURN(EntityUid u, UidFromJson(p));
+        if (decl && std::find(decl->parents.begin(), decl->parents.end(),
+                              u.type) == decl->parents.end()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "entity ", ent.uid.ToString(), ": the schema does not allow a ",
+              "parent of type ", u.type));
+        }
         ent.parents.push_back(std::move(u));
       }
     }

@@ -34,6 +34,56 @@ TEST(EntitiesJson, EscapesParentsAndTags) {
   EXPECT_TRUE(es->InHierarchy({"Agent", "a1"}, {"Group", "g"}));
 }
 
+TEST(EntitiesJson, SchemaConformanceIsChecked) {
+  auto schema = ParseSchema(R"(
+    entity Group;
+    entity Agent in [Group] = { name: String, addr?: ipaddr };
+    entity Color enum ["red"];
+    action read appliesTo { principal: Agent, resource: Agent, context: { n: Long } };
+  )");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  auto bad = [&](const char* json) {
+    auto es = EntitiesFromJsonText(json, &*schema);
+    return es.ok() ? std::string("ok") : std::string(es.status().message());
+  };
+  EXPECT_EQ(
+      bad(R"([{"uid": {"type": "Agent", "id": "a"}, "attrs": {"name": "x"}}])"),
+      "ok");
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Agent", "id": "a"}, "attrs": {}}])"),
+              HasSubstr("required attribute \"name\" is missing"));
+  EXPECT_THAT(
+      bad(R"([{"uid": {"type": "Agent", "id": "a"}, "attrs": {"name": 1}}])"),
+      HasSubstr("schema expects String"));
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Agent", "id": "a"},
+                       "attrs": {"name": "x", "extra": 1}}])"),
+              HasSubstr("\"extra\" is not declared"));
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Agent", "id": "a"},
+                       "attrs": {"name": "x", "addr": "nope"}}])"),
+              HasSubstr("invalid IP address"));
+  EXPECT_THAT(
+      bad(R"([{"uid": {"type": "Agent", "id": "a"}, "attrs": {"name": "x"},
+                       "parents": [{"type": "Agent", "id": "b"}]}])"),
+      HasSubstr("does not allow a parent of type Agent"));
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Robot", "id": "r"}}])"),
+              HasSubstr("entity type not declared"));
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Action", "id": "write"}}])"),
+              HasSubstr("action not declared"));
+  EXPECT_THAT(bad(R"([{"uid": {"type": "Color", "id": "blue"}}])"),
+              HasSubstr("enumerated"));
+  EXPECT_THAT(
+      bad(R"([{"uid": {"type": "Group", "id": "g"}, "tags": {"a": "b"}}])"),
+      HasSubstr("declares no tags"));
+
+  EntityUid read{"Action", "read"};
+  auto ctx = [&](const char* json) {
+    auto c = ContextFromJson(*ParseJsonText(json), &*schema, &read);
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_EQ(ctx(R"({"n": 1})"), "ok");
+  EXPECT_THAT(ctx(R"({})"), HasSubstr("required attribute \"n\""));
+  EXPECT_THAT(ctx(R"({"n": 1, "m": 2})"), HasSubstr("\"m\" is not declared"));
+}
+
 TEST(Entities, LayerOverSharedBase) {
   auto base = EntitiesFromJsonText(R"([
     {"uid": {"type": "Group", "id": "writers"}, "parents": [{"type": "Group", "id": "all"}]},
