@@ -38,12 +38,16 @@ fs::path EnsureWasm() {
       Sh("npm --version >/dev/null 2>&1") != 0)
     return {};
   fs::create_directories(dir);
-  std::ofstream(dir / "package.json") << "{\"private\": true}\n";
+  // ctest may start several of these tests at once: one installs under the
+  // lock, the others wait and then find the package.
   std::string cmd =
       "cd '" + dir.string() +
-      "' && timeout 180 npm install --no-audit --no-fund --silent "
+      "' && flock npm.lock sh -c '"
+      "test -f node_modules/@cedar-policy/cedar-wasm/package.json || "
+      "{ echo {\\\"private\\\": true} > package.json && "
+      "timeout 180 npm install --no-audit --no-fund --silent "
       "--fetch-retries=1 --fetch-timeout=30000 "
-      "@cedar-policy/cedar-wasm@4 >npm.log 2>&1";
+      "@cedar-policy/cedar-wasm@4; }' >npm.log 2>&1";
   if (Sh(cmd) != 0 || !fs::exists(pkg)) return {};
   return dir / "node_modules";
 }
@@ -81,8 +85,10 @@ void RunDecisions(bool with_schema) {
     cases.push_back(std::move(c));
   }
   fs::path dir = AIK_DIFF_BINARY_DIR;
-  fs::path in = dir / "cases.json";
-  fs::path out = dir / "answers.json";
+  // Distinct files per test: ctest may run these tests in parallel.
+  std::string tag = with_schema ? "schema" : "plain";
+  fs::path in = dir / ("cases_" + tag + ".json");
+  fs::path out = dir / ("answers_" + tag + ".json");
   std::ofstream(in) << cases_json.dump();
   // --no-opt: node 20's optimizing compiler (V8) aborts with "unreachable
   // code" in its deoptimizer after some thousands of these calls; the
