@@ -124,7 +124,7 @@ std::string Generator::Expr(T t, int depth) {
           return Cat(
               {"(", sub(T::kString), " like \"", Pick(kPatterns), "\")"});
         case 9: {
-          const char* types[] = {"User", "Group", "Doc", "Action"};
+          const char* types[] = {"User", "Group", "Doc", "Action", "Ns::Team"};
           std::string s = Cat({"(", sub(T::kEntity), " is ", Pick(types)});
           if (P(30)) s += " in " + sub(T::kEntity);
           return s + ")";
@@ -211,7 +211,7 @@ std::string Generator::Expr(T t, int depth) {
     }
     case T::kEntity: {
       if (leaf || P(40)) {
-        switch (R(6)) {
+        switch (R(7)) {
           case 0:
             return "principal";
           case 1:
@@ -222,6 +222,10 @@ std::string Generator::Expr(T t, int depth) {
             return "User::\"u" + std::to_string(R(6)) + "\"";
           case 4:
             return "Group::\"g" + std::to_string(R(4)) + "\"";
+          case 5:
+            // A namespaced type; ids with an escaped quote and a non-ASCII
+            // letter.
+            return P(50) ? "Ns::Team::\"t\\\"0\"" : "Ns::Team::\"t\\u{e9}\"";
           default:
             return "principal.manager";
         }
@@ -343,6 +347,10 @@ json Generator::Entities() {
                   {"attrs", json::object()},
                   {"parents", parents}});
   }
+  for (const char* t : {"t\"0", "t\u00e9"})
+    es.push_back({{"uid", Uid("Ns::Team", t)},
+                  {"attrs", json::object()},
+                  {"parents", json::array()}});
   for (int u = 0; u < 5; ++u) {
     json attrs = json::object();
     if (P(70))
@@ -363,6 +371,7 @@ json Generator::Entities() {
     json parents = json::array();
     for (int g = 0; g < 4; ++g)
       if (P(30)) parents.push_back(Uid("Group", "g" + std::to_string(g)));
+    if (P(40)) parents.push_back(Uid("Ns::Team", P(50) ? "t\"0" : "t\u00e9"));
     es.push_back({{"uid", Uid("User", "u" + std::to_string(u))},
                   {"attrs", attrs},
                   {"parents", parents}});
@@ -419,8 +428,9 @@ json Generator::Ref(const std::string& type, const std::string& id) {
 }
 
 const char* const kSchema = R"(
+namespace Ns { entity Team; }
 entity Group in [Group];
-entity User in [Group] = {
+entity User in [Group, Ns::Team] = {
   age?: Long, name?: String, tags?: Set<String>, addr?: ipaddr,
   score?: decimal, manager?: User, profile?: { level: Long, flag: Bool },
 };
