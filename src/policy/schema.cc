@@ -2,6 +2,7 @@
 // resolved against namespaces.
 #include "policy/schema.h"
 
+#include <algorithm>
 #include <set>
 
 #include "policy/lexer.h"
@@ -490,6 +491,91 @@ absl::StatusOr<Schema> ParseSchema(std::string_view text,
   AIK_ASSIGN_OR_RETURN(std::vector<Token> toks, Tokenize(text, file));
   SchemaParser p(std::move(toks), file);
   return p.Run();
+}
+
+absl::Status ValueConforms(const Value& v, const SchemaType& t,
+                           std::string_view path) {
+  using K = SchemaType::Kind;
+  using VK = Value::Kind;
+  auto fail = [&](std::string_view want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Av(path), ": expected ", Av(want), ", got ", KindName(v.kind())));
+  };
+  switch (t.kind) {
+    case K::kBool:
+      return v.is(VK::kBool) ? absl::OkStatus() : fail("Bool");
+    case K::kLong:
+      return v.is(VK::kLong) ? absl::OkStatus() : fail("Long");
+    case K::kString:
+      return v.is(VK::kString) ? absl::OkStatus() : fail("String");
+    case K::kEntity:
+      if (!v.is(VK::kEntity) || v.as_entity().type != t.name)
+        return fail(absl::StrCat("an entity of type ", t.name));
+      return absl::OkStatus();
+    case K::kExtension: {
+      bool ok = (t.name == "ipaddr" && v.is(VK::kIp)) ||
+                (t.name == "decimal" && v.is(VK::kDecimal)) ||
+                (t.name == "datetime" && v.is(VK::kDatetime)) ||
+                (t.name == "duration" && v.is(VK::kDuration));
+      return ok ? absl::OkStatus() : fail(t.name);
+    }
+    case K::kSet:
+      if (!v.is(VK::kSet)) return fail("a set");
+      for (const Value& e : v.as_set()) {
+        AIK_RETURN_IF_ERROR(
+            ValueConforms(e, *t.elem, absl::StrCat(Av(path), "[]")));
+      }
+      return absl::OkStatus();
+    case K::kRecord: {
+      if (!v.is(VK::kRecord)) return fail("a record");
+      const Record& r = v.as_record();
+      for (const auto& [name, attr] : t.attrs) {
+        auto it = r.find(name);
+        if (it == r.end()) {
+          if (!attr.required) continue;
+          return absl::InvalidArgumentError(
+              absl::StrCat(Av(path), ": required attribute \"",
+                           EscapeString(name), "\" is missing"));
+        }
+        AIK_RETURN_IF_ERROR(ValueConforms(it->second, *attr.type,
+                                          absl::StrCat(Av(path), ".", name)));
+      }
+      for (const auto& [name, value] : r) {
+        if (!t.attrs.contains(name)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(Av(path), ": attribute \"", EscapeString(name),
+                           "\" is not declared in the schema"));
+        }
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown schema type");
+}
+
+absl::Status ValidateRequest(const Schema& schema, const EntityUid& principal,
+                             const EntityUid& action, const EntityUid& resource,
+                             const Value& context) {
+  const ActionDecl* a = schema.FindAction(action);
+  if (a == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "action ", action.ToString(), " is not declared in the schema"));
+  }
+  auto allowed = [](const std::vector<std::string>& types,
+                    const std::string& t) {
+    return std::find(types.begin(), types.end(), t) != types.end();
+  };
+  if (!allowed(a->principals, principal.type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("principal type ", principal.type, " does not apply to ",
+                     action.ToString()));
+  }
+  if (!allowed(a->resources, resource.type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resource type ", resource.type, " does not apply to ",
+                     action.ToString()));
+  }
+  return ValueConforms(context, *a->context, "context");
 }
 
 }  // namespace aikernel::policy

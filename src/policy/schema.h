@@ -89,4 +89,17 @@ class Schema {
 absl::StatusOr<Schema> ParseSchema(std::string_view text,
                                    std::string_view file = "<schema>");
 
+// Whether `v` has type `t` (recursively: set elements, record attributes,
+// required attributes present, no undeclared ones). InvalidArgument names
+// the first offending path, e.g. "context.args.path: expected String".
+absl::Status ValueConforms(const Value& v, const SchemaType& t,
+                           std::string_view path = "value");
+
+// Cedar's request validation: the action is declared, the principal's and
+// the resource's types are among those it applies to, and the context
+// conforms to its context type. InvalidArgument says which part fails.
+absl::Status ValidateRequest(const Schema& schema, const EntityUid& principal,
+                             const EntityUid& action, const EntityUid& resource,
+                             const Value& context);
+
 }  // namespace aikernel::policy

@@ -40,6 +40,7 @@ struct Outcome {
   std::string detail;
   int requests = 0;
   int requests_passed = 0;
+  int validated = 0;  // requests also checked with ValidateRequest
 };
 
 std::string Join(const std::set<std::string>& s) {
@@ -106,6 +107,17 @@ Outcome RunTest(const fs::path& root, const fs::path& test_file) {
       continue;
     }
     req.context = *ctx;
+    // Cedar validated these requests against the schema; so must we.
+    if (schema && r.value("validateRequest", false)) {
+      absl::Status v = ValidateRequest(*schema, req.principal, req.action,
+                                       req.resource, req.context);
+      if (!v.ok()) {
+        fail(r.value("description", "?") +
+             ": request validation: " + std::string(v.message()));
+        continue;
+      }
+      ++o.validated;
+    }
     Response resp = Authorize(ps, req, *es);
     std::string want_decision = r["decision"].get<std::string>();
     std::string got_decision =
@@ -146,6 +158,7 @@ struct Tally {
   int passed = 0;
   int requests = 0;
   int requests_passed = 0;
+  int validated = 0;
   std::vector<std::string> failures;
 };
 
@@ -156,6 +169,7 @@ void RunDir(const fs::path& root, const std::vector<fs::path>& files,
     ++tally->tests;
     tally->requests += o.requests;
     tally->requests_passed += o.requests_passed;
+    tally->validated += o.validated;
     if (o.pass) {
       ++tally->passed;
     } else {
@@ -186,8 +200,10 @@ fs::path ExtractCorpus() {
 }
 
 void Print(const char* name, const Tally& t, size_t show) {
-  std::printf("%s: %d/%d passed (requests %d/%d)\n", name, t.passed, t.tests,
-              t.requests_passed, t.requests);
+  std::printf(
+      "%s: %d/%d passed (requests %d/%d; %d of them also passed request "
+      "validation against the schema)\n",
+      name, t.passed, t.tests, t.requests_passed, t.requests, t.validated);
   for (size_t i = 0; i < t.failures.size() && i < show; ++i)
     std::printf("  FAIL %s\n", t.failures[i].c_str());
   std::fflush(stdout);

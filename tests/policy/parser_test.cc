@@ -309,6 +309,41 @@ TEST(Schema, NamespacesActionsAndTypes) {
   EXPECT_EQ(call->context->attrs.at("at").type->name, "datetime");
 }
 
+TEST(Schema, ValidateRequest) {
+  auto s = ParseSchema(R"(
+    entity Agent;
+    entity Tool;
+    action "tool.call" appliesTo {
+      principal: Agent, resource: Tool,
+      context: { args: { path?: String }, calls: Long, tags: Set<String> }
+    };
+  )");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EntityUid agent{"Agent", "a"}, tool{"Tool", "t"}, call{"Action", "tool.call"};
+  Record args;
+  args.emplace("path", Value::String("/tmp"));
+  Record ctx;
+  ctx.emplace("args", Value::MakeRecord(args));
+  ctx.emplace("calls", Value::Long(3));
+  ctx.emplace("tags", Value::Set({Value::String("x")}));
+  Value good = Value::MakeRecord(ctx);
+  EXPECT_TRUE(ValidateRequest(*s, agent, call, tool, good).ok());
+  EXPECT_THAT(ValidateRequest(*s, tool, call, tool, good).message(),
+              HasSubstr("principal type Tool does not apply"));
+  EXPECT_THAT(ValidateRequest(*s, agent, {"Action", "x"}, tool, good).message(),
+              HasSubstr("not declared"));
+  Record bad = ctx;
+  bad["tags"] = Value::Set({Value::Long(1)});
+  EXPECT_EQ(
+      ValidateRequest(*s, agent, call, tool, Value::MakeRecord(bad)).message(),
+      "context.tags[]: expected String, got long");
+  bad = ctx;
+  bad.erase("calls");
+  EXPECT_THAT(
+      ValidateRequest(*s, agent, call, tool, Value::MakeRecord(bad)).message(),
+      HasSubstr("required attribute \"calls\""));
+}
+
 TEST(Schema, SyntaxErrorHasPosition) {
   auto s = ParseSchema("entity User = { name String };", "x.cedarschema");
   ASSERT_FALSE(s.ok());
