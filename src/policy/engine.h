@@ -13,6 +13,10 @@
 //   Request req{principal, action, resource, context};
 //   Response r = Authorize(ps, req, es);   // r.decision, r.reasons, r.errors
 //
+// Per call, layer the calling agent over the shared store without copying
+// it: Entities call(shared_base); call.Add(agent); call.Finalize(). With a
+// schema, ValidateRequest(schema, p, a, r, context) checks a request first.
+//
 // Thread-safety: parsed PolicySet, Entities and Schema are immutable once
 // built and may be shared by reference (or shared_ptr<const>) across threads;
 // Authorize is reentrant. Ownership: every object owns its data; nothing
