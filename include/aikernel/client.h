@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -120,6 +121,12 @@ struct CallCounts {
   uint64_t connections = 0;
 };
 
+// What confinement agents get on the daemon's host.
+struct ConfinementSummary {
+  std::string summary;                  // one line
+  std::vector<std::string> mechanisms;  // e.g. "landlock-abi7", "seccomp", "rlimit:as"
+};
+
 struct NodeStatus {
   std::string version;
   Timestamp started_at{};
@@ -130,6 +137,10 @@ struct NodeStatus {
   std::string audit_synchronous;  // "full" or "normal"
   LedgerHead ledger;
   CallCounts calls;
+  ConfinementSummary confinement;  // empty when agents are disabled
+  uint32_t agents_total = 0;
+  uint32_t agents_running = 0;
+  uint32_t agents_queued = 0;
   uint64_t audit_sequence = 0;
 };
 
@@ -184,6 +195,97 @@ struct QueryResult {
   uint64_t audit_sequence = 0;
 };
 
+// ---- agents (docs/agents.md) ----
+
+enum class RestartPolicy { kNo = 1, kOnFailure = 2, kAlways = 3 };
+// "no", "on-failure", "always".
+const char* RestartPolicyName(RestartPolicy p);
+
+// Zero / empty fields take the daemon's defaults (agent.proto documents them).
+struct AgentRestart {
+  RestartPolicy policy = RestartPolicy::kNo;
+  std::chrono::milliseconds backoff_initial{0};  // 0: 500 ms
+  std::chrono::milliseconds backoff_max{0};      // 0: 30 s
+  std::optional<uint32_t> max_restarts;          // unset: 5
+  std::chrono::milliseconds window{0};           // 0: 60 s
+};
+
+struct AgentLimits {
+  uint64_t memory_bytes = 0;            // 0: 256 MiB
+  uint64_t pids = 0;                    // 0: 64
+  double cpu = 0;                       // cores; 0: 1.0; negative: no limit
+  uint64_t open_files = 0;              // 0: 256
+  std::chrono::milliseconds timeout{0};  // wall clock per instance; 0: none
+};
+
+struct AgentSpec {
+  std::string name;
+  std::string command;  // absolute path
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string workdir;  // empty: <state_dir>/agents/<name>
+  std::vector<std::string> groups;
+  std::optional<int> priority;  // 0..100, higher first; unset: 50
+  std::string profile;          // empty: "default"
+  uint32_t uid = 0;             // 0: the daemon's default
+  uint32_t gid = 0;
+  std::chrono::milliseconds stop_grace{0};  // 0: 10 s
+  AgentRestart restart;
+  AgentLimits limits;
+};
+
+enum class AgentState {
+  kUnspecified = 0, kQueued = 1, kStarting = 2, kRunning = 3, kExited = 4, kFailed = 5,
+  kStopped = 6
+};
+// "queued", "starting", "running", "exited", "failed", "stopped".
+const char* AgentStateName(AgentState s);
+
+struct AgentInstance {
+  std::string id;  // empty: never spawned
+  int32_t pid = 0;
+  std::optional<Timestamp> started_at;
+  std::optional<Timestamp> ended_at;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  std::string reason;
+};
+
+struct AgentStatus {
+  AgentSpec spec;  // with the daemon's defaults filled in
+  AgentState state = AgentState::kUnspecified;
+  std::string reason;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  std::optional<Timestamp> created_at;
+  std::optional<Timestamp> state_since;
+  uint32_t queue_position = 0;  // queued: 1 = next
+  std::optional<Timestamp> restart_at;
+  uint32_t restarts = 0;
+  std::string spiffe_id;
+  std::string confinement;
+  std::string log_path;
+  AgentInstance instance;
+  uint64_t audit_sequence = 0;  // of the call that returned it (0 in lists)
+};
+
+struct AgentList {
+  std::vector<AgentStatus> agents;
+  uint64_t audit_sequence = 0;
+};
+
+struct AgentLogOptions {
+  bool follow = false;
+  std::optional<uint64_t> tail_bytes;  // unset: the whole current file
+  bool include_rotated = false;
+};
+
+struct LogsResult {
+  uint64_t bytes = 0;
+  bool cancelled = false;  // the callback returned false or stop was requested
+  uint64_t audit_sequence = 0;
+};
+
 // Lower-case hex of raw bytes.
 std::string HexEncode(std::string_view bytes);
 
@@ -221,6 +323,27 @@ class Client {
   Result<QueryResult> QueryAudit(const AuditFilter& filter,
                                  const std::function<bool(const AuditRecord&)>& on_record,
                                  const CallOptions& call = {});
+
+  // Admin agent calls (operators only). Errors: NOT_FOUND (no such agent),
+  // INVALID_ARGUMENT naming the spec field, ALREADY_EXISTS, FAILED_PRECONDITION.
+  Result<AgentStatus> RunAgent(const AgentSpec& spec, bool replace = false,
+                               const CallOptions& call = {});
+  Result<AgentList> ListAgents(const CallOptions& call = {});
+  Result<AgentStatus> InspectAgent(std::string_view name, const CallOptions& call = {});
+  // Returns once the agent has stopped. grace unset: the spec's stop_grace.
+  Result<AgentStatus> StopAgent(std::string_view name,
+                                std::optional<std::chrono::milliseconds> grace = std::nullopt,
+                                const CallOptions& call = {});
+  // signal 0: SIGKILL.
+  Result<AgentStatus> KillAgent(std::string_view name, int signal, const CallOptions& call = {});
+  Result<AgentStatus> RestartAgent(std::string_view name, const CallOptions& call = {});
+  // The audit sequence of the call.
+  Result<uint64_t> RemoveAgent(std::string_view name, bool force, const CallOptions& call = {});
+  // Calls `on_data` with chunks of the agent's stdout/stderr until the end
+  // (or, with follow, until on_data returns false or call.stop is requested).
+  Result<LogsResult> AgentLogs(std::string_view name, const AgentLogOptions& options,
+                               const std::function<bool(std::string_view)>& on_data,
+                               const CallOptions& call = {});
 
   class Impl;
 

@@ -56,6 +56,12 @@ void BuildApp(CLI::App& app, Context& ctx) {
              "Run 'aictl <command> --help' for a command's options.");
 
   AddNodeCommands(app, ctx);
+  CLI::App* agent = app.add_subcommand(
+      "agent", "Run and manage agents: run, ls, inspect, stop, kill, restart, logs, rm "
+               "(operators only)");
+  agent->require_subcommand(1);
+  agent->footer(kGlobalFooter);
+  AddAgentCommands(*agent, ctx);
   CLI::App* audit = app.add_subcommand(
       "audit", "Read and check the audit ledger: tail, query, export (through the daemon) and "
                "verify (offline, on the file)");

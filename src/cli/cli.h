@@ -32,6 +32,9 @@ void AddAuditCommands(CLI::App& audit, Context& ctx);
 // audit verify (verify_cmd.cc): offline, no daemon.
 void AddVerifyCommand(CLI::App& audit, Context& ctx);
 
+// agent run, ls, inspect, stop, kill, restart, logs, rm (agent_cmds.cc).
+void AddAgentCommands(CLI::App& agent, Context& ctx);
+
 // Builds the whole command tree into `app` (used by main and by tests).
 void BuildApp(CLI::App& app, Context& ctx);
 

@@ -71,6 +71,10 @@ json StatusJson(const NodeStatus& s) {
         {"denied", s.calls.denied},
         {"failed", s.calls.failed},
         {"connections", s.calls.connections}}},
+      {"confinement",
+       {{"summary", s.confinement.summary}, {"mechanisms", s.confinement.mechanisms}}},
+      {"agents",
+       {{"total", s.agents_total}, {"running", s.agents_running}, {"queued", s.agents_queued}}},
       {"audit_sequence", s.audit_sequence},
   };
 }
@@ -93,6 +97,10 @@ std::string StatusText(const NodeStatus& s) {
       {"calls", std::to_string(s.calls.total) + " total, " + std::to_string(s.calls.denied) +
                     " denied, " + std::to_string(s.calls.failed) + " failed"},
       {"connections", std::to_string(s.calls.connections)},
+      {"agents", std::to_string(s.agents_total) + " total, " + std::to_string(s.agents_running) +
+                     " running, " + std::to_string(s.agents_queued) + " queued"},
+      {"confinement", s.confinement.summary.empty() ? "agents disabled" : s.confinement.summary},
+      {"in force", s.confinement.mechanisms.empty() ? "-" : Join(s.confinement.mechanisms, " ")},
       {"audit record", Seq(s.audit_sequence)},
   });
 }

@@ -92,7 +92,24 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
            return absl::OkStatus();
          }},
         {"max_message_bytes", Integer(&Config::max_message_bytes, 4096, 1 << 30)},
-        {"drain_timeout_ms", Integer(&Config::drain_timeout_ms, 0, 600000)}}},
+        {"drain_timeout_ms", Integer(&Config::drain_timeout_ms, 0, 600000)},
+        {"logs_dir", String(&Config::logs_dir, false)}}},
+      {"agents",
+       {{"enabled",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           if (!n.is_boolean()) return Bad(file, n, key, "expected true or false");
+           c.agents_enabled = *n.value<bool>();
+           return absl::OkStatus();
+         }},
+        {"max_running", Integer(&Config::agents_max_running, 1, 100000)},
+        {"memory_budget_bytes", Integer(&Config::agents_memory_budget_bytes, 1 << 20, 1ll << 50)},
+        {"aging_interval_ms", Integer(&Config::agents_aging_interval_ms, 1, 86400000)},
+        {"default_uid", Integer(&Config::agents_default_uid, 1, 4294967294ll)},
+        {"default_gid", Integer(&Config::agents_default_gid, 1, 4294967294ll)},
+        {"log_max_bytes", Integer(&Config::agents_log_max_bytes, 4096, 1ll << 40)},
+        {"log_keep", Integer(&Config::agents_log_keep, 0, 64)},
+        {"specs_dir", String(&Config::agents_specs_dir)}}},
       {"audit",
        {{"synchronous",
          [](const toml::node& n, const std::string& key, const std::string& file,
@@ -145,7 +162,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     auto known = Schema().find(section);
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
-                 "unknown section (known: [node], [daemon], [audit])");
+                 "unknown section (known: [node], [daemon], [audit], [agents])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -197,6 +214,16 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("audit.checkpoint_every_ms", a.checkpoint_every_ms, b.checkpoint_every_ms);
   cmp("audit.max_batch", a.max_batch, b.max_batch);
   cmp("audit.redact_fields", a.redact_fields, b.redact_fields);
+  cmp("daemon.logs_dir", a.logs_dir, b.logs_dir);
+  cmp("agents.enabled", a.agents_enabled, b.agents_enabled);
+  cmp("agents.max_running", a.agents_max_running, b.agents_max_running);
+  cmp("agents.memory_budget_bytes", a.agents_memory_budget_bytes, b.agents_memory_budget_bytes);
+  cmp("agents.aging_interval_ms", a.agents_aging_interval_ms, b.agents_aging_interval_ms);
+  cmp("agents.default_uid", a.agents_default_uid, b.agents_default_uid);
+  cmp("agents.default_gid", a.agents_default_gid, b.agents_default_gid);
+  cmp("agents.log_max_bytes", a.agents_log_max_bytes, b.agents_log_max_bytes);
+  cmp("agents.log_keep", a.agents_log_keep, b.agents_log_keep);
+  cmp("agents.specs_dir", a.agents_specs_dir, b.agents_specs_dir);
   return out;
 }
 

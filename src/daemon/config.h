@@ -30,6 +30,7 @@ struct Config {
   std::string log_level = "info";
   int64_t max_message_bytes = 4 << 20;
   int64_t drain_timeout_ms = 5000;
+  std::string logs_dir = "/var/log/aikernel";  // agents' logs: <logs_dir>/agents/
   // [audit]
   std::string audit_synchronous = "full";
   int64_t checkpoint_every_records = 1000;
@@ -47,6 +48,16 @@ struct Config {
     if (it != positions.end()) return it->second;
     return source.empty() ? "(defaults)" : source;
   }
+  // [agents]
+  bool agents_enabled = true;
+  int64_t agents_max_running = 8;
+  int64_t agents_memory_budget_bytes = 4ll << 30;
+  int64_t agents_aging_interval_ms = 10000;
+  int64_t agents_default_uid = 65534;
+  int64_t agents_default_gid = 65534;
+  int64_t agents_log_max_bytes = 10 << 20;
+  int64_t agents_log_keep = 3;
+  std::string agents_specs_dir;  // "" -> agents/ beside the configuration file
 };
 
 StatusOr<Config> LoadConfig(const std::string& path);

@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <grp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "agents/supervisor.h"
 #include "audit/ledger.h"
 #include "common/version.h"
 #include "daemon/config.h"
@@ -77,7 +79,9 @@ Status EnsureStateDir(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("daemon.state_dir: cannot create ", dir, ": ", ec.message()));
   }
-  chmod(dir.c_str(), 0750);
+  // o+x (search only, no listing): agents, running as their own uid, must
+  // reach their default workdirs under <state>/agents/.
+  chmod(dir.c_str(), 0751);
   return absl::OkStatus();
 }
 
@@ -128,6 +132,31 @@ class Server {
     lo.max_batch = static_cast<size_t>(config_.max_batch);
     AIK_ASSIGN_OR_RETURN(ledger_, audit::Ledger::Open(lo, key_.get()));
 
+    if (config_.agents_enabled) {
+      agents::SupervisorOptions ao;
+      ao.node = config_.node_name;
+      ao.state_dir = state;
+      ao.logs_dir = config_.logs_dir;
+      ao.specs_dir = config_.agents_specs_dir;
+      if (ao.specs_dir.empty()) {
+        ao.specs_dir =
+            (std::filesystem::path(flags_.config_path).parent_path() / "agents").string();
+      }
+      ao.max_running = config_.agents_max_running;
+      ao.memory_budget_bytes = config_.agents_memory_budget_bytes;
+      ao.aging_interval_ms = config_.agents_aging_interval_ms;
+      ao.default_uid = static_cast<uid_t>(config_.agents_default_uid);
+      ao.default_gid = static_cast<gid_t>(config_.agents_default_gid);
+      ao.log_max_bytes = config_.agents_log_max_bytes;
+      ao.log_keep = static_cast<int>(config_.agents_log_keep);
+      ao.full_sync = config_.audit_synchronous != "normal";
+      ao.on_connection = [this](UniqueFd fd, const kernel::AgentIdentity& id) {
+        rpc_->AdoptAgent(std::move(fd), id);
+      };
+      ao.on_instance_end = [this](const std::string& id) { connections_.RevokeAgent(id); };
+      AIK_ASSIGN_OR_RETURN(supervisor_, agents::Supervisor::Create(io_, std::move(ao)));
+    }
+
     connections_.SetAdminGroup(admin_gid);
     kernel::KernelInfo info{config_.node_name, kVersion, config_.socket, state,
                             lo.path, config_.audit_synchronous};
@@ -137,6 +166,7 @@ class Server {
     deps.sink = ledger_.get();
     deps.ledger = ledger_.get();
     deps.key_id = key_->KeyId();
+    deps.agents = supervisor_.get();
     kernel_ = std::make_unique<kernel::Kernel>(info, deps);
     kernel_->SetRedactedFields(config_.redact_fields);
     kernel_->SetReloadHandler([this] { return Reload(); });
@@ -144,6 +174,8 @@ class Server {
     rpc::ServerOptions so;
     so.max_message_bytes = static_cast<size_t>(config_.max_message_bytes);
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
+    // Agents from state.db and the specs directory; may spawn, which needs rpc_.
+    if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
 
     rpc::ListenerOptions opts{config_.socket, config_.socket_mode, socket_gid};
     AIK_ASSIGN_OR_RETURN(listener_, rpc::UnixListener::Bind(io_, opts));
@@ -201,6 +233,7 @@ class Server {
     SystemdNotify::Stopping();
     listener_->Close();
     kernel_->BeginShutdown();
+    if (supervisor_) supervisor_->BeginShutdown();
     int64_t drain_ms;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -212,6 +245,8 @@ class Server {
       spdlog::warn("drain: calls still in flight after {} ms; cancelling them", drain_ms);
     }
     rpc_->Shutdown(std::chrono::milliseconds(0));
+    // Agents die with the daemon (docs/agents.md); kill and reap them now.
+    if (supervisor_) supervisor_->Shutdown();
     ledger_->Close();
     audit::Head head = ledger_->head();
     spdlog::info("stopped; ledger head {} (checkpoint {})", head.sequence,
@@ -259,6 +294,7 @@ class Server {
   kernel::BuiltinAuthorizer authorizer_;
   std::unique_ptr<identity::NodeKey> key_;
   std::unique_ptr<audit::Ledger> ledger_;
+  std::unique_ptr<agents::Supervisor> supervisor_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
@@ -272,6 +308,14 @@ int Run(const Flags& flags) {
   umask(0027);
   // Writes to a vanished client must be errors, not a process kill.
   std::signal(SIGPIPE, SIG_IGN);
+  // Each running agent holds about five fds here (pidfd, its dup for the
+  // loop, stdout and stderr pipes, its kernel connection): lift the soft
+  // limit to the hard one (systemd's LimitNOFILE sets the hard one).
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   Server server(flags);
   return server.Run();
 }

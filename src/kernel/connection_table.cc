@@ -51,6 +51,35 @@ Status ConnectionTable::Register(int fd, const PeerCredentials& creds) {
   return absl::OkStatus();
 }
 
+Status ConnectionTable::RegisterAgent(int fd, const AgentIdentity& agent) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    return absl::InternalError(absl::StrCat("fstat: ", std::strerror(errno)));
+  }
+  Entry e;
+  e.dev = st.st_dev;
+  e.ino = st.st_ino;
+  e.creds.pid = agent.pid;
+  e.creds.uid = agent.uid;
+  e.creds.gid = agent.gid;
+  e.is_agent = true;
+  e.agent = agent;
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[fd] = std::move(e);
+  return absl::OkStatus();
+}
+
+void ConnectionTable::RevokeAgent(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.is_agent && it->second.agent.instance_id == instance_id) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 Principal ConnectionTable::Classify(const PeerCredentials& creds) const {
   Principal p;
   p.uid = creds.uid;
@@ -98,6 +127,18 @@ StatusOr<Principal> ConnectionTable::Authenticate(
       st.st_ino != entry.ino) {
     return absl::UnauthenticatedError(
         absl::StrCat("connection ", peer, " is no longer the registered socket"));
+  }
+  if (entry.is_agent) {
+    Principal p;
+    p.kind = Principal::Kind::kAgent;
+    p.uid = entry.creds.uid;
+    p.gid = entry.creds.gid;
+    p.pid = entry.creds.pid;
+    p.spiffe_id = entry.agent.spiffe_id;
+    p.instance_id = entry.agent.instance_id;
+    p.agent_name = entry.agent.name;
+    p.agent_groups = entry.agent.groups;
+    return p;
   }
   return Classify(entry.creds);
 }

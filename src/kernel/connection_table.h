@@ -12,6 +12,13 @@
 // Operator status is decided at Authenticate() time against the current
 // admin group, so a reload that changes the group applies to open
 // connections too. Thread-safe.
+//
+// Agents: the daemon end of the socketpair the Supervisor created for an
+// agent instance is registered with RegisterAgent(); that registration, and
+// nothing a peer sends, makes the connection's principal an agent. A
+// connection accepted on the daemon's socket (Register) is never an agent,
+// whatever process is on the other end. RevokeAgent() makes every connection
+// of an ended instance UNAUTHENTICATED.
 #pragma once
 
 #include <sys/types.h>
@@ -37,11 +44,28 @@ struct PeerCredentials {
 // Reads SO_PEERCRED and SO_PEERGROUPS of a connected Unix socket.
 StatusOr<PeerCredentials> ReadPeerCredentials(int fd);
 
+// Who an agent connection belongs to, fixed at spawn by the Supervisor.
+struct AgentIdentity {
+  std::string name;
+  std::string instance_id;
+  std::string spiffe_id;            // spiffe://<node>/agent/<name>
+  std::vector<std::string> groups;  // from the spec, for policy
+  pid_t pid = 0;                    // the agent (or its pid-namespace init)
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+};
+
 class ConnectionTable {
  public:
   // Records `fd`'s socket identity and credentials. Replaces any stale entry
   // for the same fd number.
   Status Register(int fd, const PeerCredentials& creds);
+
+  // Records `fd` (the daemon end of an agent's socketpair) as that agent
+  // instance's connection. Replaces any stale entry for the same fd number.
+  Status RegisterAgent(int fd, const AgentIdentity& agent);
+  // The instance ended: its connections no longer authenticate.
+  void RevokeAgent(const std::string& instance_id);
 
   // Resolves a gRPC peer string ("fd:N") to a principal. UNAUTHENTICATED if
   // the peer is not a registered connection or fd N is no longer the socket
@@ -60,6 +84,8 @@ class ConnectionTable {
     dev_t dev = 0;
     ino_t ino = 0;
     PeerCredentials creds;
+    bool is_agent = false;
+    AgentIdentity agent;
   };
   Principal Classify(const PeerCredentials& creds) const;
 

@@ -108,7 +108,56 @@ StatusSnapshot Kernel::Snapshot() const {
   if (deps_.ledger != nullptr) s.head = deps_.ledger->head();
   s.key_id = deps_.key_id;
   s.calls = counters();
+  if (deps_.agents != nullptr) {
+    s.agents_enabled = true;
+    s.confinement = deps_.agents->Confinement();
+    AgentControl::Counts n = deps_.agents->CountAgents();
+    s.agents_total = n.total;
+    s.agents_running = n.running;
+    s.agents_queued = n.queued;
+  }
   return s;
+}
+
+namespace {
+Status NoAgents() { return absl::UnavailableError("agents are not enabled in this daemon"); }
+}  // namespace
+
+StatusOr<agents::AgentInfo> Kernel::RunAgent(const agents::AgentSpec& spec, bool replace) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Run(spec, replace);
+}
+StatusOr<std::vector<agents::AgentInfo>> Kernel::ListAgents() {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->List();
+}
+StatusOr<agents::AgentInfo> Kernel::InspectAgent(const std::string& name) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Inspect(name);
+}
+StatusOr<agents::AgentInfo> Kernel::StopAgent(const std::string& name,
+                                              std::chrono::milliseconds grace) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Stop(name, grace);
+}
+StatusOr<agents::AgentInfo> Kernel::KillAgent(const std::string& name, int signal) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Kill(name, signal);
+}
+StatusOr<agents::AgentInfo> Kernel::RestartAgent(const std::string& name) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Restart(name);
+}
+Status Kernel::RemoveAgent(const std::string& name, bool force) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Remove(name, force);
+}
+Status Kernel::AgentLogs(const std::string& name, const AgentLogOptions& options,
+                         const std::function<bool(const std::string&)>& emit,
+                         const std::function<bool()>& cancelled) {
+  if (deps_.agents == nullptr) return NoAgents();
+  return deps_.agents->Logs(name, options,
+                            emit, [&] { return cancelled() || stopping(); });
 }
 
 Status Kernel::QueryAudit(const audit::Filter& filter, bool follow,

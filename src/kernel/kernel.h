@@ -34,6 +34,7 @@
 #include "audit/reader.h"
 #include "audit/sink.h"
 #include "common/status.h"
+#include "kernel/agent_control.h"
 #include "kernel/authorizer.h"
 #include "kernel/clock.h"
 #include "kernel/connection_table.h"
@@ -75,6 +76,9 @@ struct StatusSnapshot {
   audit::Head head;
   std::string key_id;
   CallCounters calls;
+  bool agents_enabled = false;  // an AgentControl is attached
+  agents::ConfinementInfo confinement;
+  uint32_t agents_total = 0, agents_running = 0, agents_queued = 0;
 };
 
 struct ReloadResult {
@@ -87,6 +91,7 @@ struct KernelDeps {
   const Authorizer* authorizer = nullptr;
   audit::Sink* sink = nullptr;
   audit::Ledger* ledger = nullptr;  // may be null in tests: no head, no query
+  AgentControl* agents = nullptr;   // null: agent syscalls are UNAVAILABLE
   const Clock* clock = &SystemClock::Get();
   std::string key_id;
 };
@@ -108,6 +113,19 @@ class Kernel {
                     const std::function<bool(const audit::Record&)>& emit,
                     const std::function<bool()>& cancelled) const;
   StatusOr<ReloadResult> Reload();
+
+  // agent.* syscalls: forwarded to the AgentControl (kernel/agent_control.h
+  // has their contract); UNAVAILABLE when none is attached.
+  StatusOr<agents::AgentInfo> RunAgent(const agents::AgentSpec& spec, bool replace);
+  StatusOr<std::vector<agents::AgentInfo>> ListAgents();
+  StatusOr<agents::AgentInfo> InspectAgent(const std::string& name);
+  StatusOr<agents::AgentInfo> StopAgent(const std::string& name, std::chrono::milliseconds grace);
+  StatusOr<agents::AgentInfo> KillAgent(const std::string& name, int signal);
+  StatusOr<agents::AgentInfo> RestartAgent(const std::string& name);
+  Status RemoveAgent(const std::string& name, bool force);
+  Status AgentLogs(const std::string& name, const AgentLogOptions& options,
+                   const std::function<bool(const std::string&)>& emit,
+                   const std::function<bool()>& cancelled);
 
   void SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn);
   void SetRedactedFields(const std::vector<std::string>& names) {

@@ -22,6 +22,8 @@ struct Principal {
   std::vector<gid_t> groups;  // supplementary groups of the peer
   std::string spiffe_id;      // agents only
   std::string instance_id;    // agents only
+  std::string agent_name;     // agents only
+  std::vector<std::string> agent_groups;  // agents only: the spec's groups
 
   // The canonical string in the audit ledger: "operator:0", "user:1000",
   // "agent:<spiffe-id>#<instance>", "anonymous".

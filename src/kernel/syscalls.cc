@@ -17,6 +17,22 @@ constexpr SyscallInfo kTable[] = {
      "/aikernel.v1.Admin/QueryAudit", "read the audit ledger"},
     {Syscall::kReload, Service::kAdmin, "admin.reload",
      "/aikernel.v1.Admin/Reload", "re-read the configuration"},
+    {Syscall::kAgentRun, Service::kAdmin, "agent.run", "/aikernel.v1.Admin/RunAgent",
+     "create an agent from a spec and queue it"},
+    {Syscall::kAgentList, Service::kAdmin, "agent.list", "/aikernel.v1.Admin/ListAgents",
+     "every agent with its state"},
+    {Syscall::kAgentInspect, Service::kAdmin, "agent.inspect",
+     "/aikernel.v1.Admin/InspectAgent", "one agent in full"},
+    {Syscall::kAgentStop, Service::kAdmin, "agent.stop", "/aikernel.v1.Admin/StopAgent",
+     "SIGTERM, then SIGKILL after the grace"},
+    {Syscall::kAgentKill, Service::kAdmin, "agent.kill", "/aikernel.v1.Admin/KillAgent",
+     "send a signal to an agent"},
+    {Syscall::kAgentRestart, Service::kAdmin, "agent.restart",
+     "/aikernel.v1.Admin/RestartAgent", "stop if running, queue again"},
+    {Syscall::kAgentRemove, Service::kAdmin, "agent.remove", "/aikernel.v1.Admin/RemoveAgent",
+     "forget an agent (state and logs)"},
+    {Syscall::kAgentLogs, Service::kAdmin, "agent.logs", "/aikernel.v1.Admin/AgentLogs",
+     "an agent's captured stdout/stderr"},
 };
 
 }  // namespace

@@ -18,6 +18,14 @@ enum class Syscall {
   kAdminPing,    // Admin.Ping
   kAuditQuery,   // Admin.QueryAudit
   kReload,       // Admin.Reload
+  kAgentRun,     // Admin.RunAgent
+  kAgentList,    // Admin.ListAgents
+  kAgentInspect, // Admin.InspectAgent
+  kAgentStop,    // Admin.StopAgent
+  kAgentKill,    // Admin.KillAgent
+  kAgentRestart, // Admin.RestartAgent
+  kAgentRemove,  // Admin.RemoveAgent
+  kAgentLogs,    // Admin.AgentLogs
 };
 
 struct SyscallInfo {

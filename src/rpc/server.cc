@@ -8,6 +8,7 @@
 
 #include "aikernel/v1/admin.grpc.pb.h"
 #include "aikernel/v1/kernel.grpc.pb.h"
+#include "rpc/agent_proto.h"
 #include "rpc/status_map.h"
 
 namespace aikernel::rpc {
@@ -135,6 +136,13 @@ class AdminService final : public pb::Admin::Service {
       c->set_denied(s.calls.denied);
       c->set_failed(s.calls.failed);
       c->set_connections(s.calls.connections);
+      if (s.agents_enabled) {
+        resp->mutable_confinement()->set_summary(s.confinement.summary);
+        for (const auto& m : s.confinement.mechanisms) resp->mutable_confinement()->add_mechanisms(m);
+        resp->mutable_agents()->set_total(s.agents_total);
+        resp->mutable_agents()->set_running(s.agents_running);
+        resp->mutable_agents()->set_queued(s.agents_queued);
+      }
       return absl::OkStatus();
     }));
   }
@@ -197,6 +205,107 @@ class AdminService final : public pb::Admin::Service {
           [&] { return ctx->IsCancelled(); });
     });
     return Finish(ctx, result);
+  }
+
+  // ---- agents ----
+
+  grpc::Status RunAgent(grpc::ServerContext* ctx, const pb::RunAgentRequest* req,
+                        pb::RunAgentResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentRun, "agent:" + req->spec().name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(agents::AgentSpec spec, FromProto(req->spec()));
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->RunAgent(spec, req->replace()));
+      rpc::ToProto(info, resp->mutable_agent());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status ListAgents(grpc::ServerContext* ctx, const pb::ListAgentsRequest* req,
+                          pb::ListAgentsResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentList, "agent:*", req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(std::vector<agents::AgentInfo> all, k_->ListAgents());
+      for (const auto& a : all) rpc::ToProto(a, resp->add_agents());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status InspectAgent(grpc::ServerContext* ctx, const pb::InspectAgentRequest* req,
+                            pb::InspectAgentResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentInspect, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->InspectAgent(req->name()));
+      rpc::ToProto(info, resp->mutable_agent());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status StopAgent(grpc::ServerContext* ctx, const pb::StopAgentRequest* req,
+                         pb::StopAgentResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentStop, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      std::chrono::milliseconds grace(-1);
+      if (req->has_grace()) {
+        if (req->grace().seconds() < 0 || req->grace().nanos() < 0) {
+          return absl::InvalidArgumentError("grace: must not be negative");
+        }
+        grace = std::chrono::milliseconds(req->grace().seconds() * 1000 +
+                                          req->grace().nanos() / 1'000'000);
+      }
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->StopAgent(req->name(), grace));
+      rpc::ToProto(info, resp->mutable_agent());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status KillAgent(grpc::ServerContext* ctx, const pb::KillAgentRequest* req,
+                         pb::KillAgentResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentKill, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info,
+                           k_->KillAgent(req->name(), req->signal() == 0 ? 9 : req->signal()));
+      rpc::ToProto(info, resp->mutable_agent());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status RestartAgent(grpc::ServerContext* ctx, const pb::RestartAgentRequest* req,
+                            pb::RestartAgentResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentRestart, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->RestartAgent(req->name()));
+      rpc::ToProto(info, resp->mutable_agent());
+      return absl::OkStatus();
+    }));
+  }
+
+  grpc::Status RemoveAgent(grpc::ServerContext* ctx, const pb::RemoveAgentRequest* req,
+                           pb::RemoveAgentResponse*) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentRemove, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      return k_->RemoveAgent(req->name(), req->force());
+    }));
+  }
+
+  grpc::Status AgentLogs(grpc::ServerContext* ctx, const pb::AgentLogsRequest* req,
+                         grpc::ServerWriter<pb::AgentLogChunk>* writer) override {
+    CallRequest call{ctx->peer(), Syscall::kAgentLogs, "agent:" + req->name(), req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      kernel::AgentLogOptions o;
+      o.follow = req->follow();
+      o.include_rotated = req->include_rotated();
+      if (req->tail_set() || req->tail_bytes() != 0) {
+        o.tail_bytes = static_cast<int64_t>(std::min<uint64_t>(req->tail_bytes(), INT64_MAX));
+      }
+      pb::AgentLogChunk chunk;
+      return k_->AgentLogs(
+          req->name(), o,
+          [&](const std::string& data) {
+            chunk.set_data(data);
+            return writer->Write(chunk);
+          },
+          [&] { return ctx->IsCancelled(); });
+    }));
   }
 
   grpc::Status Reload(grpc::ServerContext* ctx, const pb::ReloadRequest* req,
@@ -265,6 +374,16 @@ void RpcServer::Adopt(UniqueFd fd) {
   }
   spdlog::debug("connection fd:{} pid={} uid={} gid={}", fd.get(), creds->pid,
                 creds->uid, creds->gid);
+  grpc::AddInsecureChannelFromFd(impl_->server.get(), fd.release());
+}
+
+void RpcServer::AdoptAgent(UniqueFd fd, const kernel::AgentIdentity& identity) {
+  if (Status s = impl_->connections->RegisterAgent(fd.get(), identity); !s.ok()) {
+    spdlog::warn("agent {}: closing its connection: {}", identity.name, std::string(s.message()));
+    return;
+  }
+  spdlog::debug("connection fd:{} is agent {} instance {}", fd.get(), identity.name,
+                identity.instance_id);
   grpc::AddInsecureChannelFromFd(impl_->server.get(), fd.release());
 }
 

@@ -47,6 +47,11 @@ class RpcServer {
   // credentials cannot be read is closed and logged.
   void Adopt(UniqueFd fd);
 
+  // Serves the daemon end of an agent's socketpair (O_NONBLOCK) as that
+  // agent instance: registered with ConnectionTable::RegisterAgent, so its
+  // principal is the agent, fixed here and never taken from a request.
+  void AdoptAgent(UniqueFd fd, const kernel::AgentIdentity& identity);
+
   // Stops taking calls; waits up to `drain` for in-flight calls, then
   // cancels what is left. Idempotent.
   void Shutdown(std::chrono::milliseconds drain);

@@ -282,6 +282,12 @@ Result<NodeStatus> Client::Status(const CallOptions& call) {
   r.calls.denied = resp.calls().denied();
   r.calls.failed = resp.calls().failed();
   r.calls.connections = resp.calls().connections();
+  r.confinement.summary = resp.confinement().summary();
+  r.confinement.mechanisms.assign(resp.confinement().mechanisms().begin(),
+                                  resp.confinement().mechanisms().end());
+  r.agents_total = resp.agents().total();
+  r.agents_running = resp.agents().running();
+  r.agents_queued = resp.agents().queued();
   r.audit_sequence = AuditSeqOf(ctx);
   return r;
 }
@@ -347,6 +353,253 @@ Result<QueryResult> Client::QueryAudit(const AuditFilter& filter,
   while (reader->Read(&msg)) {
     ++r.records;
     if (!on_record(FromProto(msg))) {
+      callback_stopped = true;
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status st = reader->Finish();
+  r.audit_sequence = AuditSeqOf(ctx);
+  if ((callback_stopped || stopped.load()) &&
+      (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
+    r.cancelled = true;
+    return r;
+  }
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  return r;
+}
+
+// ------------------------------------------------------------------ agents
+
+const char* RestartPolicyName(RestartPolicy p) {
+  switch (p) {
+    case RestartPolicy::kNo: return "no";
+    case RestartPolicy::kOnFailure: return "on-failure";
+    case RestartPolicy::kAlways: return "always";
+  }
+  return "no";
+}
+
+const char* AgentStateName(AgentState s) {
+  switch (s) {
+    case AgentState::kQueued: return "queued";
+    case AgentState::kStarting: return "starting";
+    case AgentState::kRunning: return "running";
+    case AgentState::kExited: return "exited";
+    case AgentState::kFailed: return "failed";
+    case AgentState::kStopped: return "stopped";
+    default: return "unspecified";
+  }
+}
+
+namespace {
+
+void SetDur(milliseconds ms, google::protobuf::Duration* d) {
+  d->set_seconds(ms.count() / 1000);
+  d->set_nanos(static_cast<int32_t>((ms.count() % 1000) * 1'000'000));
+}
+milliseconds MsOf(const google::protobuf::Duration& d) {
+  return milliseconds(d.seconds() * 1000 + d.nanos() / 1'000'000);
+}
+std::optional<Timestamp> OptTs(bool has, const google::protobuf::Timestamp& t) {
+  if (!has) return std::nullopt;
+  return FromProto(t);
+}
+
+void ToProto(const AgentSpec& s, pb::AgentSpec* out) {
+  out->set_name(s.name);
+  out->set_command(s.command);
+  for (const auto& a : s.args) out->add_args(a);
+  for (const auto& [k, v] : s.env) (*out->mutable_env())[k] = v;
+  out->set_workdir(s.workdir);
+  for (const auto& g : s.groups) out->add_groups(g);
+  if (s.priority) {
+    out->set_priority(*s.priority);
+    out->set_priority_set(true);
+  }
+  out->set_profile(s.profile);
+  out->set_uid(s.uid);
+  out->set_gid(s.gid);
+  if (s.stop_grace.count() > 0) SetDur(s.stop_grace, out->mutable_stop_grace());
+  pb::RestartSpec* r = out->mutable_restart();
+  r->set_policy(static_cast<pb::RestartSpec::Policy>(static_cast<int>(s.restart.policy)));
+  if (s.restart.backoff_initial.count() > 0) SetDur(s.restart.backoff_initial, r->mutable_backoff_initial());
+  if (s.restart.backoff_max.count() > 0) SetDur(s.restart.backoff_max, r->mutable_backoff_max());
+  if (s.restart.window.count() > 0) SetDur(s.restart.window, r->mutable_window());
+  if (s.restart.max_restarts) {
+    r->set_max_restarts(*s.restart.max_restarts);
+    r->set_max_restarts_set(true);
+  }
+  pb::AgentLimits* l = out->mutable_limits();
+  l->set_memory_bytes(s.limits.memory_bytes);
+  l->set_pids(s.limits.pids);
+  l->set_cpu(s.limits.cpu);
+  l->set_open_files(s.limits.open_files);
+  if (s.limits.timeout.count() > 0) SetDur(s.limits.timeout, l->mutable_timeout());
+}
+
+AgentSpec FromProto(const pb::AgentSpec& m) {
+  AgentSpec s;
+  s.name = m.name();
+  s.command = m.command();
+  s.args.assign(m.args().begin(), m.args().end());
+  for (const auto& [k, v] : m.env()) s.env[k] = v;
+  s.workdir = m.workdir();
+  s.groups.assign(m.groups().begin(), m.groups().end());
+  if (m.priority_set() || m.priority() != 0) s.priority = m.priority();
+  s.profile = m.profile();
+  s.uid = m.uid();
+  s.gid = m.gid();
+  s.stop_grace = MsOf(m.stop_grace());
+  const pb::RestartSpec& r = m.restart();
+  int p = static_cast<int>(r.policy());
+  s.restart.policy = p >= 1 && p <= 3 ? static_cast<RestartPolicy>(p) : RestartPolicy::kNo;
+  s.restart.backoff_initial = MsOf(r.backoff_initial());
+  s.restart.backoff_max = MsOf(r.backoff_max());
+  s.restart.window = MsOf(r.window());
+  if (r.max_restarts_set() || r.max_restarts() != 0) s.restart.max_restarts = r.max_restarts();
+  const pb::AgentLimits& l = m.limits();
+  s.limits.memory_bytes = l.memory_bytes();
+  s.limits.pids = l.pids();
+  s.limits.cpu = l.cpu();
+  s.limits.open_files = l.open_files();
+  s.limits.timeout = MsOf(l.timeout());
+  return s;
+}
+
+AgentStatus FromProto(const pb::AgentStatus& m) {
+  AgentStatus a;
+  a.spec = FromProto(m.spec());
+  int st = static_cast<int>(m.state());
+  a.state = st >= 0 && st <= 6 ? static_cast<AgentState>(st) : AgentState::kUnspecified;
+  a.reason = m.reason();
+  a.exit_code = m.exit_code();
+  a.signal = m.signal();
+  a.created_at = OptTs(m.has_created_at(), m.created_at());
+  a.state_since = OptTs(m.has_state_since(), m.state_since());
+  a.queue_position = m.queue_position();
+  a.restart_at = OptTs(m.has_restart_at(), m.restart_at());
+  a.restarts = m.restarts();
+  a.spiffe_id = m.spiffe_id();
+  a.confinement = m.confinement();
+  a.log_path = m.log_path();
+  const pb::AgentInstance& i = m.instance();
+  a.instance.id = i.id();
+  a.instance.pid = i.pid();
+  a.instance.started_at = OptTs(i.has_started_at(), i.started_at());
+  a.instance.ended_at = OptTs(i.has_ended_at(), i.ended_at());
+  a.instance.exit_code = i.exit_code();
+  a.instance.signal = i.signal();
+  a.instance.reason = i.reason();
+  return a;
+}
+
+}  // namespace
+
+// One unary Admin agent call returning an AgentStatus.
+#define AIK_AGENT_CALL(Method, req)                                          \
+  grpc::ClientContext ctx;                                                   \
+  impl_->Prepare(ctx, call);                                                 \
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });         \
+  pb::Method##Response resp;                                                 \
+  grpc::Status st = impl_->admin->Method(&ctx, req, &resp);                  \
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+
+Result<AgentStatus> Client::RunAgent(const AgentSpec& spec, bool replace, const CallOptions& call) {
+  pb::RunAgentRequest req;
+  ToProto(spec, req.mutable_spec());
+  req.set_replace(replace);
+  AIK_AGENT_CALL(RunAgent, req)
+  AgentStatus a = FromProto(resp.agent());
+  a.audit_sequence = AuditSeqOf(ctx);
+  return a;
+}
+
+Result<AgentList> Client::ListAgents(const CallOptions& call) {
+  pb::ListAgentsRequest req;
+  AIK_AGENT_CALL(ListAgents, req)
+  AgentList out;
+  out.agents.reserve(resp.agents_size());
+  for (const auto& m : resp.agents()) out.agents.push_back(FromProto(m));
+  out.audit_sequence = AuditSeqOf(ctx);
+  return out;
+}
+
+Result<AgentStatus> Client::InspectAgent(std::string_view name, const CallOptions& call) {
+  pb::InspectAgentRequest req;
+  req.set_name(std::string(name));
+  AIK_AGENT_CALL(InspectAgent, req)
+  AgentStatus a = FromProto(resp.agent());
+  a.audit_sequence = AuditSeqOf(ctx);
+  return a;
+}
+
+Result<AgentStatus> Client::StopAgent(std::string_view name, std::optional<milliseconds> grace,
+                                      const CallOptions& call) {
+  pb::StopAgentRequest req;
+  req.set_name(std::string(name));
+  if (grace) SetDur(*grace, req.mutable_grace());
+  AIK_AGENT_CALL(StopAgent, req)
+  AgentStatus a = FromProto(resp.agent());
+  a.audit_sequence = AuditSeqOf(ctx);
+  return a;
+}
+
+Result<AgentStatus> Client::KillAgent(std::string_view name, int signal, const CallOptions& call) {
+  pb::KillAgentRequest req;
+  req.set_name(std::string(name));
+  req.set_signal(signal);
+  AIK_AGENT_CALL(KillAgent, req)
+  AgentStatus a = FromProto(resp.agent());
+  a.audit_sequence = AuditSeqOf(ctx);
+  return a;
+}
+
+Result<AgentStatus> Client::RestartAgent(std::string_view name, const CallOptions& call) {
+  pb::RestartAgentRequest req;
+  req.set_name(std::string(name));
+  AIK_AGENT_CALL(RestartAgent, req)
+  AgentStatus a = FromProto(resp.agent());
+  a.audit_sequence = AuditSeqOf(ctx);
+  return a;
+}
+
+Result<uint64_t> Client::RemoveAgent(std::string_view name, bool force, const CallOptions& call) {
+  pb::RemoveAgentRequest req;
+  req.set_name(std::string(name));
+  req.set_force(force);
+  AIK_AGENT_CALL(RemoveAgent, req)
+  (void)resp;
+  return AuditSeqOf(ctx);
+}
+
+#undef AIK_AGENT_CALL
+
+Result<LogsResult> Client::AgentLogs(std::string_view name, const AgentLogOptions& options,
+                                     const std::function<bool(std::string_view)>& on_data,
+                                     const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  pb::AgentLogsRequest req;
+  req.set_name(std::string(name));
+  req.set_follow(options.follow);
+  if (options.tail_bytes) {
+    req.set_tail_bytes(*options.tail_bytes);
+    req.set_tail_set(true);
+  }
+  req.set_include_rotated(options.include_rotated);
+  std::atomic<bool> stopped{false};
+  std::stop_callback cancel(call.stop, [&ctx, &stopped] {
+    stopped.store(true);
+    ctx.TryCancel();
+  });
+  auto reader = impl_->admin->AgentLogs(&ctx, req);
+  LogsResult r;
+  bool callback_stopped = false;
+  pb::AgentLogChunk chunk;
+  while (reader->Read(&chunk)) {
+    r.bytes += chunk.data().size();
+    if (!on_data(chunk.data())) {
       callback_stopped = true;
       ctx.TryCancel();
       break;

@@ -1,0 +1,129 @@
+// aik_test_agent: an agent program for tests/integration/agents_test.cc.
+// Each mode prints what it found, one line per fact, flushed, so the test
+// reads it from the agent's log. Modes:
+//   whoami            Kernel.Whoami over AIKERNEL_FD; then wait for SIGTERM
+//   exit N            print "exiting N" and exit N
+//   sleep             print "ready"; wait for SIGTERM, then exit 0
+//   ignore-term       ignore SIGTERM; wait forever
+//   grandchild        start a grandchild that sleeps; print its pid; wait
+//   shadow            try to read /etc/shadow
+//   connect PORT      try to connect to 127.0.0.1:PORT
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "aikernel/client.h"
+
+namespace {
+
+volatile sig_atomic_t g_term = 0;
+void OnTerm(int) { g_term = 1; }
+
+void WaitForTerm() {
+  struct sigaction sa {};
+  sa.sa_handler = OnTerm;
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_term) pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string mode = argc > 1 ? argv[1] : "sleep";
+  if (mode == "whoami") {
+    auto c = aikernel::Client::Connect({});
+    if (!c.ok()) {
+      std::printf("connect-error %s\n", c.status().ToString().c_str());
+      return 2;
+    }
+    auto me = (*c)->Whoami();
+    if (!me.ok()) {
+      std::printf("whoami-error %s\n", me.status().ToString().c_str());
+      return 2;
+    }
+    std::printf("kind=%s spiffe=%s instance=%s id=%s\n",
+                aikernel::PrincipalKindName(me->principal.kind), me->principal.spiffe_id.c_str(),
+                me->principal.instance_id.c_str(), me->principal.id.c_str());
+    // Agents may call only Whoami under the built-in authorizer.
+    auto st = (*c)->Status();
+    std::printf("status=%s\n", st.ok() ? "OK" : aikernel::StatusCodeName(st.status().code()));
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "exit") {
+    int code = argc > 2 ? std::atoi(argv[2]) : 0;
+    std::printf("exiting %d\n", code);
+    return code;
+  }
+  if (mode == "sleep") {
+    std::printf("ready\n");
+    WaitForTerm();
+    std::printf("terminated\n");
+    return 0;
+  }
+  if (mode == "ignore-term") {
+    signal(SIGTERM, SIG_IGN);
+    std::printf("ready\n");
+    for (;;) pause();
+  }
+  if (mode == "grandchild") {
+    pid_t child = fork();
+    if (child == 0) {
+      pid_t grandchild = fork();
+      if (grandchild == 0) {
+        setsid();
+        for (;;) pause();
+      }
+      std::printf("grandchild %d\n", grandchild);
+      _exit(0);
+    }
+    waitpid(child, nullptr, 0);
+    std::printf("ready\n");
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "shadow") {
+    int fd = open("/etc/shadow", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[16];
+      ssize_t n = read(fd, buf, sizeof(buf));
+      std::printf("shadow: READ %zd bytes\n", n);
+    } else {
+      std::printf("shadow: %s\n", strerrorname_np(errno));
+    }
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "connect") {
+    int port = argc > 2 ? std::atoi(argv[2]) : 1;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      std::printf("connect: socket %s\n", strerrorname_np(errno));
+    } else {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+        std::printf("connect: CONNECTED\n");
+      } else {
+        std::printf("connect: %s\n", strerrorname_np(errno));
+      }
+    }
+    WaitForTerm();
+    return 0;
+  }
+  std::printf("unknown mode %s\n", mode.c_str());
+  return 64;
+}

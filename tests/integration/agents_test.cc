@@ -1,0 +1,457 @@
+// Agents through the real daemon: aikerneld spawns aik_test_agent
+// (agent_probe.cc) under the default sandbox profile, aictl and the SDK
+// drive it. Waiting is on the daemon's answers (polled with a deadline) or
+// on pidfds, never on a fixed sleep.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "integration/helpers.h"
+
+namespace aikernel::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Probe() { return AIK_TEST_AGENT_PATH; }
+
+// Polls `pred` every 20 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+// True once `pid` is gone (pidfd readable or no such process), within `timeout`.
+bool PidGone(pid_t pid, std::chrono::milliseconds timeout) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  int rc = poll(&p, 1, static_cast<int>(timeout.count()));
+  close(fd);
+  return rc == 1;
+}
+
+// Processes (by host pid) whose pid namespace is `ns_ino`.
+std::vector<pid_t> ProcessesInPidNs(ino_t ns_ino) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string n = e.path().filename();
+    if (n.find_first_not_of("0123456789") != std::string::npos) continue;
+    struct stat st {};
+    if (stat((e.path() / "ns/pid").c_str(), &st) == 0 && st.st_ino == ns_ino) {
+      out.push_back(std::stoi(n));
+    }
+  }
+  return out;
+}
+
+class AgentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<DaemonProcess>(tmp_.path());
+    std::filesystem::create_directories(tmp_.path() + "/agents");
+    Configure();
+  }
+
+  void Configure(int max_running = 8, int aging_ms = 10000) {
+    daemon_->WriteConfigText(
+        "[node]\nname = \"it-node\"\n\n[daemon]\nlogs_dir = \"" + tmp_.path() +
+        "/logs\"\n\n[audit]\nsynchronous = \"normal\"\n\n[agents]\nmax_running = " +
+        std::to_string(max_running) + "\naging_interval_ms = " + std::to_string(aging_ms) +
+        "\nspecs_dir = \"" + tmp_.path() + "/agents\"\n");
+  }
+
+  void StartDaemon() { ASSERT_TRUE(daemon_->Start()); }
+
+  CmdResult Aictl(std::vector<std::string> args) { return AictlJson(*daemon_, std::move(args)); }
+
+  nlohmann::json Inspect(const std::string& name) {
+    CmdResult r = Aictl({"agent", "inspect", name});
+    if (r.exit_code != 0) return nullptr;
+    return ParseJson(r.out);
+  }
+
+  std::string State(const std::string& name) {
+    nlohmann::json j = Inspect(name);
+    return j.is_null() ? "" : j["state"].get<std::string>();
+  }
+
+  ::testing::AssertionResult WaitState(const std::string& name, const std::string& want,
+                                       std::chrono::milliseconds timeout = 30s) {
+    std::string last;
+    bool ok = WaitUntil([&] { return (last = State(name)) == want; }, timeout);
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "agent " << name << " is '" << last << "', want '" << want << "'\n"
+           << Aictl({"agent", "inspect", name}).out << "\n--- daemon log ---\n"
+           << daemon_->Log();
+  }
+
+  // The agent's log so far.
+  std::string Logs(const std::string& name) {
+    CmdResult r = RunAictl({"--socket", daemon_->socket(), "agent", "logs", name});
+    return r.out;
+  }
+
+  ::testing::AssertionResult WaitLog(const std::string& name, const std::string& needle,
+                                     std::chrono::milliseconds timeout = 30s) {
+    if (WaitUntil([&] { return Logs(name).find(needle) != std::string::npos; }, timeout)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "log of " << name << " never had '" << needle
+                                         << "':\n"
+                                         << Logs(name) << "\n--- daemon log ---\n"
+                                         << daemon_->Log();
+  }
+
+  CmdResult Run(const std::string& name, std::vector<std::string> flags,
+                std::vector<std::string> argv) {
+    std::vector<std::string> args = {"agent", "run", name};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("--");
+    args.push_back(Probe());
+    args.insert(args.end(), argv.begin(), argv.end());
+    return Aictl(args);
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(AgentsTest, LifecycleWhoamiLogsStopRemove) {
+  StartDaemon();
+  CmdResult run = Run("who", {}, {"whoami"});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  nlohmann::json j = ParseJson(run.out);
+  EXPECT_EQ(j["name"], "who");
+  EXPECT_EQ(j["spiffe_id"], "spiffe://it-node/agent/who");
+  ASSERT_TRUE(WaitState("who", "running"));
+  ASSERT_TRUE(WaitLog("who", "kind=agent"));
+  nlohmann::json info = Inspect("who");
+  const std::string instance = info["instance"]["id"];
+  std::string log = Logs("who");
+  EXPECT_NE(log.find("spiffe=spiffe://it-node/agent/who instance=" + instance), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("id=agent:spiffe://it-node/agent/who#" + instance), std::string::npos) << log;
+  // The built-in authorizer lets agents call only Whoami.
+  EXPECT_NE(log.find("status=PERMISSION_DENIED"), std::string::npos) << log;
+  EXPECT_NE(info["confinement"].get<std::string>().find("pidns"), std::string::npos) << info;
+
+  CmdResult ls = Aictl({"agent", "ls"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  nlohmann::json list = ParseJson(ls.out);
+  ASSERT_EQ(list["agents"].size(), 1u);
+  EXPECT_EQ(list["agents"][0]["state"], "running");
+
+  const pid_t pid = info["instance"]["pid"];
+  CmdResult stop = Aictl({"agent", "stop", "who"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.Describe();
+  nlohmann::json stopped = ParseJson(stop.out);
+  EXPECT_EQ(stopped["state"], "stopped");
+  EXPECT_TRUE(PidGone(pid, 5000ms)) << "pid " << pid << " still runs after stop";
+
+  CmdResult again = Aictl({"agent", "run", "who", "--", Probe(), "whoami"});
+  EXPECT_EQ(again.exit_code, 1) << again.Describe();
+  EXPECT_NE(again.err.find("ALREADY_EXISTS"), std::string::npos) << again.err;
+
+  CmdResult rm = Aictl({"agent", "rm", "who"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.Describe();
+  CmdResult gone = Aictl({"agent", "inspect", "who"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("NOT_FOUND"), std::string::npos) << gone.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() + "/logs/agents/who.log"));
+}
+
+TEST_F(AgentsTest, AProcessTheDaemonDidNotSpawnIsNeverAnAgent) {
+  StartDaemon();
+  // Through the socket, whatever it claims in its environment.
+  auto c = ConnectTo(*daemon_);
+  ASSERT_NE(c, nullptr);
+  auto me = c->Whoami();
+  ASSERT_TRUE(me.ok()) << me.status().ToString();
+  EXPECT_NE(me->principal.kind, aikernel::PrincipalKind::kAgent);
+  EXPECT_TRUE(me->principal.instance_id.empty());
+  // A connection it made itself and handed over as AIKERNEL_FD: still not.
+  CmdResult r = RunCommand({"/usr/bin/env", "AIKERNEL_AGENT=who", "AIKERNEL_INSTANCE=x",
+                            AIK_AICTL_PATH, "--socket", daemon_->socket(), "--json", "whoami"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  nlohmann::json j = ParseJson(r.out);
+  EXPECT_EQ(j["principal"]["kind"], "operator");
+  EXPECT_FALSE(j["principal"].contains("instance_id"));
+}
+
+TEST_F(AgentsTest, BadSpecIsRefusedNamingTheField) {
+  StartDaemon();
+  CmdResult r = Aictl({"agent", "run", "Bad-Name", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("name: 'Bad-Name' must be"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("INVALID_ARGUMENT"), std::string::npos) << r.err;
+  WriteFile(tmp_.path() + "/bad.toml", "name = \"x\"\ncommand = \"/bin/true\"\n[restart]\npolicy = \"maybe\"\n");
+  CmdResult f = Aictl({"agent", "run", "--spec", tmp_.path() + "/bad.toml"});
+  EXPECT_EQ(f.exit_code, 2) << f.Describe();
+  EXPECT_NE(f.err.find("restart.policy: expected one of no, on-failure, always"),
+            std::string::npos)
+      << f.err;
+}
+
+TEST_F(AgentsTest, SpawnFailureIsShownNotSwallowed) {
+  StartDaemon();
+  CmdResult r = Aictl({"agent", "run", "missing", "--", "/nonexistent/agent"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  nlohmann::json j = ParseJson(r.out);
+  EXPECT_EQ(j["state"], "failed");
+  EXPECT_NE(j["reason"].get<std::string>().find("spawn:"), std::string::npos) << j;
+  EXPECT_NE(j["reason"].get<std::string>().find("No such file"), std::string::npos) << j;
+}
+
+TEST_F(AgentsTest, RestartPolicyBackoffAndCrashLoop) {
+  StartDaemon();
+  CmdResult run = Run("crashy",
+                      {"--restart", "on-failure", "--backoff-initial", "100ms", "--backoff-max",
+                       "400ms", "--max-restarts", "3", "--restart-window", "1m"},
+                      {"exit", "3"});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  ASSERT_TRUE(WaitState("crashy", "failed"));
+  nlohmann::json j = Inspect("crashy");
+  EXPECT_EQ(j["restarts"], 3);
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_NE(j["reason"].get<std::string>().find("crash loop: more than 3 restarts"),
+            std::string::npos)
+      << j;
+  // Four instances ran: the first and three restarts.
+  std::string log = Logs("crashy");
+  size_t n = 0;
+  for (size_t p = 0; (p = log.find("exiting 3", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 4u) << log;
+
+  // A clean exit is not restarted under on-failure; always restarts it.
+  ASSERT_EQ(Run("clean", {"--restart", "on-failure"}, {"exit", "0"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("clean", "exited"));
+  EXPECT_EQ(Inspect("clean")["restarts"], 0);
+  ASSERT_EQ(Run("again", {"--restart", "always", "--backoff-initial", "50ms", "--max-restarts",
+                          "2"},
+                {"exit", "0"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(WaitState("again", "failed"));
+  EXPECT_EQ(Inspect("again")["restarts"], 2);
+
+  // restart resets the crash-loop count and runs it again.
+  CmdResult rs = Aictl({"agent", "restart", "crashy"});
+  ASSERT_EQ(rs.exit_code, 0) << rs.Describe();
+  EXPECT_LE(ParseJson(rs.out)["restarts"].get<int>(), 1);
+}
+
+TEST_F(AgentsTest, BackoffDelaysGrow) {
+  StartDaemon();
+  ASSERT_EQ(Run("slow", {"--restart", "always", "--backoff-initial", "200ms", "--backoff-max",
+                         "800ms", "--max-restarts", "3"},
+                {"exit", "1"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(WaitState("slow", "failed"));
+  // The audit ledger is no help here (spawns are not calls); use the
+  // instance start times the daemon recorded in state.db.
+  CmdResult q = RunCommand({"/usr/bin/sqlite3", daemon_->state_dir() + "/state.db",
+                            "SELECT started_at FROM instances WHERE agent='slow' ORDER BY "
+                            "started_at"});
+  ASSERT_EQ(q.exit_code, 0) << q.Describe();
+  std::vector<int64_t> starts;
+  std::stringstream ss(q.out);
+  for (std::string line; std::getline(ss, line);) starts.push_back(std::stoll(line));
+  ASSERT_EQ(starts.size(), 4u) << q.out;
+  std::vector<int64_t> gaps_ms;
+  for (size_t i = 1; i < starts.size(); ++i) gaps_ms.push_back((starts[i] - starts[i - 1]) / 1000000);
+  // 200, 400, 800 ms of backoff plus each run's own time.
+  EXPECT_GE(gaps_ms[0], 200);
+  EXPECT_GE(gaps_ms[1], 400);
+  EXPECT_GE(gaps_ms[2], 800);
+  EXPECT_LT(gaps_ms[0], gaps_ms[2]);
+}
+
+TEST_F(AgentsTest, KillSignalAndStopEscalatesToSigkill) {
+  StartDaemon();
+  ASSERT_EQ(Run("sleeper", {}, {"sleep"}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("sleeper", "ready"));
+  CmdResult k = Aictl({"agent", "kill", "sleeper", "-s", "TERM"});
+  ASSERT_EQ(k.exit_code, 0) << k.Describe();
+  ASSERT_TRUE(WaitState("sleeper", "exited"));
+  EXPECT_EQ(Inspect("sleeper")["exit_code"], 0);
+  EXPECT_TRUE(WaitLog("sleeper", "terminated"));
+
+  ASSERT_EQ(Run("stubborn", {"--stop-grace", "300ms"}, {"ignore-term"}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("stubborn", "ready"));
+  auto t0 = Clock::now();
+  CmdResult stop = Aictl({"agent", "stop", "stubborn"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.Describe();
+  EXPECT_GE(Clock::now() - t0, 300ms);
+  nlohmann::json j = ParseJson(stop.out);
+  EXPECT_EQ(j["state"], "stopped");
+  EXPECT_EQ(j["instance"]["signal"], 9) << j;
+}
+
+TEST_F(AgentsTest, WallClockTimeoutFailsTheInstance) {
+  StartDaemon();
+  ASSERT_EQ(Run("late", {"--wall-timeout", "300ms", "--stop-grace", "200ms"}, {"sleep"}).exit_code,
+            0);
+  ASSERT_TRUE(WaitState("late", "failed"));
+  EXPECT_EQ(Inspect("late")["reason"], "timeout after 300 ms");
+}
+
+TEST_F(AgentsTest, PriorityOrderAndAgingWithOneSlot) {
+  Configure(/*max_running=*/1, /*aging_ms=*/50);
+  StartDaemon();
+  ASSERT_EQ(Run("blocker", {}, {"sleep"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("blocker", "running"));
+  ASSERT_EQ(Run("low", {"--priority", "10"}, {"sleep"}).exit_code, 0);
+  ASSERT_EQ(Run("high", {"--priority", "90"}, {"sleep"}).exit_code, 0);
+  nlohmann::json high = Inspect("high");
+  EXPECT_EQ(high["state"], "queued");
+  EXPECT_EQ(high["queue_position"], 1) << "low has aged only a few ms";
+  EXPECT_EQ(Inspect("low")["queue_position"], 2);
+  // The text view shows the position too.
+  CmdResult ls = RunAictl({"--socket", daemon_->socket(), "agent", "ls"});
+  EXPECT_NE(ls.out.find("queued"), std::string::npos) << ls.out;
+
+  // Stopping the blocker frees the slot: the higher priority goes first.
+  ASSERT_EQ(Aictl({"agent", "stop", "blocker"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("high", "running"));
+  EXPECT_EQ(State("low"), "queued");
+
+  // Aging: a queued agent's priority rises by one per aging interval (50 ms
+  // here), so "low" (10), once it has waited more than 79 intervals, ranks
+  // ahead of a newly queued priority-89 agent, and starts first.
+  auto queued_at = Clock::now();
+  ASSERT_TRUE(WaitUntil([&] { return Clock::now() - queued_at > 79 * 50ms + 500ms; }, 10s));
+  ASSERT_EQ(Run("late", {"--priority", "89"}, {"sleep"}).exit_code, 0);
+  EXPECT_EQ(Inspect("low")["queue_position"], 1) << Aictl({"agent", "ls"}).out;
+  EXPECT_EQ(Inspect("late")["queue_position"], 2);
+  ASSERT_EQ(Aictl({"agent", "stop", "high"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("low", "running"));
+  EXPECT_EQ(State("late"), "queued");
+}
+
+TEST_F(AgentsTest, GrandchildrenDieWithTheAgent) {
+  StartDaemon();
+  ASSERT_EQ(Run("family", {}, {"grandchild"}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("family", "ready"));
+  nlohmann::json j = Inspect("family");
+  const pid_t init = j["instance"]["pid"];
+  struct stat st {};
+  ASSERT_EQ(stat(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), &st), 0);
+  const ino_t ns = st.st_ino;
+  // init, the agent and its setsid()ed grandchild.
+  EXPECT_GE(ProcessesInPidNs(ns).size(), 3u);
+  ASSERT_EQ(Aictl({"agent", "kill", "family", "-s", "KILL"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("family", "exited"));
+  EXPECT_TRUE(WaitUntil([&] { return ProcessesInPidNs(ns).empty(); }, 5000ms))
+      << ProcessesInPidNs(ns).size() << " processes left in the agent's pid namespace";
+}
+
+TEST_F(AgentsTest, LogsFollowStreamsNewOutput) {
+  StartDaemon();
+  ASSERT_EQ(Run("chatty", {"--restart", "always", "--backoff-initial", "100ms",
+                           "--max-restarts", "100"},
+                {"exit", "0"})
+                .exit_code,
+            0);
+  Subprocess follow({AIK_AICTL_PATH, "--socket", daemon_->socket(), "agent", "logs", "-f",
+                     "--tail", "0", "chatty"});
+  ASSERT_TRUE(follow.started());
+  // Each restart prints a new line, which must arrive while following.
+  std::string line;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(follow.ReadLine(&line, 20s)) << follow.Stderr();
+    EXPECT_EQ(line, "exiting 0");
+  }
+  ASSERT_EQ(Aictl({"agent", "stop", "chatty"}).exit_code, 0);
+}
+
+TEST_F(AgentsTest, DefaultProfileCannotReadShadowNorReachLoopback) {
+  StartDaemon();
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t len = sizeof(a);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+
+  ASSERT_EQ(Run("shadow", {}, {"shadow"}).exit_code, 0);
+  ASSERT_EQ(Run("net", {}, {"connect", std::to_string(port)}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("shadow", "shadow: "));
+  ASSERT_TRUE(WaitLog("net", "connect: "));
+  EXPECT_EQ(Logs("shadow").find("READ"), std::string::npos) << Logs("shadow");
+  EXPECT_EQ(Logs("net").find("CONNECTED"), std::string::npos) << Logs("net");
+  pollfd p{listener, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0) << "the listener saw a connection";
+  close(listener);
+
+  CmdResult status = Aictl({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  nlohmann::json s = ParseJson(status.out);
+  EXPECT_FALSE(s["confinement"]["summary"].get<std::string>().empty()) << s;
+  EXPECT_EQ(s["agents"]["total"], 2) << s;
+}
+
+TEST_F(AgentsTest, DaemonSigkillAndRestartTellsTheTruth) {
+  WriteFile(tmp_.path() + "/agents/steady.toml",
+            "name = \"steady\"\ncommand = \"" + Probe() +
+                "\"\nargs = [\"sleep\"]\n[restart]\npolicy = \"always\"\n");
+  StartDaemon();
+  ASSERT_TRUE(WaitState("steady", "running"));
+  ASSERT_EQ(Run("oneshot", {}, {"grandchild"}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("oneshot", "ready"));
+  nlohmann::json steady = Inspect("steady");
+  nlohmann::json oneshot = Inspect("oneshot");
+  const pid_t p1 = steady["instance"]["pid"];
+  const pid_t p2 = oneshot["instance"]["pid"];
+  struct stat st {};
+  ASSERT_EQ(stat(("/proc/" + std::to_string(p2) + "/ns/pid").c_str(), &st), 0);
+  const ino_t ns2 = st.st_ino;
+
+  EXPECT_EQ(daemon_->Kill(), 137);
+  // The agents die with the daemon (PDEATHSIG on the pid-namespace init).
+  EXPECT_TRUE(PidGone(p1, 5000ms)) << "steady's pid " << p1 << " outlived the daemon";
+  EXPECT_TRUE(PidGone(p2, 5000ms)) << "oneshot's pid " << p2 << " outlived the daemon";
+  EXPECT_TRUE(WaitUntil([&] { return ProcessesInPidNs(ns2).empty(); }, 5000ms));
+
+  StartDaemon();
+  // "always" is restarted with a new instance; "no" is failed, and says why.
+  ASSERT_TRUE(WaitState("steady", "running"));
+  nlohmann::json s2 = Inspect("steady");
+  EXPECT_NE(s2["instance"]["id"], steady["instance"]["id"]);
+  EXPECT_NE(s2["instance"]["pid"], p1);
+  nlohmann::json o2 = Inspect("oneshot");
+  EXPECT_EQ(o2["state"], "failed");
+  EXPECT_EQ(o2["reason"], "daemon restarted");
+  EXPECT_EQ(o2["instance"]["reason"], "daemon restarted");
+  EXPECT_FALSE(o2["instance"]["ended_at"].is_null());
+
+  // A clean stop of the daemon also leaves nothing behind.
+  const pid_t p3 = s2["instance"]["pid"];
+  EXPECT_EQ(daemon_->Stop(), 0);
+  EXPECT_TRUE(PidGone(p3, 5000ms));
+}
+
+}  // namespace
+}  // namespace aikernel::testing
