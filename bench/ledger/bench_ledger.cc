@@ -3,7 +3,9 @@
 // records. Prints figures; asserts nothing.
 //
 //   bench_ledger [--seconds S] [--verify-records N] [--dir D]
-//                [--only appends|index|verify] [--keep]
+//                [--only appends|index|verify|one] [--records N] [--keep]
+// (--only one: N single-thread Append()s of a daemon-like record, NORMAL
+// then FULL, e.g. to profile one append under callgrind.)
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -179,6 +181,7 @@ double IndexCost(const std::string& path,
 int main(int argc, char** argv) {
   double seconds = 2.0;
   uint64_t verify_records = 1'000'000;
+  uint64_t one_records = 20'000;
   std::string base;
   std::string only;   // appends | index | verify (default: all)
   bool keep = false;  // keep the temp dir (e.g. to inspect verify.db)
@@ -187,6 +190,8 @@ int main(int argc, char** argv) {
       seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--verify-records") && i + 1 < argc)
       verify_records = strtoull(argv[++i], nullptr, 10);
+    else if (!strcmp(argv[i], "--records") && i + 1 < argc)
+      one_records = strtoull(argv[++i], nullptr, 10);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
       base = argv[++i];
     else if (!strcmp(argv[i], "--only") && i + 1 < argc)
@@ -210,8 +215,8 @@ int main(int argc, char** argv) {
     std::printf(
         "== durable appends, group commit (records/s; commits = "
         "transactions)\n");
-    std::printf("%-7s %-28s %12s %10s %12s\n", "sync", "submitters",
-                "records/s", "commits", "recs/commit");
+    std::printf("%-7s %-28s %12s %10s %12s %10s\n", "sync", "submitters",
+                "records/s", "commits", "recs/commit", "by caller");
     struct Cfg {
       int threads;
       int window;
@@ -230,12 +235,50 @@ int main(int argc, char** argv) {
                         c.window);
         }
         std::printf(
-            "%-7s %-28s %12.0f %10lu %12.1f\n",
+            "%-7s %-28s %12.0f %10lu %12.1f %10lu\n",
             sync == audit::Synchronous::kFull ? "FULL" : "NORMAL", who,
             r.records / r.seconds, (unsigned long)r.stats.commits,
-            r.stats.commits ? double(r.records) / r.stats.commits : 0.0);
+            r.stats.commits ? double(r.records) / r.stats.commits : 0.0,
+            (unsigned long)r.stats.led_by_caller);
         std::fflush(stdout);
       }
+    }
+  }
+
+  if (only == "one") {
+    // One thread, Append() of a record like the daemon's Admin.Ping, e.g.
+    // under valgrind --tool=callgrind to count instructions per append.
+    for (auto sync : {audit::Synchronous::kNormal, audit::Synchronous::kFull}) {
+      const std::string path = dir + "/one.db";
+      audit::LedgerOptions o;
+      o.path = path;
+      o.synchronous = sync;
+      auto ledger = audit::Ledger::Open(o, key->get());
+      if (!ledger.ok()) return 1;
+      const uint64_t n = one_records;
+      const auto start = Clock::now();
+      for (uint64_t i = 0; i < n; ++i) {
+        audit::Record r;
+        r.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+        r.node = "bench";
+        r.principal = "operator:0";
+        r.action = "admin.ping";
+        r.decision = audit::Decision::kAllow;
+        r.rule_ids = {"builtin/operator"};
+        r.latency_ns = 1000;
+        if (!(*ledger)->Append(std::move(r)).ok()) {
+          std::printf("append failed\n");
+          return 1;
+        }
+      }
+      const double secs = Seconds(Clock::now() - start);
+      std::printf("%-7s 1 thread, Append() x %lu: %.1f us each (%.0f/s)\n",
+                  sync == audit::Synchronous::kFull ? "FULL" : "NORMAL",
+                  (unsigned long)n, secs / n * 1e6, n / secs);
+      (*ledger)->Close();
+      std::filesystem::remove(path);
     }
   }
 
@@ -328,7 +371,9 @@ int main(int argc, char** argv) {
       a.action = "fs.read";
       a.limit = 20;
       a.last = true;
-      query("action = fs.read, last 20 (index)", a);
+      query("action = fs.read, last 20 (no index: scan)", a);
+      a.action = "no.such.action";
+      query("action = rare, last 20 (no index: full scan)", a);
       audit::Filter t;
       t.since_ns = tail_time;
       t.limit = 100;

@@ -42,6 +42,7 @@ class Ledger::Impl {
   Status Init(std::unique_ptr<store::Database> db);
 
   std::future<StatusOr<uint64_t>> AppendAsync(Record record);
+  StatusOr<uint64_t> Append(Record record);
   Status Checkpoint();
   void Close();
   bool Accepting() const {
@@ -53,7 +54,8 @@ class Ledger::Impl {
   }
   LedgerStats stats() const {
     store::WriterStats w = writer_->stats();
-    return LedgerStats{w.jobs, w.commits, w.rollbacks, w.largest_batch};
+    return LedgerStats{w.jobs, w.commits, w.rollbacks, w.largest_batch,
+                       w.led_by_caller};
   }
   uint64_t WaitForSequenceAbove(uint64_t sequence,
                                 std::chrono::milliseconds timeout) const {
@@ -70,6 +72,7 @@ class Ledger::Impl {
 
  private:
   class AppendJob;
+  class SyncAppendJob;
   class CheckpointJob;
 
   void AfterCommit();
@@ -115,6 +118,28 @@ class Ledger::Impl::AppendJob final : public store::Job {
   Impl* impl_;
   Record record_;
   std::promise<StatusOr<uint64_t>> promise_;
+};
+
+// Append(): the caller's own job, run by store::Writer::Run (on this thread
+// if no batch is in progress), so no promise, future or heap allocation.
+class Ledger::Impl::SyncAppendJob final : public store::Job {
+ public:
+  SyncAppendJob(Impl* impl, Record&& record)
+      : impl_(impl), record_(std::move(record)) {}
+  Status Run(store::Database&) override {
+    return impl_->AppendInTransaction(record_);
+  }
+  void Complete(Status status) override { status_ = std::move(status); }
+  StatusOr<uint64_t> result() const {
+    if (status_.ok()) return record_.sequence;
+    return absl::UnavailableError(absl::StrCat(
+        "audit ledger: append not durable: ", status_.message()));
+  }
+
+ private:
+  Impl* impl_;
+  Record record_;
+  Status status_;
 };
 
 class Ledger::Impl::CheckpointJob final : public store::Job {
@@ -272,7 +297,7 @@ Status Ledger::Impl::AppendInTransaction(Record& r) {
   r.sequence = pending_.sequence + 1;
   r.prev_hash = pending_.hash;
   r.hash = internal::HashRecord(r, &hash_scratch_);
-  rule_ids_scratch_ = internal::EncodeRuleIds(r.rule_ids);
+  internal::EncodeRuleIds(r.rule_ids, &rule_ids_scratch_);
 
   store::Statement& st = insert_record_;
   AIK_RETURN_IF_ERROR(st.BindInt64(1, static_cast<int64_t>(r.sequence)));
@@ -353,13 +378,22 @@ std::future<StatusOr<uint64_t>> Ledger::Impl::AppendAsync(Record record) {
   return f;
 }
 
+StatusOr<uint64_t> Ledger::Impl::Append(Record record) {
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("audit ledger is closed");
+  }
+  SyncAppendJob job(this, std::move(record));
+  writer_->Run(job);  // completes it UNAVAILABLE if closed
+  return job.result();
+}
+
 Status Ledger::Impl::Checkpoint() {
   if (closed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("audit ledger is closed");
   }
-  auto job = std::make_unique<CheckpointJob>(this);
-  auto f = job->future();
-  writer_->Enqueue(std::move(job));
+  CheckpointJob job(this);
+  auto f = job.future();
+  writer_->Run(job);
   return f.get();
 }
 
@@ -400,7 +434,7 @@ Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Ledger::~Ledger() { Close(); }
 
 StatusOr<uint64_t> Ledger::Append(Record record) {
-  return impl_->AppendAsync(std::move(record)).get();
+  return impl_->Append(std::move(record));
 }
 std::future<StatusOr<uint64_t>> Ledger::AppendAsync(Record record) {
   return impl_->AppendAsync(std::move(record));

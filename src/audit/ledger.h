@@ -1,11 +1,13 @@
 // audit::Ledger: the append-only, hash-chained, checkpoint-signed audit log.
 //
 // Contract
-// - Storage: one SQLite database (WAL mode) written by one writer thread that
-//   the ledger owns. Appends from any number of threads are queued, and the
-//   writer commits them in batches (group commit): one transaction, one fsync
-//   under synchronous=FULL, for every record queued while the previous batch
-//   was committing.
+// - Storage: one SQLite database (WAL mode) with one writer at a time: a
+//   store::Writer the ledger owns (leader/follower group commit). Append()
+//   from a thread that finds no batch in progress commits its record on
+//   that thread; appends arriving meanwhile queue and are committed together
+//   by the next leader (one transaction, one fsync under synchronous=FULL).
+//   AppendAsync(), timed checkpoints and Close() go through the writer's
+//   background thread.
 // - Append() returns only after the record is durable. It assigns the
 //   sequence number (1, 2, ... with no gaps) and the chain: prev_hash is the
 //   previous record's hash, hash = ComputeHash(record).
@@ -56,6 +58,7 @@ struct LedgerStats {
   uint64_t commits = 0;    // transactions committed (batches)
   uint64_t rollbacks = 0;  // batches rolled back
   uint64_t largest_batch = 0;
+  uint64_t led_by_caller = 0;  // batches run on an Append() caller's thread
 };
 
 struct Head {

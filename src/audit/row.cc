@@ -4,12 +4,19 @@
 
 namespace aikernel::audit::internal {
 
-// Indexes: each was measured on append (bench_ledger, "index cost"). An
-// index on principal inserts at scattered positions (instance ids make it
-// high-cardinality) and cut durable appends about 3x (≈80k/s → ≈250k/s
-// without it), so principal filters scan (by seq, newest first for
-// `last`). action (few distinct values) and time_ns (nearly monotonic)
-// append near the end of their b-trees and cost about 15% together.
+// Indexes: each was measured on append (bench_ledger, "index cost" and
+// "--only one" under callgrind). An index on principal inserts at scattered
+// positions (instance ids make it high-cardinality) and cut durable appends
+// about 3x (≈80k/s → ≈250k/s without it), so principal filters scan (by
+// seq, newest first for `last`). Version 1 also had records_action: every
+// commit of a lone record (the common case: one kernel call, one commit)
+// wrote its b-tree page to the WAL too, about 11k instructions (a WAL frame
+// checksum, a 4 KiB write, the b-tree descent) of about 56k per append, so
+// version 2 drops it and action filters scan like principal filters.
+// records_time stays: time ranges must be exact and time_ns is not strictly
+// monotonic in seq (a record is appended when its call ends), so the
+// reader cannot binary-search seq for it; its inserts land at the right
+// edge of the b-tree (one page per commit).
 const store::Migrations& Schema() {
   static const store::Migrations* kSchema = new store::Migrations{
       // Version 1.
@@ -52,6 +59,11 @@ CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
   BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 INSERT INTO meta(key, value) VALUES ('format', 'aikernel.audit.v1');
 )sql",
+      // Version 2: records_action is gone (see above). The encoding and the
+      // format are unchanged.
+      R"sql(
+DROP INDEX IF EXISTS records_action;
+)sql",
   };
   return *kSchema;
 }
@@ -63,8 +75,15 @@ bool CopyHash(std::string_view blob, Hash* out) {
 }
 
 std::string EncodeRuleIds(const std::vector<std::string>& ids) {
+  std::string out;
+  EncodeRuleIds(ids, &out);
+  return out;
+}
+
+void EncodeRuleIds(const std::vector<std::string>& ids, std::string* out_ptr) {
   static const char* kHex = "0123456789abcdef";
-  std::string out = "[";
+  std::string& out = *out_ptr;
+  out.assign(1, '[');
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) out.push_back(',');
     out.push_back('"');
@@ -83,7 +102,6 @@ std::string EncodeRuleIds(const std::vector<std::string>& ids) {
     out.push_back('"');
   }
   out.push_back(']');
-  return out;
 }
 
 namespace {

@@ -34,6 +34,8 @@ Status ReadRecordRow(const store::Statement& st, Record* out);
 
 // rule_ids column: a JSON array of strings, e.g. ["p1","p2"]; [] if none.
 std::string EncodeRuleIds(const std::vector<std::string>& ids);
+// The same into `out` (replaced), reusing its storage.
+void EncodeRuleIds(const std::vector<std::string>& ids, std::string* out);
 bool DecodeRuleIds(std::string_view json, std::vector<std::string>* out);
 
 // Canonical encoding into `out` (cleared first), SHA-256, and both.

@@ -9,6 +9,7 @@
 #include "audit/audit_test_util.h"
 #include "audit/reader.h"
 #include "audit/verify.h"
+#include "store/database.h"
 
 namespace aikernel::audit {
 namespace {
@@ -344,6 +345,74 @@ TEST(LedgerTest, OpenRefusesANewerSchema) {
   auto l = Ledger::Open(f.Options(), f.key.get());
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+
+TEST(LedgerTest, OpensAVersion1FileAndDropsTheActionIndex) {
+  Fixture f;
+  {
+    auto ledger = f.Open();
+    for (int i = 1; i <= 6; ++i) ASSERT_TRUE(ledger->Append(MakeRecord(i)).ok());
+  }
+  // Make it a version 1 file: the action index back, user_version 1.
+  testutil::RawSql(f.db,
+                   "CREATE INDEX records_action ON records(action); "
+                   "PRAGMA user_version = 1");
+  {
+    // A reader of this build reads version 1 files as they are.
+    auto reader = Reader::Open(f.db);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+  }
+  {
+    auto ledger = f.Open();
+    ASSERT_TRUE(ledger->Append(MakeRecord(7)).ok());
+    ledger->Close();
+  }
+  store::DatabaseOptions o;
+  o.path = f.db;
+  o.read_only = true;
+  auto db = store::Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*(*db)->UserVersion(), 2);
+  auto st = (*db)->Prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+      "name = 'records_action'");
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt64(0), 0);
+  // Action filters still answer exactly (by scanning).
+  const std::vector<Record> all = ReadAll(f.db);
+  ASSERT_EQ(all.size(), 7u);
+  auto reader = Reader::Open(f.db);
+  ASSERT_TRUE(reader.ok());
+  Filter filter;
+  filter.action = all[2].action;
+  filter.limit = 2;
+  filter.last = true;
+  std::vector<uint64_t> got;
+  ASSERT_TRUE((*reader)
+                  ->Query(filter,
+                          [&](const Record& r) {
+                            got.push_back(r.sequence);
+                            return true;
+                          })
+                  .ok());
+  std::vector<uint64_t> want;
+  for (const Record& r : all)
+    if (r.action == filter.action) want.push_back(r.sequence);
+  if (want.size() > 2) want.erase(want.begin(), want.end() - 2);
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(MustVerify(f.db).ok);
+}
+
+TEST(LedgerTest, AppendFromAnIdleLedgerCommitsOnTheCallersThread) {
+  Fixture f;
+  auto ledger = f.Open();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(ledger->Append(MakeRecord(i)).ok());
+  LedgerStats st = ledger->stats();
+  EXPECT_EQ(st.commits, 5u);
+  EXPECT_EQ(st.led_by_caller, 5u);
+  EXPECT_EQ(ledger->head().sequence, 5u);
 }
 
 }  // namespace

@@ -277,5 +277,253 @@ TEST(WriterTest, IdleHookRunsItsJob) {
   EXPECT_EQ(CountRows(dir.file("w.db")), 1);
 }
 
+
+// ---- Run(): leader/follower ("caller-runs") group commit ----
+
+// A job a Run() caller owns: records its outcome and the thread it ran on.
+class CallerJob final : public Job {
+ public:
+  CallerJob(std::function<Status(Database&)> fn, bool isolated = true)
+      : fn_(std::move(fn)), isolated_(isolated) {}
+  Status Run(Database& db) override {
+    ran_on = std::this_thread::get_id();
+    return fn_(db);
+  }
+  void Complete(Status s) override {
+    ++completions;
+    status = std::move(s);
+  }
+  bool Isolated() const override { return isolated_; }
+  Status status = absl::InternalError("not completed");
+  int completions = 0;
+  std::thread::id ran_on;
+
+ private:
+  std::function<Status(Database&)> fn_;
+  bool isolated_;
+};
+
+// Spins (no sleep) until `n` jobs wait in the writer's queue.
+void WaitQueued(const Writer& w, size_t n) {
+  while (w.queued() < n) std::this_thread::yield();
+}
+
+TEST(WriterRunTest, IdleWriterRunsTheBatchOnTheCallersThread) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  for (int i = 1; i <= 3; ++i) {
+    CallerJob job(Insert(i));
+    EXPECT_TRUE(w->Run(job));
+    EXPECT_TRUE(job.status.ok()) << job.status;
+    EXPECT_EQ(job.completions, 1);
+    EXPECT_EQ(job.ran_on, std::this_thread::get_id());
+  }
+  WriterStats s = w->stats();
+  EXPECT_EQ(s.commits, 3u);
+  EXPECT_EQ(s.led_by_caller, 3u);
+  w->Close();
+  EXPECT_EQ(CountRows(dir.file("w.db")), 3);
+}
+
+TEST(WriterRunTest, FollowersQueuedDuringABatchShareTheNextCommit) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  Gate gate;
+  CallerJob first(gate.Fn());
+  std::thread leader([&] { w->Run(first); });
+  gate.entered.get_future().wait();  // the leader is inside batch 1
+  constexpr int kFollowers = 6;
+  std::vector<std::unique_ptr<CallerJob>> jobs;
+  for (int i = 1; i <= kFollowers; ++i)
+    jobs.push_back(std::make_unique<CallerJob>(Insert(i)));
+  std::vector<std::thread> followers;
+  for (auto& j : jobs) followers.emplace_back([&w, &j] { w->Run(*j); });
+  WaitQueued(*w, kFollowers);
+  gate.release.set_value();
+  leader.join();
+  for (auto& t : followers) t.join();
+  EXPECT_TRUE(first.status.ok());
+  for (auto& j : jobs) {
+    EXPECT_TRUE(j->status.ok()) << j->status;
+    EXPECT_EQ(j->completions, 1);
+  }
+  WriterStats s = w->stats();
+  EXPECT_EQ(s.commits, 2u);  // the leader's, then every follower in one
+  EXPECT_EQ(s.largest_batch, uint64_t{kFollowers});
+  EXPECT_EQ(s.led_by_caller, 2u);
+  w->Close();
+  EXPECT_EQ(CountRows(dir.file("w.db")), kFollowers);
+}
+
+TEST(WriterRunTest, LeadersFailedBatchRollsBackAndFollowersStillCommit) {
+  TempDir dir;
+  std::atomic<int> rollbacks{0};
+  WriterOptions o;
+  o.on_rollback = [&] { rollbacks++; };
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), o);
+  // The leader's own job is not isolated: it inserts, waits, then fails,
+  // which must roll its whole batch back (its insert too).
+  Gate gate;
+  CallerJob bad(
+      [&](Database& db) -> Status {
+        AIK_RETURN_IF_ERROR(db.Exec("INSERT INTO t(k, v) VALUES (100, 'x')"));
+        AIK_RETURN_IF_ERROR(gate.Fn()(db));
+        return absl::InternalError("leader's job failed");
+      },
+      /*isolated=*/false);
+  std::thread leader([&] { w->Run(bad); });
+  gate.entered.get_future().wait();
+  constexpr int kFollowers = 4;
+  std::vector<std::unique_ptr<CallerJob>> jobs;
+  for (int i = 1; i <= kFollowers; ++i)
+    jobs.push_back(std::make_unique<CallerJob>(Insert(i)));
+  std::vector<std::thread> followers;
+  for (auto& j : jobs) followers.emplace_back([&w, &j] { w->Run(*j); });
+  auto async = w->Submit(Insert(50));  // an Enqueue()d job among them
+  WaitQueued(*w, kFollowers + 1);
+  gate.release.set_value();
+  leader.join();
+  for (auto& t : followers) t.join();
+  EXPECT_EQ(bad.status.code(), absl::StatusCode::kUnavailable) << bad.status;
+  EXPECT_NE(bad.status.message().find("leader's job failed"),
+            absl::string_view::npos);
+  EXPECT_EQ(bad.completions, 1);
+  EXPECT_EQ(rollbacks.load(), 1);
+  // Nobody was left asleep: the followers and the queued job ran in the
+  // next batch, which committed and made the writer healthy again.
+  for (auto& j : jobs) EXPECT_TRUE(j->status.ok()) << j->status;
+  EXPECT_TRUE(async.get().ok());
+  EXPECT_TRUE(w->healthy());
+  WriterStats s = w->stats();
+  EXPECT_EQ(s.rollbacks, 1u);
+  EXPECT_EQ(s.commits, 1u);
+  w->Close();
+  EXPECT_EQ(CountRows(dir.file("w.db")), kFollowers + 1);  // not 100
+}
+
+TEST(WriterRunTest, FollowersBatchFailsAloneWhenTheLeadersCommitted) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  Gate gate;
+  CallerJob first(gate.Fn());
+  std::thread leader([&] { w->Run(first); });
+  gate.entered.get_future().wait();
+  CallerJob ok1(Insert(1));
+  CallerJob plain_bad(
+      [](Database& db) { return db.Exec("INSERT INTO no_such_table VALUES (1)"); },
+      /*isolated=*/false);
+  std::thread f1([&] { w->Run(ok1); });
+  WaitQueued(*w, 1);
+  std::thread f2([&] { w->Run(plain_bad); });
+  WaitQueued(*w, 2);
+  gate.release.set_value();
+  leader.join();
+  f1.join();
+  f2.join();
+  EXPECT_TRUE(first.status.ok());
+  EXPECT_EQ(ok1.status.code(), absl::StatusCode::kUnavailable) << ok1.status;
+  EXPECT_EQ(plain_bad.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(w->healthy());
+  CallerJob again(Insert(2));
+  EXPECT_TRUE(w->Run(again));
+  EXPECT_TRUE(again.status.ok()) << again.status;
+  EXPECT_TRUE(w->healthy());
+  w->Close();
+  EXPECT_EQ(CountRows(dir.file("w.db")), 1);
+}
+
+TEST(WriterRunTest, EnqueuedJobsLeftByALeaderAreRunByTheBackgroundThread) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  Gate gate;
+  CallerJob first(gate.Fn());
+  std::thread leader([&] { w->Run(first); });
+  gate.entered.get_future().wait();
+  std::vector<std::future<Status>> fs;
+  for (int i = 1; i <= 20; ++i) fs.push_back(w->Submit(Insert(i)));
+  gate.release.set_value();
+  leader.join();  // returns without running the queued jobs
+  for (auto& f : fs) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(w->stats().commits, 2u);
+  EXPECT_EQ(w->stats().led_by_caller, 1u);
+}
+
+TEST(WriterRunTest, CallerQueuedBehindTheBackgroundThreadIsCompleted) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  Gate gate;
+  auto first = w->Submit(gate.Fn());  // the background thread holds the role
+  gate.entered.get_future().wait();
+  CallerJob job(Insert(1));
+  std::thread::id caller_id;
+  std::thread caller([&] {
+    caller_id = std::this_thread::get_id();
+    w->Run(job);
+  });
+  WaitQueued(*w, 1);
+  gate.release.set_value();
+  caller.join();
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(job.status.ok()) << job.status;
+  // The background thread still held the role and took the job itself.
+  EXPECT_NE(job.ran_on, caller_id);
+}
+
+TEST(WriterRunTest, ManyCallersAndQueuersLoseNoWakeUp) {
+  TempDir dir;
+  WriterOptions o;
+  o.max_batch = 3;  // many batches, many hand-offs
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), o);
+  constexpr int kThreads = 8, kPer = 150;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        const int64_t k = int64_t{t} * kPer + i + 1;
+        if ((t + i) % 3 == 0) {
+          if (w->Submit(Insert(k)).get().ok()) ok++;
+        } else {
+          CallerJob job(Insert(k));
+          w->Run(job);
+          if (job.status.ok() && job.completions == 1) ok++;
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kPer);
+  WriterStats s = w->stats();
+  EXPECT_EQ(s.jobs, uint64_t{kThreads * kPer});
+  EXPECT_LE(s.largest_batch, 3u);
+  w->Close();
+  EXPECT_EQ(CountRows(dir.file("w.db")), kThreads * kPer);
+}
+
+TEST(WriterRunTest, CloseWaitsForQueuedCallersAndRefusesLaterOnes) {
+  TempDir dir;
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
+  Gate gate;
+  CallerJob first(gate.Fn());
+  std::thread leader([&] { w->Run(first); });
+  gate.entered.get_future().wait();
+  CallerJob queued(Insert(1));
+  std::thread follower([&] { w->Run(queued); });
+  WaitQueued(*w, 1);
+  std::thread closer([&] { w->Close(); });
+  while (w->accepting()) std::this_thread::yield();
+  gate.release.set_value();
+  closer.join();
+  leader.join();
+  follower.join();
+  EXPECT_TRUE(first.status.ok());
+  EXPECT_TRUE(queued.status.ok()) << queued.status;
+  CallerJob late(Insert(2));
+  EXPECT_FALSE(w->Run(late));
+  EXPECT_EQ(late.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(late.completions, 1);
+  EXPECT_EQ(CountRows(dir.file("w.db")), 1);
+}
+
 }  // namespace
 }  // namespace aikernel::store
