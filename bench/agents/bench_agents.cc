@@ -41,8 +41,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+pid_t g_daemon = -1;  // stopped by Die too, so a failed run leaves no daemon
+
 [[noreturn]] void Die(const std::string& why) {
   std::fprintf(stderr, "bench_agents: %s\n", why.c_str());
+  if (g_daemon > 0) {
+    kill(g_daemon, SIGTERM);
+    waitpid(g_daemon, nullptr, 0);
+  }
   std::exit(1);
 }
 
@@ -104,6 +110,7 @@ class Daemon {
                   "--state-dir", dir + "/state", "--socket", socket_},
                  dir + "/daemon.log", {"NOTIFY_SOCKET=" + notify});
     if (pid_ < 0) Die("cannot start aikerneld");
+    g_daemon = pid_;
     int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
     auto deadline = Clock::now() + 60s;
     for (;;) {
@@ -122,6 +129,7 @@ class Daemon {
   ~Daemon() {
     kill(pid_, SIGTERM);
     Wait(pid_);
+    g_daemon = -1;
   }
   const std::string& socket() const { return socket_; }
   pid_t pid() const { return pid_; }

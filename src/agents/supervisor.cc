@@ -15,7 +15,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <thread>
+
+#include <pthread.h>
 
 #include <spdlog/spdlog.h>
 
@@ -59,6 +64,52 @@ Status Errno(const std::string& what) {
 
 }  // namespace
 
+// One thread that runs sandbox::Launch calls in order, so the loop never
+// waits for a child to exec. It lives as long as the Supervisor (agents get
+// PR_SET_PDEATHSIG tied to the thread that launched them).
+class LaunchThread {
+ public:
+  LaunchThread() : thread_([this] { Loop(); }) {}
+  ~LaunchThread() { Stop(); }
+  void Post(std::function<void()> fn) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    queue_.push_back(std::move(fn));
+    cv_.notify_one();
+  }
+  // Finishes the launch in progress, drops the queued ones, joins.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+      queue_.clear();
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    pthread_setname_np(pthread_self(), "aik-launch");
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool stop_ = false;                        // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 // ------------------------------------------------------------------ Impl
 
 class Supervisor::Impl {
@@ -96,8 +147,24 @@ class Supervisor::Impl {
     std::vector<std::function<void()>> settled;  // run once the instance has ended
     std::unique_ptr<LogFile> log;
     bool removed = false;
+    bool starting = false;  // handed to the launch thread, not back yet
+    std::vector<std::function<void()>> on_started;  // run once a spawn resolved
   };
+
+  void RunStarted(Agent& a) {
+    auto cbs = std::move(a.on_started);
+    a.on_started.clear();
+    for (auto& cb : cbs) cb();
+  }
   using AgentPtr = std::shared_ptr<Agent>;
+
+  // Answers `done` with the agent once a spawn in progress has resolved
+  // (running, or failed with the reason), so `aictl agent run` shows which.
+  void AnswerWhenStarted(const AgentPtr& a, std::function<void(StatusOr<AgentInfo>)> done) {
+    if (!a->starting) return done(Snapshot(*a));
+    a->on_started.push_back([this, a, done] { done(Snapshot(*a)); });
+  }
+
 
   Impl(asio::io_context& io, SupervisorOptions o)
       : io_(io), o_(std::move(o)), queue_(o_.aging_interval_ms * 1'000'000) {}
@@ -112,6 +179,7 @@ class Supervisor::Impl {
   int64_t memory_used_ = 0;
   bool shut_down_ = false;
   std::atomic<bool>* closing_ = nullptr;
+  LaunchThread launch_thread_;
   std::atomic<uint32_t> n_total_{0}, n_running_{0}, n_queued_{0};
 
   void PublishCounts() {
@@ -190,7 +258,7 @@ class Supervisor::Impl {
     return absl::NotFoundError(absl::StrCat("agent '", name, "' does not exist"));
   }
 
-  bool Active(const Agent& a) const { return a.proc != nullptr; }
+  bool Active(const Agent& a) const { return a.proc != nullptr || a.starting; }
 
   void Enqueue(Agent& a) {
     a.restart_timer.reset();
@@ -226,6 +294,14 @@ class Supervisor::Impl {
     return absl::OkStatus();
   }
 
+  // What a spawn needs between the loop (prepare, finish) and the launch
+  // thread (sandbox::Launch).
+  struct Pending {
+    sandbox::LaunchSpec ls;
+    UniqueFd out_r, out_w, err_r, err_w, daemon_end, agent_end;
+    std::optional<sandbox::Cgroup> cgroup;
+  };
+
   void Spawn(const AgentPtr& a) {
     Agent& ag = *a;
     const AgentSpec& s = ag.info.spec;
@@ -239,39 +315,68 @@ class Supervisor::Impl {
     ag.intent = Intent::kNone;
     if (!ag.log) ag.log = std::make_unique<LogFile>(LogPath(s.name), o_.log_max_bytes, o_.log_keep);
 
-    Status st = SpawnProcess(a);
-    if (!st.ok()) {
-      spdlog::warn("agent {}: spawn failed: {}", s.name, std::string(st.message()));
-      ag.info.instance.ended_at_ns = NowNs();
-      ag.info.instance.reason = "spawn: " + std::string(st.message());
-      StoredInstance si{ag.info.instance, s.name, 0, "", ""};
-      store_->PutInstance(si);
-      SetState(ag, AgentState::kFailed, "spawn: " + std::string(st.message()));
-      Persist(ag);
-      RunSettled(ag);
+    auto pending = std::make_shared<Pending>();
+    if (Status st = Prepare(ag, *pending); !st.ok()) {
+      SpawnFailed(a, st);
       return;
     }
-    SetState(ag, AgentState::kRunning);
+    // The slot and the memory are taken while it starts.
+    ag.starting = true;
+    ++running_;
+    memory_used_ += s.limits.memory_bytes;
     Persist(ag);
+    // sandbox::Launch blocks until the child has exec'd; it runs on the
+    // launch thread so the loop does not wait. That thread lives as long as
+    // the Supervisor, so PR_SET_PDEATHSIG still ties agents to the daemon.
+    launch_thread_.Post([this, a, pending] {
+      auto r = std::make_shared<StatusOr<sandbox::Launched>>(o_.launcher->Launch(pending->ls));
+      asio::post(io_, [this, a, pending, r] { FinishSpawn(a, pending, std::move(*r)); });
+    });
   }
 
-  Status SpawnProcess(const AgentPtr& a) {
+  void SpawnFailed(const AgentPtr& a, const Status& st) {
     Agent& ag = *a;
+    const AgentSpec& s = ag.info.spec;
+    spdlog::warn("agent {}: spawn failed: {}", s.name, std::string(st.message()));
+    ag.info.instance.ended_at_ns = NowNs();
+    ag.info.instance.reason = "spawn: " + std::string(st.message());
+    store_->PutInstance(StoredInstance{ag.info.instance, s.name, 0, "", ""});
+    if (ag.intent == Intent::kStop) {
+      SetState(ag, AgentState::kStopped, "stopped by operator before it started");
+    } else {
+      SetState(ag, AgentState::kFailed, "spawn: " + std::string(st.message()));
+    }
+    if (ag.intent == Intent::kRestart) {
+      ag.info.reason = "restarted by operator";
+      Enqueue(ag);
+    }
+    ag.intent = Intent::kNone;
+    if (!ag.removed) Persist(ag);
+    RunStarted(ag);
+    RunSettled(ag);
+  }
+
+  // On the loop: everything Launch needs, so the launch thread touches no
+  // Supervisor state.
+  Status Prepare(const Agent& ag, Pending& pd) {
     const AgentSpec& s = ag.info.spec;
     AIK_ASSIGN_OR_RETURN(sandbox::Profile profile, sandbox::ProfileByName(s.profile));
     AIK_RETURN_IF_ERROR(PrepareWorkdir(s));
     int out[2], err[2], sp[2];
     if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe2");
-    UniqueFd out_r(out[0]), out_w(out[1]);
+    pd.out_r.reset(out[0]);
+    pd.out_w.reset(out[1]);
     if (pipe2(err, O_CLOEXEC) != 0) return Errno("pipe2");
-    UniqueFd err_r(err[0]), err_w(err[1]);
+    pd.err_r.reset(err[0]);
+    pd.err_w.reset(err[1]);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) return Errno("socketpair");
-    UniqueFd daemon_end(sp[0]), agent_end(sp[1]);
-    for (int fd : {out_r.get(), err_r.get(), daemon_end.get()}) {
+    pd.daemon_end.reset(sp[0]);
+    pd.agent_end.reset(sp[1]);
+    for (int fd : {pd.out_r.get(), pd.err_r.get(), pd.daemon_end.get()}) {
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     }
 
-    sandbox::LaunchSpec ls;
+    sandbox::LaunchSpec& ls = pd.ls;
     ls.argv.push_back(s.command);
     ls.argv.insert(ls.argv.end(), s.args.begin(), s.args.end());
     bool have_path = false, have_home = false;
@@ -296,37 +401,67 @@ class Supervisor::Impl {
     ls.limits.pids = static_cast<uint64_t>(s.limits.pids);
     ls.limits.open_files = static_cast<uint64_t>(s.limits.open_files);
     ls.limits.cpu_percent = static_cast<uint32_t>(s.limits.cpu * 100.0 + 0.5);
-    ls.stdout_fd = out_w.get();
-    ls.stderr_fd = err_w.get();
-    ls.kernel_fd = agent_end.get();
+    ls.stdout_fd = pd.out_w.get();
+    ls.stderr_fd = pd.err_w.get();
+    ls.kernel_fd = pd.agent_end.get();
     ls.hostname = s.name;
     ls.die_with_parent = true;
 
-    std::optional<sandbox::Cgroup> cgroup;
     const sandbox::HostCapabilities& caps = sandbox::Detect();
     if (caps.cgroup2_delegated) {
       StatusOr<sandbox::Cgroup> cg = sandbox::Cgroup::CreateLeaf(
           caps.cgroup2_self, "aik-" + s.name + "-" + ag.info.instance.id, ls.limits);
       if (cg.ok()) {
-        cgroup = *std::move(cg);
-        ls.cgroup_path = cgroup->path();
+        pd.cgroup = *std::move(cg);
+        ls.cgroup_path = pd.cgroup->path();
       } else {
         spdlog::debug("agent {}: no cgroup leaf: {}", s.name, std::string(cg.status().message()));
       }
     }
+    return absl::OkStatus();
+  }
 
-    StatusOr<sandbox::Launched> launched = o_.launcher->Launch(ls);
-    if (!launched.ok()) {
-      if (cgroup) cgroup->Remove().IgnoreError();
-      return launched.status();
+  // On the loop, once Launch returned.
+  void FinishSpawn(const AgentPtr& a, const std::shared_ptr<Pending>& pd,
+                   StatusOr<sandbox::Launched> launched) {
+    Agent& ag = *a;
+    const AgentSpec& s = ag.info.spec;
+    ag.starting = false;
+    if (shut_down_) {  // too late: do not leave it running
+      if (launched.ok()) {
+        sandbox::KillTree(*launched).IgnoreError();
+        sandbox::Reap(*launched, true).IgnoreError();
+      }
+      if (pd->cgroup) pd->cgroup->Remove().IgnoreError();
+      return;
     }
-    auto p = std::make_shared<Proc>(io_);
-    p->l = *std::move(launched);
-    p->cgroup = std::move(cgroup);
-    p->start_time_ticks = p->l.start_time_ticks;
+    Status st = launched.status();
+    std::shared_ptr<Proc> p;
+    if (st.ok()) {
+      p = std::make_shared<Proc>(io_);
+      p->l = *std::move(launched);
+      p->cgroup = std::move(pd->cgroup);
+      p->start_time_ticks = p->l.start_time_ticks;
+      int dup_pidfd = fcntl(p->l.pidfd.get(), F_DUPFD_CLOEXEC, 0);
+      if (dup_pidfd < 0) {
+        st = Errno("dup pidfd");
+        // Cannot supervise it: do not leave it running unsupervised.
+        sandbox::KillTree(p->l).IgnoreError();
+        sandbox::Reap(p->l, true).IgnoreError();
+      } else {
+        p->pid_sd.assign(dup_pidfd);
+      }
+    }
+    if (!st.ok()) {
+      if (pd->cgroup) pd->cgroup->Remove().IgnoreError();
+      if (p && p->cgroup) p->cgroup->Remove().IgnoreError();
+      --running_;
+      memory_used_ -= s.limits.memory_bytes;
+      SpawnFailed(a, st);
+      Pump();
+      return;
+    }
     ag.proc = p;
-    ++running_;
-    memory_used_ += s.limits.memory_bytes;
     ag.info.instance.pid = p->l.pid;
     std::string conf = Join(p->l.in_force, " ");
     if (!p->l.not_enforced.empty()) conf += " (not enforced: " + Join(p->l.not_enforced, "; ") + ")";
@@ -338,21 +473,13 @@ class Supervisor::Impl {
     // served by gRPC. Its first call may already be waiting in the socket.
     kernel::AgentIdentity id{s.name, ag.info.instance.id, SpiffeId(s.name), s.groups,
                              p->l.pid, static_cast<uid_t>(s.uid), static_cast<gid_t>(s.gid)};
-    if (o_.on_connection) o_.on_connection(std::move(daemon_end), id);
+    if (o_.on_connection) o_.on_connection(std::move(pd->daemon_end), id);
+    pd->agent_end.reset();
+    pd->out_w.reset();
+    pd->err_w.reset();
 
-    int dup_pidfd = fcntl(p->l.pidfd.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup_pidfd < 0) {
-      // Cannot supervise it: do not leave it running unsupervised.
-      sandbox::KillTree(p->l).IgnoreError();
-      sandbox::Reap(p->l, true).IgnoreError();
-      --running_;
-      memory_used_ -= s.limits.memory_bytes;
-      ag.proc.reset();
-      return Errno("dup pidfd");
-    }
-    p->pid_sd.assign(dup_pidfd);
-    p->out = std::make_unique<Stream>(io_, out_r.release());
-    p->err = std::make_unique<Stream>(io_, err_r.release());
+    p->out = std::make_unique<Stream>(io_, pd->out_r.release());
+    p->err = std::make_unique<Stream>(io_, pd->err_r.release());
     ReadStream(a, p, p->out.get());
     ReadStream(a, p, p->err.get());
     WatchExit(a, p);
@@ -366,9 +493,23 @@ class Supervisor::Impl {
         Terminate(a, p, milliseconds(a->info.spec.stop_grace_ms));
       });
     }
+    SetState(ag, AgentState::kRunning);
+    Persist(ag);
     spdlog::info("agent {}: instance {} running as pid {} ({})", s.name, ag.info.instance.id,
                  p->l.pid, conf);
-    return absl::OkStatus();
+    RunStarted(ag);
+    // Asked to stop, restart or go while it was starting.
+    switch (ag.intent) {
+      case Intent::kStop:
+      case Intent::kRestart:
+        Terminate(a, p, milliseconds(s.stop_grace_ms));
+        break;
+      case Intent::kRemove:
+        sandbox::KillTree(p->l).IgnoreError();
+        break;
+      case Intent::kNone:
+        break;
+    }
   }
 
   void ReadStream(const AgentPtr& a, const std::shared_ptr<Proc>& p, Stream* s) {
@@ -698,7 +839,10 @@ class Supervisor::Impl {
     }
     a->intent = Intent::kStop;
     a->settled.push_back([this, a, done] { done(Snapshot(*a)); });
-    Terminate(a, a->proc, grace.count() >= 0 ? grace : milliseconds(a->info.spec.stop_grace_ms));
+    // Still starting: FinishSpawn stops it once it runs.
+    if (a->proc) {
+      Terminate(a, a->proc, grace.count() >= 0 ? grace : milliseconds(a->info.spec.stop_grace_ms));
+    }
   }
 
   void DoRestart(const std::string& name, std::function<void(StatusOr<AgentInfo>)> done) {
@@ -707,7 +851,7 @@ class Supervisor::Impl {
     if (Active(*a)) {
       a->intent = Intent::kRestart;
       a->settled.push_back([this, a, done] { done(Snapshot(*a)); });
-      Terminate(a, a->proc, milliseconds(a->info.spec.stop_grace_ms));
+      if (a->proc) Terminate(a, a->proc, milliseconds(a->info.spec.stop_grace_ms));
       return;
     }
     Dequeue(*a);
@@ -717,7 +861,7 @@ class Supervisor::Impl {
     a->info.reason = "restarted by operator";
     Enqueue(*a);
     Pump();
-    done(Snapshot(*a));
+    AnswerWhenStarted(a, std::move(done));
   }
 
   void Erase(const AgentPtr& a) {
@@ -744,7 +888,7 @@ class Supervisor::Impl {
         Erase(a);
         done(true);
       });
-      sandbox::KillTree(a->proc->l).IgnoreError();
+      if (a->proc) sandbox::KillTree(a->proc->l).IgnoreError();
       return;
     }
     Erase(a);
@@ -755,6 +899,9 @@ class Supervisor::Impl {
   void DoShutdown() {
     if (shut_down_) return;
     shut_down_ = true;
+    // A launch in progress finishes; its FinishSpawn (run by the poll below)
+    // kills what it started.
+    launch_thread_.Stop();
     for (auto& [name, a] : agents_) {
       a->restart_timer.reset();
       std::shared_ptr<Proc> p = a->proc;
@@ -770,6 +917,7 @@ class Supervisor::Impl {
       if (p->cgroup) p->cgroup->Remove().IgnoreError();
       if (o_.on_instance_end) o_.on_instance_end(a->info.instance.id);
       a->proc.reset();
+      RunStarted(*a);
       RunSettled(*a);
     }
     // Let the cancelled handlers run so they release what they hold (the
@@ -850,7 +998,9 @@ void Supervisor::Shutdown() {
 StatusOr<AgentInfo> Supervisor::Run(const AgentSpec& spec, bool replace) {
   AIK_ASSIGN_OR_RETURN(AgentInfo info,
                        impl_->Call<AgentInfo>([this, spec, replace](auto done) {
-                         done(impl_->DoRun(spec, replace));
+                         StatusOr<AgentInfo> r = impl_->DoRun(spec, replace);
+                         if (!r.ok()) return done(r.status());
+                         impl_->AnswerWhenStarted(impl_->Find(spec.name), std::move(done));
                        }));
   AIK_RETURN_IF_ERROR(impl_->store_->Barrier().get());
   return info;
@@ -901,7 +1051,7 @@ StatusOr<AgentInfo> Supervisor::Kill(const std::string& name, int signal) {
   return impl_->Call<AgentInfo>([this, name, signal](auto done) {
     auto a = impl_->Find(name);
     if (!a) return done(Impl::NotFound(name));
-    if (!impl_->Active(*a)) {
+    if (a->proc == nullptr) {
       return done(absl::FailedPreconditionError(
           absl::StrCat("agent '", name, "' is not running (state ",
                        AgentStateName(a->info.state), ")")));

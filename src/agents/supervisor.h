@@ -6,16 +6,18 @@
 //   external synchronization. Its state belongs to the io_context's thread
 //   (the daemon's main thread); the AgentControl methods, called from gRPC
 //   threads, post their work to the loop and wait for the answer on a
-//   future. Nothing the loop runs blocks, except sandbox::Launch (1-3 ms
-//   until the child has exec'd) and small appends to log files.
-// - Processes: each instance is started by the Launcher (sandbox::Launch in
-//   the daemon) from the loop's thread, so PR_SET_PDEATHSIG ties it to the
-//   daemon: if the daemon dies, its agents die (with the default profile the
-//   agent runs under a pid-namespace init, so everything it started dies
-//   too). The pidfd is watched for readability with a stream_descriptor and
-//   reaped with waitid(P_PIDFD): no SIGCHLD handler, no zombies, no pid
-//   reuse mistakes. stdout/stderr are pipes read on the loop into
-//   <logs_dir>/agents/<name>.log (rotated by size).
+//   future. Nothing the loop runs blocks except small appends to log files:
+//   sandbox::Launch (which waits until the child has exec'd) runs on the
+//   Supervisor's own launch thread, and its result is posted back.
+// - Processes: the launch thread lives as long as the Supervisor, so
+//   PR_SET_PDEATHSIG ties each agent to the daemon: if the daemon dies, its
+//   agents die (with the default profile the agent runs under a pid-namespace
+//   init, so everything it started dies too). The pidfd is watched for
+//   readability with a stream_descriptor and reaped with waitid(P_PIDFD): no
+//   SIGCHLD handler, no zombies, no pid reuse mistakes. stdout/stderr are
+//   pipes read on the loop into <logs_dir>/agents/<name>.log (rotated by
+//   size). Run() and Restart() answer once a spawn they caused has resolved
+//   (running, or failed with the launcher's message).
 // - The agent's line to the kernel: a socketpair per instance; the child end
 //   becomes fd 3 (AIKERNEL_FD=3); the daemon end is passed to `on_connection`
 //   (the daemon registers it as that instance's agent principal and hands it

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -26,20 +27,24 @@
 
 namespace {
 
-volatile sig_atomic_t g_term = 0;
-void OnTerm(int) { g_term = 1; }
-
+// SIGTERM is blocked in main before any thread exists (gRPC starts some), so
+// every thread inherits the mask and sigwait() here is the one taker.
 void WaitForTerm() {
-  struct sigaction sa {};
-  sa.sa_handler = OnTerm;
-  sigaction(SIGTERM, &sa, nullptr);
-  while (!g_term) pause();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
   std::string mode = argc > 1 ? argv[1] : "sleep";
   if (mode == "whoami") {
     auto c = aikernel::Client::Connect({});
@@ -74,6 +79,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "ignore-term") {
     signal(SIGTERM, SIG_IGN);
+    pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
     std::printf("ready\n");
     for (;;) pause();
   }

@@ -160,6 +160,9 @@ TEST_F(AgentsTest, LifecycleWhoamiLogsStopRemove) {
   EXPECT_EQ(list["agents"][0]["state"], "running");
 
   const pid_t pid = info["instance"]["pid"];
+  // Not asserted: how fast SIGTERM ends it. Under load the sandbox's init
+  // sometimes does not pass SIGTERM on and stop ends with the SIGKILL after
+  // the grace; that is reported to the sandbox work.
   CmdResult stop = Aictl({"agent", "stop", "who"});
   ASSERT_EQ(stop.exit_code, 0) << stop.Describe();
   nlohmann::json stopped = ParseJson(stop.out);
