@@ -46,7 +46,11 @@ Status ConnectionTable::Register(int fd, const PeerCredentials& creds) {
     return absl::InternalError(absl::StrCat("fstat: ", std::strerror(errno)));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  entries_[fd] = Entry{st.st_dev, st.st_ino, creds};
+  Entry entry;
+  entry.dev = st.st_dev;
+  entry.ino = st.st_ino;
+  entry.creds = creds;
+  entries_[fd] = std::move(entry);
   accepted_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
