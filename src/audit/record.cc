@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "audit/row.h"
+#include "common/text.h"
 
 namespace aikernel::audit {
 
@@ -106,14 +107,7 @@ std::string CheckpointMessage(uint64_t sequence, const Hash& head) {
 }
 
 std::string ToHex(const uint8_t* data, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 15]);
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(data), n));
 }
 
 const char* DecisionName(Decision d) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/text.h"
+
 namespace aikernel::audit::internal {
 
 // Indexes: each was measured on append (bench_ledger, "index cost" and
@@ -106,38 +108,13 @@ void EncodeRuleIds(const std::vector<std::string>& ids, std::string* out_ptr) {
 
 namespace {
 
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 bool ParseHex4(std::string_view s, size_t i, uint32_t* v) {
   if (i + 4 > s.size()) return false;
   *v = 0;
   for (size_t k = i; k < i + 4; ++k) {
-    char c = s[k];
-    *v <<= 4;
-    if (c >= '0' && c <= '9')
-      *v |= c - '0';
-    else if (c >= 'a' && c <= 'f')
-      *v |= c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      *v |= c - 'A' + 10;
-    else
-      return false;
+    int h = HexDigitValue(s[k]);
+    if (h < 0) return false;
+    *v = (*v << 4) | static_cast<uint32_t>(h);
   }
   return true;
 }

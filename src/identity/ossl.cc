@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/text.h"
 #include "common/unique_fd.h"
 
 namespace aikernel::identity::ossl {
@@ -64,16 +65,7 @@ Status SslError(std::string_view what) {
   return absl::InternalError(std::string(what) + ": " + SslErrors());
 }
 
-std::string Hex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+std::string Hex(std::string_view bytes) { return HexEncode(bytes); }
 
 std::string Base64UrlEncode(std::string_view bytes) {
   static const char* kAlphabet =

@@ -1,6 +1,7 @@
 // ipaddr: parsing, formatting and predicates.
 #include <cstdio>
 
+#include "common/text.h"
 #include "policy/extensions.h"
 
 namespace aikernel::policy {
@@ -8,13 +9,6 @@ namespace aikernel::policy {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Dotted quad, each octet 0..255 in decimal without leading zeros.
 bool ParseV4(std::string_view s, uint8_t out[4]) {
@@ -63,7 +57,7 @@ bool ParseV6(std::string_view s, uint8_t out[16]) {
     if (len == 0 || len > 4) return false;
     uint16_t v = 0;
     for (size_t k = i; k < j; ++k) {
-      int h = HexVal(s[k]);
+      int h = HexDigitValue(s[k]);
       if (h < 0) return false;
       v = static_cast<uint16_t>(v << 4 | h);
     }

@@ -1,5 +1,7 @@
 #include "policy/lexer.h"
 
+#include "common/text.h"
+
 namespace aikernel::policy {
 
 namespace {
@@ -8,31 +10,6 @@ bool IsIdentStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
-
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void AppendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Shared unescaper; when `pattern` is set, `*` and `\*` are reported through
 // `on_star(bool escaped)` instead of being appended.
@@ -81,8 +58,8 @@ absl::Status UnescapeImpl(std::string_view raw, bool pattern, std::string* cur,
       case 'x': {
         if (i + 2 >= raw.size())
           return absl::InvalidArgumentError("invalid \\x escape");
-        int h1 = HexVal(raw[i + 1]);
-        int h2 = HexVal(raw[i + 2]);
+        int h1 = HexDigitValue(raw[i + 1]);
+        int h2 = HexDigitValue(raw[i + 2]);
         if (h1 < 0 || h2 < 0 || h1 > 7)
           return absl::InvalidArgumentError("invalid \\x escape");
         cur->push_back(static_cast<char>(h1 * 16 + h2));
@@ -96,7 +73,7 @@ absl::Status UnescapeImpl(std::string_view raw, bool pattern, std::string* cur,
         uint32_t cp = 0;
         int n = 0;
         while (j < raw.size() && raw[j] != '}') {
-          int h = HexVal(raw[j]);
+          int h = HexDigitValue(raw[j]);
           if (h < 0 || ++n > 6)
             return absl::InvalidArgumentError("invalid \\u escape");
           cp = cp * 16 + h;
@@ -105,7 +82,7 @@ absl::Status UnescapeImpl(std::string_view raw, bool pattern, std::string* cur,
         if (j >= raw.size() || n == 0 || cp > 0x10FFFF ||
             (cp >= 0xD800 && cp <= 0xDFFF))
           return absl::InvalidArgumentError("invalid \\u escape");
-        AppendUtf8(cur, cp);
+        AppendUtf8(cp, cur);
         i = j;
         break;
       }
