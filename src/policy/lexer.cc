@@ -211,4 +211,67 @@ absl::StatusOr<std::vector<Token>> Tokenize(std::string_view src,
   return toks;
 }
 
+std::string Describe(const Token& t) {
+  switch (t.kind) {
+    case TokKind::kEof:
+      return "end of input";
+    case TokKind::kString:
+      return "string \"" + t.text + "\"";
+    case TokKind::kInt:
+      return "integer " + t.text;
+    default:
+      return "'" + t.text + "'";
+  }
+}
+
+TokenCursor::TokenCursor(std::vector<Token> toks, std::string_view file)
+    : toks_(std::move(toks)), file_(file) {}
+
+const Token& TokenCursor::Peek(size_t ahead) const {
+  size_t i = pos_ + ahead;
+  return i < toks_.size() ? toks_[i] : toks_.back();
+}
+
+const Token& TokenCursor::Next() {
+  const Token& t = Peek();
+  if (pos_ < toks_.size() - 1) ++pos_;
+  return t;
+}
+
+bool TokenCursor::IsPunct(std::string_view p, size_t ahead) const {
+  const Token& t = Peek(ahead);
+  return t.kind == TokKind::kPunct && t.text == p;
+}
+
+bool TokenCursor::IsIdent(std::string_view w, size_t ahead) const {
+  const Token& t = Peek(ahead);
+  return t.kind == TokKind::kIdent && t.text == w;
+}
+
+absl::Status TokenCursor::Expected(std::string_view what) const {
+  return SyntaxError(
+      file_, Peek().loc,
+      absl::StrCat("expected ", Av(what), ", found ", Describe(Peek())));
+}
+
+absl::Status TokenCursor::ExpectPunct(std::string_view p) {
+  if (!IsPunct(p)) return Expected(absl::StrCat("'", Av(p), "'"));
+  Next();
+  return absl::OkStatus();
+}
+
+absl::Status TokenCursor::ExpectIdent(std::string_view w) {
+  if (!IsIdent(w)) return Expected(absl::StrCat("'", Av(w), "'"));
+  Next();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TokenCursor::String(std::string_view what) {
+  if (Peek().kind != TokKind::kString) return Expected(what);
+  const Token& t = Next();
+  auto s = Unescape(t.text);
+  if (!s.ok()) return SyntaxError(file_, t.loc, Sv(s.status().message()));
+  return s;
+}
+
 }  // namespace aikernel::policy

@@ -27,19 +27,6 @@ bool IsReserved(std::string_view s) {
          s == "__cedar";
 }
 
-std::string Describe(const Token& t) {
-  switch (t.kind) {
-    case TokKind::kEof:
-      return "end of input";
-    case TokKind::kString:
-      return "string \"" + t.text + "\"";
-    case TokKind::kInt:
-      return "integer " + t.text;
-    default:
-      return "'" + t.text + "'";
-  }
-}
-
 // Deepest expression tree accepted. Chains such as `a && b && ...` or
 // `x.a.b...` grow the tree without nesting parentheses, so depth is tracked
 // per node and checked as chains are built; evaluation and destruction
@@ -69,10 +56,10 @@ ExprPtr Lit(Value v, SourceLoc loc) {
   return e;
 }
 
-class Parser {
+class Parser : private TokenCursor {
  public:
   Parser(std::vector<Token> toks, std::string_view file)
-      : toks_(std::move(toks)), file_(file) {}
+      : TokenCursor(std::move(toks), file) {}
 
   absl::StatusOr<std::vector<Policy>> Policies(const ParseOptions& opt) {
     std::vector<Policy> out;
@@ -95,49 +82,9 @@ class Parser {
   }
 
  private:
-  const Token& Peek(size_t ahead = 0) const {
-    size_t i = pos_ + ahead;
-    return i < toks_.size() ? toks_[i] : toks_.back();
-  }
-  const Token& Next() {
-    const Token& t = Peek();
-    if (pos_ < toks_.size() - 1) ++pos_;
-    return t;
-  }
-  bool IsPunct(std::string_view p, size_t ahead = 0) const {
-    const Token& t = Peek(ahead);
-    return t.kind == TokKind::kPunct && t.text == p;
-  }
-  bool IsIdent(std::string_view w, size_t ahead = 0) const {
-    const Token& t = Peek(ahead);
-    return t.kind == TokKind::kIdent && t.text == w;
-  }
-  absl::Status Expected(std::string_view what) const {
-    return SyntaxError(
-        file_, Peek().loc,
-        absl::StrCat("expected ", Av(what), ", found ", Describe(Peek())));
-  }
-  absl::Status ExpectPunct(std::string_view p) {
-    if (!IsPunct(p)) return Expected(absl::StrCat("'", Av(p), "'"));
-    Next();
-    return absl::OkStatus();
-  }
-  absl::Status ExpectIdent(std::string_view w) {
-    if (!IsIdent(w)) return Expected(absl::StrCat("'", Av(w), "'"));
-    Next();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::string> StringLit() {
-    if (Peek().kind != TokKind::kString) return Expected("a string literal");
-    const Token& t = Next();
-    auto s = Unescape(t.text);
-    if (!s.ok()) return SyntaxError(file_, t.loc, Sv(s.status().message()));
-    return s;
-  }
-
   absl::StatusOr<Policy> OnePolicy() {
     Policy p;
-    p.file = std::string(file_);
+    p.file = std::string(file());
     p.loc = Peek().loc;
     while (IsPunct("@")) {
       Next();
@@ -146,11 +93,11 @@ class Parser {
       std::string value;
       if (IsPunct("(")) {
         Next();
-        AIK_ASSIGN_OR_RETURN(value, StringLit());
+        AIK_ASSIGN_OR_RETURN(value, String("a string literal"));
         AIK_RETURN_IF_ERROR(ExpectPunct(")"));
       }
       if (p.Annotation(name.text) != nullptr) {
-        return SyntaxError(file_, name.loc,
+        return SyntaxError(file(), name.loc,
                            absl::StrCat("duplicate annotation @", name.text));
       }
       p.annotations.emplace_back(name.text, std::move(value));
@@ -192,7 +139,7 @@ class Parser {
     SourceLoc loc = Peek().loc;
     AIK_ASSIGN_OR_RETURN(EntityUid u, EntityRef());
     if (action && u.type != "Action" && !u.type.ends_with("::Action")) {
-      return SyntaxError(file_, loc,
+      return SyntaxError(file(), loc,
                          absl::StrCat("expected an action entity (type "
                                       "Action), found ",
                                       u.ToString()));
@@ -257,13 +204,13 @@ class Parser {
 
   absl::StatusOr<EntityUid> EntityRef() {
     if (IsPunct("?")) {
-      return SyntaxError(file_, Peek().loc,
+      return SyntaxError(file(), Peek().loc,
                          "templates (slots such as ?principal) are not "
                          "supported");
     }
     AIK_ASSIGN_OR_RETURN(std::string type, Path());
     AIK_RETURN_IF_ERROR(ExpectPunct("::"));
-    AIK_ASSIGN_OR_RETURN(std::string id, StringLit());
+    AIK_ASSIGN_OR_RETURN(std::string id, String("a string literal"));
     return EntityUid{std::move(type), std::move(id)};
   }
 
@@ -271,7 +218,7 @@ class Parser {
     // Bounded nesting keeps recursion (here and in the evaluator) well
     // inside any thread's stack, whatever the input.
     if (depth_ >= kMaxDepth) {
-      return SyntaxError(file_, Peek().loc,
+      return SyntaxError(file(), Peek().loc,
                          absl::StrCat("expression nested more than ", kMaxDepth,
                                       " levels deep"));
     }
@@ -377,7 +324,7 @@ class Parser {
       const Token& t = Next();
       auto pat = UnescapePattern(t.text);
       if (!pat.ok())
-        return SyntaxError(file_, t.loc, Sv(pat.status().message()));
+        return SyntaxError(file(), t.loc, Sv(pat.status().message()));
       auto like = std::make_shared<Expr>();
       like->kind = ExprKind::kLike;
       like->loc = loc;
@@ -407,7 +354,7 @@ class Parser {
   }
 
   absl::StatusOr<std::string> AttrName() {
-    if (Peek().kind == TokKind::kString) return StringLit();
+    if (Peek().kind == TokKind::kString) return String("a string literal");
     return Identifier("an attribute name");
   }
 
@@ -427,7 +374,7 @@ class Parser {
     AIK_ASSIGN_OR_RETURN(ExprPtr e, Unary());
     while (IsPunct("*") || IsPunct("/") || IsPunct("%")) {
       if (!IsPunct("*"))
-        return SyntaxError(file_, Peek().loc,
+        return SyntaxError(file(), Peek().loc,
                            "Cedar has no division or remainder operator");
       SourceLoc loc = Next().loc;
       AIK_ASSIGN_OR_RETURN(ExprPtr r, Unary());
@@ -442,12 +389,12 @@ class Parser {
     // As in Cedar: one run of `!` or one run of `-`, at most four long.
     while (IsPunct("!") || IsPunct("-")) {
       if (!ops.empty() && Peek().text != ops[0].text) {
-        return SyntaxError(file_, Peek().loc,
+        return SyntaxError(file(), Peek().loc,
                            absl::StrCat("unexpected '", Peek().text,
                                         "' after '", ops[0].text, "'"));
       }
       if (ops.size() == 4) {
-        return SyntaxError(file_, Peek().loc,
+        return SyntaxError(file(), Peek().loc,
                            absl::StrCat("too many occurrences of '",
                                         Peek().text, "' (at most four)"));
       }
@@ -460,7 +407,7 @@ class Parser {
       const Token& t = Next();
       AIK_ASSIGN_OR_RETURN(uint64_t n, IntValue(t));
       if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1)
-        return SyntaxError(file_, t.loc, "integer literal too large");
+        return SyntaxError(file(), t.loc, "integer literal too large");
       int64_t v =
           n == static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1
               ? std::numeric_limits<int64_t>::min()
@@ -484,7 +431,7 @@ class Parser {
   absl::Status DepthOk(const Expr& e) const {
     if (e.depth <= kMaxAstDepth) return absl::OkStatus();
     return SyntaxError(
-        file_, e.loc,
+        file(), e.loc,
         absl::StrCat("expression more than ", kMaxAstDepth, " operators deep"));
   }
 
@@ -493,7 +440,7 @@ class Parser {
     for (char c : t.text) {
       uint64_t d = c - '0';
       if (n > (std::numeric_limits<uint64_t>::max() - d) / 10)
-        return SyntaxError(file_, t.loc, "integer literal too large");
+        return SyntaxError(file(), t.loc, "integer literal too large");
       n = n * 10 + d;
     }
     return n;
@@ -522,7 +469,7 @@ class Parser {
         }
       } else if (IsPunct("[")) {
         SourceLoc loc = Next().loc;
-        AIK_ASSIGN_OR_RETURN(std::string key, StringLit());
+        AIK_ASSIGN_OR_RETURN(std::string key, String("a string literal"));
         AIK_RETURN_IF_ERROR(ExpectPunct("]"));
         auto get = std::make_shared<Expr>();
         get->kind = ExprKind::kGetAttr;
@@ -565,7 +512,7 @@ class Parser {
     for (const auto& b : kBuiltins) {
       if (name.text == b.name) {
         if (args.size() != b.nargs) {
-          return SyntaxError(file_, name.loc,
+          return SyntaxError(file(), name.loc,
                              absl::StrCat("method ", b.name, " takes ", b.nargs,
                                           " argument(s), got ", args.size()));
         }
@@ -576,7 +523,7 @@ class Parser {
     }
     auto info = LookupExtension(name.text);
     if (!info || !info->method) {
-      return SyntaxError(file_, name.loc,
+      return SyntaxError(file(), name.loc,
                          absl::StrCat("unknown method '", name.text, "'"));
     }
     // Arity is checked when the call is evaluated, as Cedar does.
@@ -598,11 +545,11 @@ class Parser {
         Next();
         AIK_ASSIGN_OR_RETURN(uint64_t n, IntValue(t));
         if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-          return SyntaxError(file_, loc, "integer literal too large");
+          return SyntaxError(file(), loc, "integer literal too large");
         return Lit(Value::Long(static_cast<int64_t>(n)), loc);
       }
       case TokKind::kString: {
-        AIK_ASSIGN_OR_RETURN(std::string s, StringLit());
+        AIK_ASSIGN_OR_RETURN(std::string s, String("a string literal"));
         return Lit(Value::String(std::move(s)), loc);
       }
       case TokKind::kPunct:
@@ -638,7 +585,7 @@ class Parser {
         AIK_ASSIGN_OR_RETURN(std::string key, AttrName());
         for (const auto& k : rec->keys) {
           if (k == key)
-            return SyntaxError(file_, kloc,
+            return SyntaxError(file(), kloc,
                                absl::StrCat("duplicate record key \"",
                                             EscapeString(key), "\""));
         }
@@ -654,7 +601,7 @@ class Parser {
       return ExprPtr(rec);
     }
     if (IsPunct("?")) {
-      return SyntaxError(file_, loc,
+      return SyntaxError(file(), loc,
                          "templates (slots such as ?principal) are not "
                          "supported");
     }
@@ -698,7 +645,7 @@ class Parser {
     }
     if (IsPunct("::")) {
       Next();
-      AIK_ASSIGN_OR_RETURN(std::string id, StringLit());
+      AIK_ASSIGN_OR_RETURN(std::string id, String("a string literal"));
       return Lit(Value::Entity(EntityUid{std::move(path), std::move(id)}), loc);
     }
     if (IsPunct("(")) {
@@ -707,7 +654,7 @@ class Parser {
       std::string_view fname = path;
       auto info = LookupExtension(fname);
       if (!info || info->method || fname == "ipaddr") {
-        return SyntaxError(file_, loc,
+        return SyntaxError(file(), loc,
                            absl::StrCat("unknown function '", path, "'"));
       }
       auto call = std::make_shared<Expr>();
@@ -718,15 +665,12 @@ class Parser {
       SetDepth(*call);
       return ExprPtr(call);
     }
-    return SyntaxError(file_, loc,
+    return SyntaxError(file(), loc,
                        absl::StrCat("expected an expression, found unknown "
                                     "identifier '",
                                     path, "'"));
   }
 
-  std::vector<Token> toks_;
-  size_t pos_ = 0;
-  std::string_view file_;
   static constexpr int kMaxDepth = 128;
   int depth_ = 0;
 };

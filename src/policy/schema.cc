@@ -49,10 +49,10 @@ std::string Qualify(const std::string& ns, const std::string& name) {
 
 }  // namespace
 
-class SchemaParser {
+class SchemaParser : private TokenCursor {
  public:
   SchemaParser(std::vector<Token> toks, std::string_view file)
-      : toks_(std::move(toks)), file_(file) {}
+      : TokenCursor(std::move(toks), file) {}
 
   absl::StatusOr<Schema> Run() {
     while (Peek().kind != TokKind::kEof) {
@@ -60,7 +60,7 @@ class SchemaParser {
       if (IsIdent("namespace")) {
         Next();
         AIK_ASSIGN_OR_RETURN(std::string ns, Path());
-        AIK_RETURN_IF_ERROR(Expect("{"));
+        AIK_RETURN_IF_ERROR(ExpectPunct("{"));
         while (!IsPunct("}")) {
           if (Peek().kind == TokKind::kEof) return Expected("'}'");
           AIK_RETURN_IF_ERROR(Decl(ns));
@@ -74,48 +74,12 @@ class SchemaParser {
   }
 
  private:
-  const Token& Peek(size_t ahead = 0) const {
-    size_t i = pos_ + ahead;
-    return i < toks_.size() ? toks_[i] : toks_.back();
-  }
-  const Token& Next() {
-    const Token& t = Peek();
-    if (pos_ < toks_.size() - 1) ++pos_;
-    return t;
-  }
-  bool IsPunct(std::string_view p) const {
-    return Peek().kind == TokKind::kPunct && Peek().text == p;
-  }
-  bool IsIdent(std::string_view w) const {
-    return Peek().kind == TokKind::kIdent && Peek().text == w;
-  }
-  absl::Status Expected(std::string_view what) const {
-    const Token& t = Peek();
-    std::string found = t.kind == TokKind::kEof ? "end of input"
-                        : t.kind == TokKind::kString
-                            ? "string \"" + t.text + "\""
-                            : "'" + t.text + "'";
-    return SyntaxError(file_, t.loc,
-                       absl::StrCat("expected ", Av(what), ", found ", found));
-  }
-  absl::Status Expect(std::string_view p) {
-    if (!IsPunct(p)) return Expected(absl::StrCat("'", Av(p), "'"));
-    Next();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::string> Str() {
-    if (Peek().kind != TokKind::kString) return Expected("a string");
-    const Token& t = Next();
-    auto s = Unescape(t.text);
-    if (!s.ok()) return SyntaxError(file_, t.loc, Sv(s.status().message()));
-    return s;
-  }
   absl::StatusOr<std::string> Ident() {
     if (Peek().kind != TokKind::kIdent) return Expected("an identifier");
     return Next().text;
   }
   absl::StatusOr<std::string> Name() {
-    if (Peek().kind == TokKind::kString) return Str();
+    if (Peek().kind == TokKind::kString) return String("a string");
     return Ident();
   }
   absl::StatusOr<std::string> Path() {
@@ -132,8 +96,8 @@ class SchemaParser {
       AIK_RETURN_IF_ERROR(Ident().status());
       if (IsPunct("(")) {
         Next();
-        AIK_RETURN_IF_ERROR(Str().status());
-        AIK_RETURN_IF_ERROR(Expect(")"));
+        AIK_RETURN_IF_ERROR(String("a string").status());
+        AIK_RETURN_IF_ERROR(ExpectPunct(")"));
       }
     }
     return absl::OkStatus();
@@ -146,9 +110,9 @@ class SchemaParser {
     if (IsIdent("type")) {
       Next();
       AIK_ASSIGN_OR_RETURN(std::string name, Ident());
-      AIK_RETURN_IF_ERROR(Expect("="));
+      AIK_RETURN_IF_ERROR(ExpectPunct("="));
       AIK_ASSIGN_OR_RETURN(RawTypePtr t, Type());
-      AIK_RETURN_IF_ERROR(Expect(";"));
+      AIK_RETURN_IF_ERROR(ExpectPunct(";"));
       common_[Qualify(ns, name)] = t;
       return absl::OkStatus();
     }
@@ -167,14 +131,14 @@ class SchemaParser {
     }
     if (IsIdent("enum")) {
       Next();
-      AIK_RETURN_IF_ERROR(Expect("["));
+      AIK_RETURN_IF_ERROR(ExpectPunct("["));
       while (!IsPunct("]")) {
-        AIK_ASSIGN_OR_RETURN(std::string id, Str());
+        AIK_ASSIGN_OR_RETURN(std::string id, String("a string"));
         e.enum_ids.push_back(std::move(id));
         if (!IsPunct(",")) break;
         Next();
       }
-      AIK_RETURN_IF_ERROR(Expect("]"));
+      AIK_RETURN_IF_ERROR(ExpectPunct("]"));
     } else {
       if (IsIdent("in")) {
         Next();
@@ -189,7 +153,7 @@ class SchemaParser {
         AIK_ASSIGN_OR_RETURN(e.tags, Type());
       }
     }
-    AIK_RETURN_IF_ERROR(Expect(";"));
+    AIK_RETURN_IF_ERROR(ExpectPunct(";"));
     entities_.push_back(std::move(e));
     return absl::OkStatus();
   }
@@ -204,7 +168,7 @@ class SchemaParser {
         if (!IsPunct(",")) break;
         Next();
       }
-      AIK_RETURN_IF_ERROR(Expect("]"));
+      AIK_RETURN_IF_ERROR(ExpectPunct("]"));
     } else {
       AIK_ASSIGN_OR_RETURN(std::string p, Path());
       out.push_back(std::move(p));
@@ -215,7 +179,7 @@ class SchemaParser {
   // Ref := Path '::' STR | Name
   absl::StatusOr<EntityUid> ActionRef() {
     if (Peek().kind == TokKind::kString) {
-      AIK_ASSIGN_OR_RETURN(std::string id, Str());
+      AIK_ASSIGN_OR_RETURN(std::string id, String("a string"));
       return EntityUid{"", std::move(id)};
     }
     AIK_ASSIGN_OR_RETURN(std::string first, Ident());
@@ -223,7 +187,7 @@ class SchemaParser {
     while (IsPunct("::")) {
       Next();
       if (Peek().kind == TokKind::kString) {
-        AIK_ASSIGN_OR_RETURN(std::string id, Str());
+        AIK_ASSIGN_OR_RETURN(std::string id, String("a string"));
         return EntityUid{std::move(path), std::move(id)};
       }
       AIK_ASSIGN_OR_RETURN(std::string part, Ident());
@@ -253,7 +217,7 @@ class SchemaParser {
           if (!IsPunct(",")) break;
           Next();
         }
-        AIK_RETURN_IF_ERROR(Expect("]"));
+        AIK_RETURN_IF_ERROR(ExpectPunct("]"));
       } else {
         AIK_ASSIGN_OR_RETURN(EntityUid u, ActionRef());
         a.parents.push_back(std::move(u));
@@ -261,10 +225,10 @@ class SchemaParser {
     }
     if (IsIdent("appliesTo")) {
       Next();
-      AIK_RETURN_IF_ERROR(Expect("{"));
+      AIK_RETURN_IF_ERROR(ExpectPunct("{"));
       while (!IsPunct("}")) {
         AIK_ASSIGN_OR_RETURN(std::string key, Ident());
-        AIK_RETURN_IF_ERROR(Expect(":"));
+        AIK_RETURN_IF_ERROR(ExpectPunct(":"));
         if (key == "principal") {
           AIK_ASSIGN_OR_RETURN(a.principals, PathList());
         } else if (key == "resource") {
@@ -272,19 +236,19 @@ class SchemaParser {
         } else if (key == "context") {
           AIK_ASSIGN_OR_RETURN(a.context, Type());
         } else {
-          return SyntaxError(file_, Peek().loc,
+          return SyntaxError(file(), Peek().loc,
                              "expected 'principal', 'resource' or 'context'");
         }
         if (!IsPunct(",")) break;
         Next();
       }
-      AIK_RETURN_IF_ERROR(Expect("}"));
+      AIK_RETURN_IF_ERROR(ExpectPunct("}"));
     }
     if (IsIdent("attributes")) {
       Next();
       AIK_RETURN_IF_ERROR(Record().status());
     }
-    AIK_RETURN_IF_ERROR(Expect(";"));
+    AIK_RETURN_IF_ERROR(ExpectPunct(";"));
     actions_.push_back(std::move(a));
     return absl::OkStatus();
   }
@@ -306,7 +270,7 @@ class SchemaParser {
       Next();
       t->kind = RawType::Kind::kSet;
       AIK_ASSIGN_OR_RETURN(t->elem, Type());
-      AIK_RETURN_IF_ERROR(Expect(">"));
+      AIK_RETURN_IF_ERROR(ExpectPunct(">"));
       return t;
     }
     AIK_ASSIGN_OR_RETURN(t->name, Path());
@@ -314,7 +278,7 @@ class SchemaParser {
   }
 
   absl::StatusOr<RawTypePtr> Record() {
-    AIK_RETURN_IF_ERROR(Expect("{"));
+    AIK_RETURN_IF_ERROR(ExpectPunct("{"));
     auto t = std::make_shared<RawType>();
     t->kind = RawType::Kind::kRecord;
     while (!IsPunct("}")) {
@@ -325,13 +289,13 @@ class SchemaParser {
         Next();
         attr.required = false;
       }
-      AIK_RETURN_IF_ERROR(Expect(":"));
+      AIK_RETURN_IF_ERROR(ExpectPunct(":"));
       AIK_ASSIGN_OR_RETURN(attr.type, Type());
       t->attrs.push_back(std::move(attr));
       if (!IsPunct(",")) break;
       Next();
     }
-    AIK_RETURN_IF_ERROR(Expect("}"));
+    AIK_RETURN_IF_ERROR(ExpectPunct("}"));
     return t;
   }
 
@@ -476,10 +440,7 @@ class SchemaParser {
     return s;
   }
 
-  std::vector<Token> toks_;
-  size_t pos_ = 0;
   int depth_ = 0;
-  std::string_view file_;
   std::map<std::string, RawTypePtr> common_;
   std::vector<RawEntity> entities_;
   std::vector<RawAction> actions_;
