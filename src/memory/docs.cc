@@ -3,12 +3,6 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::NsRow;
-using internal::Use;
-using store::Database;
-using store::Statement;
-
 namespace {
 
 int64_t DocBytes(std::string_view id, std::string_view text,

@@ -6,12 +6,6 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::NsRow;
-using internal::Use;
-using store::Database;
-using store::Statement;
-
 namespace {
 
 bool ParseToken(std::string_view token, int64_t* time_ns, int64_t* seq) {
@@ -28,6 +22,26 @@ bool ParseToken(std::string_view token, int64_t* time_ns, int64_t* seq) {
 }
 
 }  // namespace
+
+Status Memory::Shared::InsertEvent(Database& db, std::string_view ns,
+                                   int64_t seq, int64_t time_ns,
+                                   std::string_view kind,
+                                   std::string_view payload,
+                                   int64_t expires_ns) {
+  AIK_ASSIGN_OR_RETURN(
+      Statement * st,
+      W(db,
+        "INSERT INTO events(ns, seq, time_ns, kind, payload, expires_ns) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  Use u(st);
+  AIK_RETURN_IF_ERROR(st->BindText(1, ns));
+  AIK_RETURN_IF_ERROR(st->BindInt64(2, seq));
+  AIK_RETURN_IF_ERROR(st->BindInt64(3, time_ns));
+  AIK_RETURN_IF_ERROR(st->BindText(4, kind));
+  AIK_RETURN_IF_ERROR(st->BindTextNoCopy(5, payload));
+  AIK_RETURN_IF_ERROR(st->BindInt64(6, expires_ns));
+  return st->Run();
+}
 
 StatusOr<Event> Memory::AppendEvent(std::string_view ns, const EventInput& in) {
   AIK_RETURN_IF_ERROR(internal::CheckNamespaceName(ns));
@@ -56,21 +70,8 @@ StatusOr<Event> Memory::AppendEvent(std::string_view ns, const EventInput& in) {
     e.expires_ns = internal::TtlToExpiry(now, in.ttl);
     AIK_RETURN_IF_ERROR(s->Charge(
         db, row, static_cast<int64_t>(e.kind.size() + payload.size()), 1));
-    {
-      AIK_ASSIGN_OR_RETURN(
-          Statement * st,
-          s->W(db,
-               "INSERT INTO events(ns, seq, time_ns, kind, payload, "
-               "expires_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-      Use u(st);
-      AIK_RETURN_IF_ERROR(st->BindText(1, row.name));
-      AIK_RETURN_IF_ERROR(st->BindInt64(2, e.seq));
-      AIK_RETURN_IF_ERROR(st->BindInt64(3, e.time_ns));
-      AIK_RETURN_IF_ERROR(st->BindText(4, e.kind));
-      AIK_RETURN_IF_ERROR(st->BindTextNoCopy(5, payload));
-      AIK_RETURN_IF_ERROR(st->BindInt64(6, e.expires_ns));
-      AIK_RETURN_IF_ERROR(st->Run());
-    }
+    AIK_RETURN_IF_ERROR(s->InsertEvent(db, row.name, e.seq, e.time_ns, e.kind,
+                                       payload, e.expires_ns));
     {
       AIK_ASSIGN_OR_RETURN(
           Statement * st,

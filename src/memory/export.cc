@@ -6,12 +6,7 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::NsRow;
-using internal::Use;
 using json = nlohmann::ordered_json;
-using store::Database;
-using store::Statement;
 
 namespace {
 
@@ -24,17 +19,30 @@ json Embed(std::string_view canonical) {
   return json::parse(canonical.begin(), canonical.end(), nullptr, false);
 }
 
+// Runs `sql` on the leased snapshot with ?1 = `ns` and ?2 = `now`, and
+// emits one line a row, built by `to_json`.
+Status EmitRows(Memory::Shared::Lease& lease, const std::string& sql,
+                const std::string& ns, int64_t now,
+                const std::function<Status(std::string_view)>& emit,
+                const std::function<json(Statement*)>& to_json) {
+  AIK_ASSIGN_OR_RETURN(Statement * st, lease.Stmt(sql));
+  Use u(st);
+  AIK_RETURN_IF_ERROR(st->BindText(1, ns));
+  AIK_RETURN_IF_ERROR(st->BindInt64(2, now));
+  for (;;) {
+    AIK_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::OkStatus();
+    AIK_RETURN_IF_ERROR(emit(Dump(to_json(st))));
+  }
+}
+
 }  // namespace
 
 Status Memory::Export(std::string_view prefix,
                       const std::function<Status(std::string_view)>& emit) {
   const int64_t now = s_->Now();
   AIK_ASSIGN_OR_RETURN(auto lease, s_->Read());
-  AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
-  struct EndTxn {
-    store::Database* db;
-    ~EndTxn() { db->Exec("COMMIT").IgnoreError(); }
-  } end_txn{lease->db.get()};
+  AIK_RETURN_IF_ERROR(lease.BeginSnapshot());
 
   std::vector<NsRow> namespaces;
   {
@@ -69,87 +77,64 @@ Status Memory::Export(std::string_view prefix,
     j["next_event_seq"] = ns.next_event_seq;
     j["created_ns"] = ns.created_ns;
     AIK_RETURN_IF_ERROR(emit(Dump(j)));
-    {
-      AIK_ASSIGN_OR_RETURN(
-          Statement * st,
-          lease.Stmt("SELECT key, version, deleted, value, created_ns, "
-                     "expires_ns FROM kv WHERE ns = ?1 AND (expires_ns = 0 OR "
-                     "expires_ns > ?2) ORDER BY key, version"));
-      Use u(st);
-      AIK_RETURN_IF_ERROR(st->BindText(1, ns.name));
-      AIK_RETURN_IF_ERROR(st->BindInt64(2, now));
-      for (;;) {
-        AIK_ASSIGN_OR_RETURN(bool row, st->Step());
-        if (!row) break;
-        json k;
-        k["type"] = "kv";
-        k["ns"] = ns.name;
-        k["key"] = std::string(st->ColumnText(0));
-        k["version"] = st->ColumnInt64(1);
-        k["deleted"] = st->ColumnInt64(2) != 0;
-        std::string_view v = st->ColumnBlob(3);
-        if (internal::ValidUtf8(v)) {
-          k["value"] = std::string(v);
-        } else {
-          k["value_b64"] = internal::Base64Encode(v);
-        }
-        k["created_ns"] = st->ColumnInt64(4);
-        k["expires_ns"] = st->ColumnInt64(5);
-        AIK_RETURN_IF_ERROR(emit(Dump(k)));
-      }
-    }
-    {
-      AIK_ASSIGN_OR_RETURN(
-          Statement * st,
-          lease.Stmt("SELECT seq, time_ns, kind, payload, expires_ns FROM "
-                     "events WHERE ns = ?1 AND (expires_ns = 0 OR expires_ns "
-                     "> ?2) ORDER BY seq"));
-      Use u(st);
-      AIK_RETURN_IF_ERROR(st->BindText(1, ns.name));
-      AIK_RETURN_IF_ERROR(st->BindInt64(2, now));
-      for (;;) {
-        AIK_ASSIGN_OR_RETURN(bool row, st->Step());
-        if (!row) break;
-        json e;
-        e["type"] = "event";
-        e["ns"] = ns.name;
-        e["seq"] = st->ColumnInt64(0);
-        e["time_ns"] = st->ColumnInt64(1);
-        e["kind"] = std::string(st->ColumnText(2));
-        e["payload"] = Embed(st->ColumnText(3));
-        e["expires_ns"] = st->ColumnInt64(4);
-        AIK_RETURN_IF_ERROR(emit(Dump(e)));
-      }
-    }
-    {
-      AIK_ASSIGN_OR_RETURN(
-          Statement * st,
-          lease.Stmt("SELECT doc_id, version, text, metadata, embedding, "
-                     "created_ns, updated_ns, expires_ns FROM docs WHERE ns = "
-                     "?1 AND (expires_ns = 0 OR expires_ns > ?2) ORDER BY "
-                     "doc_id"));
-      Use u(st);
-      AIK_RETURN_IF_ERROR(st->BindText(1, ns.name));
-      AIK_RETURN_IF_ERROR(st->BindInt64(2, now));
-      for (;;) {
-        AIK_ASSIGN_OR_RETURN(bool row, st->Step());
-        if (!row) break;
-        json d;
-        d["type"] = "doc";
-        d["ns"] = ns.name;
-        d["id"] = std::string(st->ColumnText(0));
-        d["version"] = st->ColumnInt64(1);
-        d["text"] = std::string(st->ColumnText(2));
-        d["metadata"] = Embed(st->ColumnText(3));
-        if (!st->ColumnIsNull(4)) {
-          d["embedding_b64"] = internal::Base64Encode(st->ColumnBlob(4));
-        }
-        d["created_ns"] = st->ColumnInt64(5);
-        d["updated_ns"] = st->ColumnInt64(6);
-        d["expires_ns"] = st->ColumnInt64(7);
-        AIK_RETURN_IF_ERROR(emit(Dump(d)));
-      }
-    }
+    AIK_RETURN_IF_ERROR(EmitRows(
+        lease,
+        "SELECT key, version, deleted, value, created_ns, expires_ns FROM kv "
+        "WHERE ns = ?1 AND (expires_ns = 0 OR expires_ns > ?2) ORDER BY key, "
+        "version",
+        ns.name, now, emit, [&](Statement* st) {
+          json k;
+          k["type"] = "kv";
+          k["ns"] = ns.name;
+          k["key"] = std::string(st->ColumnText(0));
+          k["version"] = st->ColumnInt64(1);
+          k["deleted"] = st->ColumnInt64(2) != 0;
+          std::string_view v = st->ColumnBlob(3);
+          if (internal::ValidUtf8(v)) {
+            k["value"] = std::string(v);
+          } else {
+            k["value_b64"] = internal::Base64Encode(v);
+          }
+          k["created_ns"] = st->ColumnInt64(4);
+          k["expires_ns"] = st->ColumnInt64(5);
+          return k;
+        }));
+    AIK_RETURN_IF_ERROR(EmitRows(
+        lease,
+        "SELECT seq, time_ns, kind, payload, expires_ns FROM events WHERE ns "
+        "= ?1 AND (expires_ns = 0 OR expires_ns > ?2) ORDER BY seq",
+        ns.name, now, emit, [&](Statement* st) {
+          json e;
+          e["type"] = "event";
+          e["ns"] = ns.name;
+          e["seq"] = st->ColumnInt64(0);
+          e["time_ns"] = st->ColumnInt64(1);
+          e["kind"] = std::string(st->ColumnText(2));
+          e["payload"] = Embed(st->ColumnText(3));
+          e["expires_ns"] = st->ColumnInt64(4);
+          return e;
+        }));
+    AIK_RETURN_IF_ERROR(EmitRows(
+        lease,
+        "SELECT doc_id, version, text, metadata, embedding, created_ns, "
+        "updated_ns, expires_ns FROM docs WHERE ns = ?1 AND (expires_ns = 0 "
+        "OR expires_ns > ?2) ORDER BY doc_id",
+        ns.name, now, emit, [&](Statement* st) {
+          json d;
+          d["type"] = "doc";
+          d["ns"] = ns.name;
+          d["id"] = std::string(st->ColumnText(0));
+          d["version"] = st->ColumnInt64(1);
+          d["text"] = std::string(st->ColumnText(2));
+          d["metadata"] = Embed(st->ColumnText(3));
+          if (!st->ColumnIsNull(4)) {
+            d["embedding_b64"] = internal::Base64Encode(st->ColumnBlob(4));
+          }
+          d["created_ns"] = st->ColumnInt64(5);
+          d["updated_ns"] = st->ColumnInt64(6);
+          d["expires_ns"] = st->ColumnInt64(7);
+          return d;
+        }));
   }
   return absl::OkStatus();
 }
@@ -387,19 +372,8 @@ StatusOr<ImportStats> Memory::Import(std::string_view jsonl) {
         }
         case ImportRecord::kEvent: {
           AIK_ASSIGN_OR_RETURN(Acc * a, ns_of(r));
-          AIK_ASSIGN_OR_RETURN(
-              Statement * st,
-              s->W(db,
-                   "INSERT INTO events(ns, seq, time_ns, kind, payload, "
-                   "expires_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-          Use u(st);
-          AIK_RETURN_IF_ERROR(st->BindText(1, r.ns));
-          AIK_RETURN_IF_ERROR(st->BindInt64(2, r.seq));
-          AIK_RETURN_IF_ERROR(st->BindInt64(3, r.time_ns));
-          AIK_RETURN_IF_ERROR(st->BindText(4, r.kind));
-          AIK_RETURN_IF_ERROR(st->BindText(5, r.value));
-          AIK_RETURN_IF_ERROR(st->BindInt64(6, r.expires_ns));
-          Status ins = st->Run();
+          Status ins = s->InsertEvent(db, r.ns, r.seq, r.time_ns, r.kind,
+                                      r.value, r.expires_ns);
           if (!ins.ok()) return AtLine(r.line, ins);
           a->bytes += static_cast<int64_t>(r.kind.size() + r.value.size());
           a->records += 1;

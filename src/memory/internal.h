@@ -136,10 +136,14 @@ struct Memory::Shared {
     StatusOr<store::Statement*> Stmt(const std::string& sql) {
       return c_->cache.Get(*c_->db, sql);
     }
+    // BEGIN: the statements that follow read one snapshot, until the lease
+    // ends (it COMMITs then, before the connection goes back to the pool).
+    Status BeginSnapshot();
 
    private:
     Shared* s_;
     std::unique_ptr<internal::ReadConn> c_;
+    bool in_txn_ = false;
   };
   StatusOr<Lease> Read();
 
@@ -162,6 +166,12 @@ struct Memory::Shared {
   // Writer thread: fixes the namespace dim on first use or checks it.
   Status CheckDim(store::Database& db, internal::NsRow& row, size_t dim,
                   std::string_view field);
+  // Writer thread: inserts one events row. The caller charges the quota and
+  // moves next_event_seq; `payload` (canonical JSON) and `kind` must outlive
+  // the call.
+  Status InsertEvent(store::Database& db, std::string_view ns, int64_t seq,
+                     int64_t time_ns, std::string_view kind,
+                     std::string_view payload, int64_t expires_ns);
 
   // ---- vectors ----
   void ApplyPending();  // after_commit
@@ -177,5 +187,16 @@ struct Memory::Shared {
   // undoes itself.
   void MaybePurge(store::Database& db);
 };
+
+}  // namespace aikernel::memory
+
+namespace aikernel::memory {
+
+// The names every src/memory/*.cc uses, declared once here.
+using internal::AV;
+using internal::NsRow;
+using internal::Use;
+using store::Database;
+using store::Statement;
 
 }  // namespace aikernel::memory

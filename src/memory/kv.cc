@@ -3,12 +3,6 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::NsRow;
-using internal::Use;
-using store::Database;
-using store::Statement;
-
 namespace {
 
 constexpr size_t kMaxValueBytes = size_t{16} << 20;

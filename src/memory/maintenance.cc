@@ -6,10 +6,6 @@
 
 namespace aikernel::memory {
 
-using internal::Use;
-using store::Database;
-using store::Statement;
-
 namespace {
 
 struct Freed {

@@ -9,12 +9,6 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::NsRow;
-using internal::Use;
-using store::Database;
-using store::Statement;
-
 namespace {
 
 // The writer's idle hook: one purge pass.
@@ -119,10 +113,17 @@ void Memory::Close() {
 
 Memory::Shared::Lease::~Lease() {
   if (!c_) return;
+  if (in_txn_) c_->db->Exec("COMMIT").IgnoreError();
   std::lock_guard<std::mutex> l(s_->pool_mu);
   if (!s_->closed.load() && s_->pool.size() < s_->opt.read_pool) {
     s_->pool.push_back(std::move(c_));
   }
+}
+
+Status Memory::Shared::Lease::BeginSnapshot() {
+  AIK_RETURN_IF_ERROR(c_->db->Exec("BEGIN"));
+  in_txn_ = true;
+  return absl::OkStatus();
 }
 
 StatusOr<Memory::Shared::Lease> Memory::Shared::Read() {
@@ -431,11 +432,7 @@ StatusOr<std::shared_ptr<internal::NsVectors>> Memory::Shared::Vectors(
   std::unique_ptr<VectorIndex> index;
   auto load = [&]() -> Status {
     AIK_ASSIGN_OR_RETURN(auto lease, Read());
-    AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
-    struct EndTxn {
-      Database* db;
-      ~EndTxn() { db->Exec("COMMIT").IgnoreError(); }
-    } end_txn{lease->db.get()};
+    AIK_RETURN_IF_ERROR(lease.BeginSnapshot());
     AIK_ASSIGN_OR_RETURN(
         Statement * ns_st,
         lease.Stmt("SELECT dim FROM namespaces WHERE name = ?1"));

@@ -12,10 +12,6 @@
 
 namespace aikernel::memory {
 
-using internal::AV;
-using internal::Use;
-using store::Statement;
-
 namespace {
 
 // A metadata filter turned into SQL over alias `d`, with its binds.
@@ -160,11 +156,7 @@ StatusOr<std::vector<SearchHit>> Memory::Search(std::string_view ns,
   const int64_t now = s_->Now();
 
   AIK_ASSIGN_OR_RETURN(auto lease, s_->Read());
-  AIK_RETURN_IF_ERROR(lease->db->Exec("BEGIN"));
-  struct EndTxn {
-    store::Database* db;
-    ~EndTxn() { db->Exec("COMMIT").IgnoreError(); }
-  } end_txn{lease->db.get()};
+  AIK_RETURN_IF_ERROR(lease.BeginSnapshot());
 
   int64_t dim = 0;
   {
