@@ -59,6 +59,9 @@ inline std::string ReadFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
+// An agent id in CaOptions' trust domain.
+inline const std::string kAgent = "spiffe://node-a.example/agent/worker";
+
 inline NodeCA::Options CaOptions(const std::string& keys_dir, FakeClock& clock,
                                  RevocationList* revocations = nullptr) {
   NodeCA::Options o;

@@ -17,11 +17,11 @@ using ::aikernel::testing::TempDir;
 using nlohmann::json;
 using testing::CaOptions;
 using testing::FakeClock;
+using testing::kAgent;
 using ::testing::HasSubstr;
 using testing::RunCommand;
 using ::testing::StartsWith;
 
-const std::string kAgent = "spiffe://node-a.example/agent/worker";
 const std::string kOther = "spiffe://node-a.example/agent/other";
 
 struct Parts {

@@ -15,10 +15,9 @@ namespace {
 using ::aikernel::testing::TempDir;
 using testing::CaOptions;
 using testing::FakeClock;
+using testing::kAgent;
 using ::testing::HasSubstr;
 using testing::RunCommand;
-
-const std::string kAgent = "spiffe://node-a.example/agent/worker";
 
 class X509SvidTest : public ::testing::Test {
  protected:

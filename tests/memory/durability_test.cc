@@ -38,27 +38,23 @@ void KillAndCheck(const char* sync, size_t want) {
   std::set<std::string> acked;
   std::string buf;
   char chunk[4096];
-  while (acked.size() < want) {
+  // Reads once; moves each complete line of `buf` into `acked`. False at EOF.
+  auto read_acks = [&] {
     ssize_t n = read(fds[0], chunk, sizeof chunk);
-    if (n <= 0) break;
+    if (n <= 0) return false;
     buf.append(chunk, static_cast<size_t>(n));
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
       acked.insert(buf.substr(0, nl));
       buf.erase(0, nl + 1);
     }
+    return true;
+  };
+  while (acked.size() < want && read_acks()) {
   }
   kill(pid, SIGKILL);
   // Drain what was acknowledged before the kill took effect.
-  for (;;) {
-    ssize_t n = read(fds[0], chunk, sizeof chunk);
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  size_t nl;
-  while ((nl = buf.find('\n')) != std::string::npos) {
-    acked.insert(buf.substr(0, nl));
-    buf.erase(0, nl + 1);
+  while (read_acks()) {
   }
   close(fds[0]);
   int status = 0;

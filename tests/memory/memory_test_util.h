@@ -1,11 +1,15 @@
-// Test helpers for src/memory: a temp database and a controllable clock.
+// Test helpers for src/memory: a temp database and a controllable clock;
+// random vectors and the exact cosine the vector tests check against.
 #pragma once
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <memory>
+#include <random>
+#include <vector>
 
 #include "memory/memory.h"
 #include "store/test_temp_dir.h"
@@ -13,6 +17,25 @@
 namespace aikernel::memory::testing {
 
 inline constexpr int64_t kSecond = 1'000'000'000;
+
+// A vector of `dim` standard-normal components drawn from `rng`.
+inline std::vector<float> RandomVec(std::mt19937& rng, size_t dim) {
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> v(dim);
+  for (auto& x : v) x = n(rng);
+  return v;
+}
+
+// Cosine similarity in double precision (the naive reference).
+inline double Cos(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d += double{a[i]} * b[i];
+    na += double{a[i]} * a[i];
+    nb += double{b[i]} * b[i];
+  }
+  return d / std::sqrt(na * nb);
+}
 
 class MemoryTest : public ::testing::Test {
  protected:

@@ -121,30 +121,13 @@ TEST_F(SearchTest, MetadataAndTimeFilters) {
               HasSubstr("filters[0].value_json"));
 }
 
-std::vector<float> Rand(std::mt19937& rng, size_t dim) {
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> v(dim);
-  for (auto& x : v) x = n(rng);
-  return v;
-}
-
-double Cos(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d += double{a[i]} * b[i];
-    na += double{a[i]} * a[i];
-    nb += double{b[i]} * b[i];
-  }
-  return d / std::sqrt(na * nb);
-}
-
 TEST_F(SearchTest, VectorTopKIsExactAndFollowsWrites) {
   MakeNs("agent/a", 32);
   std::mt19937 rng(7);
   std::map<std::string, std::vector<float>> vecs;
   for (int i = 0; i < 400; ++i) {
     std::string id = absl::StrCat("v", i);
-    vecs[id] = Rand(rng, 32);
+    vecs[id] = RandomVec(rng, 32);
     Put(id, "x", "", vecs[id]);
   }
   auto naive = [&](const std::vector<float>& q, size_t k) {
@@ -156,7 +139,7 @@ TEST_F(SearchTest, VectorTopKIsExactAndFollowsWrites) {
     return out;
   };
   for (int t = 0; t < 5; ++t) {
-    auto q = Rand(rng, 32);
+    auto q = RandomVec(rng, 32);
     auto r = mem_->Search("agent/a", {.embedding = q, .k = 10});
     ASSERT_TRUE(r.ok()) << r.status();
     std::vector<std::string> ids;
@@ -167,7 +150,7 @@ TEST_F(SearchTest, VectorTopKIsExactAndFollowsWrites) {
     EXPECT_EQ(ids, naive(q, 10));
   }
   // Writes after the lazy load are visible at once: replace, add, delete.
-  auto q = Rand(rng, 32);
+  auto q = RandomVec(rng, 32);
   auto top = naive(q, 1)[0];
   ASSERT_TRUE(mem_->DeleteDocument("agent/a", top).ok());
   vecs.erase(top);
@@ -187,7 +170,7 @@ TEST_F(SearchTest, VectorTopKIsExactAndFollowsWrites) {
   EXPECT_THAT(std::string(mem_->PutDocument("agent/a", in).status().message()),
               HasSubstr("embedding"));
   // Metadata filter on a vector search.
-  Put("tagged", "x", R"({"tag":"keep"})", Rand(rng, 32));
+  Put("tagged", "x", R"({"tag":"keep"})", RandomVec(rng, 32));
   SearchQuery fq{.embedding = q, .k = 5};
   fq.filters = {{"tag", "\"keep\""}};
   EXPECT_EQ(Ids(fq), (std::vector<std::string>{"tagged"}));
@@ -199,14 +182,14 @@ TEST_F(SearchTest, VectorsStayInSyncWhenWritesRaceTheLoad) {
   std::map<std::string, std::vector<float>> vecs;
   for (int i = 0; i < 1500; ++i) {
     std::string id = absl::StrCat("v", i);
-    vecs[id] = Rand(rng, 16);
+    vecs[id] = RandomVec(rng, 16);
     Put(id, "x", "", vecs[id]);
   }
   for (int round = 0; round < 3; ++round) {
     Reopen();  // vectors not loaded yet
     std::vector<std::pair<std::string, std::vector<float>>> adds;
     for (int i = 0; i < 200; ++i) {
-      adds.push_back({absl::StrCat("r", round, "-", i), Rand(rng, 16)});
+      adds.push_back({absl::StrCat("r", round, "-", i), RandomVec(rng, 16)});
     }
     std::vector<std::string> dels;
     for (int i = 0; i < 50; ++i)
@@ -221,7 +204,7 @@ TEST_F(SearchTest, VectorsStayInSyncWhenWritesRaceTheLoad) {
         }
       }
     });
-    auto q = Rand(rng, 16);
+    auto q = RandomVec(rng, 16);
     for (int i = 0; i < 20; ++i) {
       EXPECT_TRUE(mem_->Search("agent/a", {.embedding = q}).ok());
     }

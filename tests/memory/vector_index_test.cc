@@ -8,25 +8,13 @@
 #include <cmath>
 #include <random>
 
+#include "memory/memory_test_util.h"
+
 namespace aikernel::memory {
 namespace {
 
-std::vector<float> RandomVec(std::mt19937& rng, size_t dim) {
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> v(dim);
-  for (auto& x : v) x = n(rng);
-  return v;
-}
-
-double Cos(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d += double{a[i]} * b[i];
-    na += double{a[i]} * a[i];
-    nb += double{b[i]} * b[i];
-  }
-  return d / std::sqrt(na * nb);
-}
+using testing::Cos;
+using testing::RandomVec;
 
 std::vector<int64_t> Naive(const std::vector<std::vector<float>>& rows,
                            const std::vector<float>& q, size_t k) {

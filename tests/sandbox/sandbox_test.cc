@@ -346,27 +346,39 @@ bool ExitsWithin(int pidfd, int ms) {
   return poll(&p, 1, ms) == 1;
 }
 
-TEST_F(SandboxTest, KillTreeKillsGrandchildren) {
+// Launches `spec` with its stdout on a pipe (the probe's "grandchild"
+// command: the agent forks a sleeping grandchild, then says "ok spawned"),
+// reads what it says into `*said`, and opens a pidfd on every process of its
+// pid namespace but the init (the agent and the grandchild at least).
+void LaunchWithGrandchild(LaunchSpec s, Launched* l, std::string* said,
+                          std::vector<UniqueFd>* fds) {
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   UniqueFd rd(p[0]), wr(p[1]);
-  LaunchSpec s = Spec({"grandchild"});
   s.stdout_fd = wr.get();
-  auto l = Launch(s);
-  ASSERT_TRUE(l.ok()) << l.status();
+  auto launched = Launch(s);
+  ASSERT_TRUE(launched.ok()) << launched.status();
+  *l = std::move(launched).value();
   wr.reset();
   char buf[64] = {};
   ASSERT_GT(read(rd.get(), buf, sizeof buf - 1), 0);
-  EXPECT_STREQ(buf, "ok spawned\n");
+  *said = buf;
   std::vector<pid_t> inside = PidsInNamespaceOf(l->pid);
   ASSERT_GE(inside.size(), 2u) << "agent and its grandchild";
+  for (pid_t q : inside) fds->emplace_back(static_cast<int>(syscall(SYS_pidfd_open, q, 0)));
+}
+
+TEST_F(SandboxTest, KillTreeKillsGrandchildren) {
+  Launched l;
+  std::string said;
   std::vector<UniqueFd> fds;
-  for (pid_t q : inside) fds.emplace_back(static_cast<int>(syscall(SYS_pidfd_open, q, 0)));
-  auto none = Reap(*l, false);
+  ASSERT_NO_FATAL_FAILURE(LaunchWithGrandchild(Spec({"grandchild"}), &l, &said, &fds));
+  EXPECT_EQ(said, "ok spawned\n");
+  auto none = Reap(l, false);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value()) << "still running";
-  ASSERT_TRUE(KillTree(*l).ok());
-  auto st = Reap(*l, true);
+  ASSERT_TRUE(KillTree(l).ok());
+  auto st = Reap(l, true);
   ASSERT_TRUE(st.ok() && st->has_value());
   EXPECT_TRUE((*st)->signaled);
   EXPECT_EQ((*st)->code, SIGKILL);
@@ -377,24 +389,14 @@ TEST_F(SandboxTest, KillTreeKillsGrandchildren) {
 }
 
 TEST_F(SandboxTest, AgentExitKillsItsOrphans) {
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  UniqueFd rd(p[0]), wr(p[1]);
-  LaunchSpec s = Spec({"grandchild"});
-  s.stdout_fd = wr.get();
-  auto l = Launch(s);
-  ASSERT_TRUE(l.ok()) << l.status();
-  wr.reset();
-  char buf[64] = {};
-  ASSERT_GT(read(rd.get(), buf, sizeof buf - 1), 0);
-  std::vector<pid_t> inside = PidsInNamespaceOf(l->pid);
-  ASSERT_GE(inside.size(), 2u);
+  Launched l;
+  std::string said;
   std::vector<UniqueFd> fds;
-  for (pid_t q : inside) fds.emplace_back(static_cast<int>(syscall(SYS_pidfd_open, q, 0)));
+  ASSERT_NO_FATAL_FAILURE(LaunchWithGrandchild(Spec({"grandchild"}), &l, &said, &fds));
   // SIGTERM goes to init, which forwards it to the agent; the agent dies, init
   // exits with 128+15, and the kernel kills the sleeping grandchild.
-  ASSERT_TRUE(Signal(*l, SIGTERM).ok());
-  auto st = Reap(*l, true);
+  ASSERT_TRUE(Signal(l, SIGTERM).ok());
+  auto st = Reap(l, true);
   ASSERT_TRUE(st.ok() && st->has_value());
   EXPECT_FALSE((*st)->signaled);
   EXPECT_EQ((*st)->code, 128 + SIGTERM);
