@@ -17,6 +17,8 @@
 //   bench_dispatch [--seconds S] [--aikerneld PATH] [--mode full|normal] [--threads N]
 //                  [--audit-extra 'checkpoint_every_ms = 86400000']
 // (--mode and --threads narrow the run, e.g. to profile one cell.)
+// The daemon decides every call with its Cedar authorizer over the shipped
+// policy set (config/policies/default.cedar, via --policy-dir), as deployed.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -148,7 +150,8 @@ class Daemon {
 
     std::vector<std::string> args = {binary,          "--foreground", "--config",
                                      dir + "/aikerneld.toml", "--state-dir", dir + "/state",
-                                     "--socket",      socket_};
+                                     "--socket",      socket_,
+                                     "--policy-dir",  AIK_POLICY_DIR};
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env.emplace_back(*e);
@@ -304,10 +307,10 @@ int main(int argc, char** argv) {
   if (!mkdtemp(tmpl)) Die("mkdtemp failed");
   const std::string dir = tmpl;
 
-  std::printf("bench_dispatch: Admin.Ping governed (real aikerneld, durable audit) vs raw gRPC "
-              "echo, Unix socket, fd-adopted connections, sync servers; %.1f s per cell, %u "
-              "cores\n\n",
-              seconds, std::thread::hardware_concurrency());
+  std::printf("bench_dispatch: Admin.Ping governed (real aikerneld: Cedar authorizer over %s, "
+              "durable audit) vs raw gRPC echo, Unix socket, fd-adopted connections, sync "
+              "servers; %.1f s per cell, %u cores\n\n",
+              AIK_POLICY_DIR "/policies", seconds, std::thread::hardware_concurrency());
   std::printf("%-22s %7s %11s %10s %10s %9s  %s\n", "path", "threads", "calls/s", "p50 us",
               "p99 us", "ratio", "target");
 

@@ -286,6 +286,29 @@ struct LogsResult {
   uint64_t audit_sequence = 0;
 };
 
+struct PolicyReloadResult {
+  std::string digest;  // hex SHA-256 of the policy set now in force
+  uint32_t policies = 0;
+  std::vector<std::string> files;  // relative to the daemon's policy.dir
+  bool changed = false;            // differs from the previous set
+  uint64_t audit_sequence = 0;
+};
+
+// A call parked by an @approval policy, waiting for an operator.
+struct Approval {
+  uint64_t id = 0;
+  std::string principal, action, resource;
+  std::string reason;  // the @approval annotation's text
+  std::vector<std::string> rule_ids;
+  Timestamp requested_at{};
+  Timestamp deadline{};
+};
+
+struct ApprovalList {
+  std::vector<Approval> approvals;
+  uint64_t audit_sequence = 0;
+};
+
 // Lower-case hex of raw bytes.
 std::string HexEncode(std::string_view bytes);
 
@@ -344,6 +367,16 @@ class Client {
   Result<LogsResult> AgentLogs(std::string_view name, const AgentLogOptions& options,
                                const std::function<bool(std::string_view)>& on_data,
                                const CallOptions& call = {});
+
+  // Policy.ReloadPolicy: re-read the policy store. A set with an error is
+  // INVALID_ARGUMENT naming file:line:col; the running set then stays.
+  Result<PolicyReloadResult> ReloadPolicy(const CallOptions& call = {});
+  // Policy.ListApprovals: calls waiting for an operator, oldest first.
+  Result<ApprovalList> ListApprovals(const CallOptions& call = {});
+  // Policy.DecideApproval: approve or deny waiting call `id` (NOT_FOUND if it
+  // is not waiting). Returns the decision's audit sequence.
+  Result<uint64_t> DecideApproval(uint64_t id, bool approve, std::string_view reason,
+                                  const CallOptions& call = {});
 
   class Impl;
 

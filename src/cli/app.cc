@@ -69,6 +69,7 @@ void BuildApp(CLI::App& app, Context& ctx) {
   audit->footer(kGlobalFooter);
   AddAuditCommands(*audit, ctx);
   AddVerifyCommand(*audit, ctx);
+  AddPolicyCommands(app, ctx);
 }
 
 namespace {

@@ -34,6 +34,8 @@ void AddVerifyCommand(CLI::App& audit, Context& ctx);
 
 // agent run, ls, inspect, stop, kill, restart, logs, rm (agent_cmds.cc).
 void AddAgentCommands(CLI::App& agent, Context& ctx);
+// policy reload|check|eval, approvals ls|approve|deny (policy_cmds.cc).
+void AddPolicyCommands(CLI::App& app, Context& ctx);
 
 // Builds the whole command tree into `app` (used by main and by tests).
 void BuildApp(CLI::App& app, Context& ctx);

@@ -141,6 +141,9 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
            c.redact_fields = std::move(out);
            return absl::OkStatus();
          }}}},
+      {"policy",
+       {{"dir", String(&Config::policy_dir, false)},
+        {"approval_timeout_ms", Integer(&Config::approval_timeout_ms, 1, 86400000)}}},
   };
   return *schema;
 }
@@ -162,7 +165,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     auto known = Schema().find(section);
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
-                 "unknown section (known: [node], [daemon], [audit], [agents])");
+                 "unknown section (known: [node], [daemon], [audit], [agents], [policy])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -224,12 +227,15 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("agents.log_max_bytes", a.agents_log_max_bytes, b.agents_log_max_bytes);
   cmp("agents.log_keep", a.agents_log_keep, b.agents_log_keep);
   cmp("agents.specs_dir", a.agents_specs_dir, b.agents_specs_dir);
+  cmp("policy.dir", a.policy_dir, b.policy_dir);
+  cmp("policy.approval_timeout_ms", a.approval_timeout_ms, b.approval_timeout_ms);
   return out;
 }
 
 bool IsReloadable(const std::string& key) {
   return key == "daemon.log_level" || key == "daemon.admin_group" ||
-         key == "audit.redact_fields" || key == "daemon.drain_timeout_ms";
+         key == "audit.redact_fields" || key == "daemon.drain_timeout_ms" ||
+         key == "policy.dir" || key == "policy.approval_timeout_ms";
 }
 
 }  // namespace aikernel::daemon

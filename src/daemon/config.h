@@ -38,6 +38,9 @@ struct Config {
   int64_t max_batch = 8192;
   std::vector<std::string> redact_fields = {"password", "secret", "token",
                                             "api_key", "authorization"};
+  // [policy]
+  std::string policy_dir = "/etc/aikernel";  // policies/*.cedar, entities.json, schema
+  int64_t approval_timeout_ms = 300000;
 
   // Where each key that was set came from ("file:line:col"), so checks made
   // after parsing (e.g. that a group exists) can point at the line.

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include <absl/strings/str_join.h>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -21,9 +23,10 @@
 #include "daemon/config.h"
 #include "daemon/systemd_notify.h"
 #include "identity/node_key.h"
-#include "kernel/authorizer.h"
+#include "kernel/cedar_authorizer.h"
 #include "kernel/connection_table.h"
 #include "kernel/kernel.h"
+#include "rpc/policy_service.h"
 #include "rpc/server.h"
 #include "rpc/unix_listener.h"
 
@@ -62,6 +65,7 @@ StatusOr<Config> Load(const Flags& flags) {
   }
   if (flags.state_dir) config.state_dir = *flags.state_dir;
   if (flags.socket) config.socket = *flags.socket;
+  if (flags.policy_dir) config.policy_dir = *flags.policy_dir;
   return config;
 }
 
@@ -158,6 +162,12 @@ class Server {
     }
 
     connections_.SetAdminGroup(admin_gid);
+    authorizer_.SetRedactedFields(config_.redact_fields);
+    approvals_ = std::make_unique<kernel::ApprovalQueue>(
+        std::chrono::milliseconds(config_.approval_timeout_ms));
+    // A policy set with an error stops start-up (exit 78), naming file:line:col.
+    AIK_ASSIGN_OR_RETURN(auto store,
+                         policy::LoadPolicyStore(config_.policy_dir, kernel::kBuiltinPolicies));
     kernel::KernelInfo info{config_.node_name, kVersion, config_.socket, state,
                             lo.path, config_.audit_synchronous};
     kernel::KernelDeps deps;
@@ -167,12 +177,18 @@ class Server {
     deps.ledger = ledger_.get();
     deps.key_id = key_->KeyId();
     deps.agents = supervisor_.get();
+    deps.approvals = approvals_.get();
     kernel_ = std::make_unique<kernel::Kernel>(info, deps);
+    store_dir_ = config_.policy_dir;
+    InstallPolicies(std::move(store), "start");
+    kernel_->SetPolicyReloadHandler([this] { return ReloadPolicies("rpc"); });
     kernel_->SetRedactedFields(config_.redact_fields);
     kernel_->SetReloadHandler([this] { return Reload(); });
 
     rpc::ServerOptions so;
     so.max_message_bytes = static_cast<size_t>(config_.max_message_bytes);
+    policy_service_ = rpc::MakePolicyService(kernel_.get());
+    so.services.push_back(policy_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -258,6 +274,69 @@ class Server {
     return absl::StrCat("serving on ", config_.socket);
   }
 
+  // Makes `store` the set in force and (except at start, so a fresh
+  // ledger starts with the first call) records it in the ledger.
+  void InstallPolicies(std::shared_ptr<const policy::PolicyStore> store, const char* why) {
+    const std::string digest = store->digest;
+    const size_t n = store->policies->size();
+    const std::string files = absl::StrJoin(store->files, ",");
+    authorizer_.Install(std::move(store));
+    spdlog::info("policy: {} policies in force from {} (sha256 {}, {})", n, store_dir_, digest,
+                 why);
+    if (std::string_view(why) == "start") return;
+    audit::Record r;
+    r.principal = "kernel";
+    r.action = "policy.load";
+    r.resource = absl::StrCat("policyset:sha256:", digest);
+    r.decision = audit::Decision::kAllow;
+    r.rule_ids = {absl::StrCat("trigger:", why), absl::StrCat("policies:", n),
+                  absl::StrCat("files:", files)};
+    if (auto seq = kernel_->AppendEvent(std::move(r)); !seq.ok()) {
+      spdlog::error("policy load not recorded in the ledger: {}",
+                    std::string(seq.status().message()));
+    }
+  }
+
+  // Loads the policy store from the configured dir; on any error the
+  // running set stays and the refusal is recorded.
+  StatusOr<kernel::PolicyReloadResult> ReloadPolicies(const char* why) {
+    std::string dir;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      dir = config_.policy_dir;
+    }
+    return ReloadPoliciesFrom(dir, why);
+  }
+  StatusOr<kernel::PolicyReloadResult> ReloadPoliciesFrom(const std::string& dir,
+                                                          const char* why) {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    auto store = policy::LoadPolicyStore(dir, kernel::kBuiltinPolicies);
+    if (store.ok()) store_dir_ = dir;
+    if (!store.ok()) {
+      audit::Record r;
+      r.principal = "kernel";
+      r.action = "policy.load";
+      r.resource = absl::StrCat("policydir:", dir);
+      r.decision = audit::Decision::kDeny;
+      r.code = static_cast<int32_t>(store.status().code());
+      r.rule_ids = {absl::StrCat("trigger:", why), "refused",
+                    std::string(store.status().message())};
+      (void)kernel_->AppendEvent(std::move(r));
+      spdlog::error("policy reload refused, keeping the running set: {}",
+                    std::string(store.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy set refused, the running set stays in force: ", store.status().message()));
+    }
+    kernel::PolicyReloadResult result;
+    result.digest = (*store)->digest;
+    result.policies = (*store)->policies->size();
+    result.files = (*store)->files;
+    auto old = authorizer_.store();
+    result.changed = !old || old->digest != result.digest;
+    InstallPolicies(*std::move(store), why);
+    return result;
+  }
+
   StatusOr<kernel::ReloadResult> Reload() {
     std::lock_guard<std::mutex> lock(mu_);
     AIK_ASSIGN_OR_RETURN(Config next, Load(flags_));
@@ -270,7 +349,15 @@ class Server {
     }
     spdlog::set_level(spdlog::level::from_str(next.log_level));
     connections_.SetAdminGroup(admin_gid);
+    // Policies first: a refused set fails the reload and changes nothing.
+    AIK_ASSIGN_OR_RETURN(kernel::PolicyReloadResult pr,
+                         ReloadPoliciesFrom(next.policy_dir, "reload"));
+    if (pr.changed) result.applied.push_back("policy set (sha256 " + pr.digest.substr(0, 16) + ")");
     kernel_->SetRedactedFields(next.redact_fields);
+    authorizer_.SetRedactedFields(next.redact_fields);
+    approvals_->SetTimeout(std::chrono::milliseconds(next.approval_timeout_ms));
+    config_.policy_dir = next.policy_dir;
+    config_.approval_timeout_ms = next.approval_timeout_ms;
     config_.log_level = next.log_level;
     config_.admin_group = next.admin_group;
     config_.redact_fields = next.redact_fields;
@@ -291,11 +378,15 @@ class Server {
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   kernel::ConnectionTable connections_;
-  kernel::BuiltinAuthorizer authorizer_;
+  std::mutex policy_mu_;  // one policy load at a time
+  std::string store_dir_;  // GUARDED_BY(policy_mu_) after start
+  kernel::CedarAuthorizer authorizer_;
+  std::unique_ptr<kernel::ApprovalQueue> approvals_;
   std::unique_ptr<identity::NodeKey> key_;
   std::unique_ptr<audit::Ledger> ledger_;
   std::unique_ptr<agents::Supervisor> supervisor_;
   std::unique_ptr<kernel::Kernel> kernel_;
+  rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

@@ -21,6 +21,7 @@ struct Flags {
   bool config_explicit = false;  // --config given: a missing file is an error
   std::optional<std::string> state_dir;
   std::optional<std::string> socket;
+  std::optional<std::string> policy_dir;
   bool foreground = false;
 };
 

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
       "Runs in the foreground (it never forks); under systemd use Type=notify.\n"
       "Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration.",
       "aikerneld"};
-  std::string config, state_dir, socket;
+  std::string config, state_dir, socket, policy_dir;
   bool version = false;
   app.add_option("--config", config,
                  "Configuration file (TOML). Default /etc/aikernel/aikerneld.toml; "
@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
                  "State directory (ledger, keys); overrides daemon.state_dir.");
   app.add_option("--socket", socket,
                  "Unix socket path; overrides daemon.socket.");
+  app.add_option("--policy-dir", policy_dir,
+                 "Policy store directory (policies/*.cedar, entities.json); overrides policy.dir.");
   app.add_flag("--foreground", flags.foreground,
                "Log for a terminal (timestamps, colour) rather than for journald. "
                "Implied when stderr is a terminal.");
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   }
   if (!state_dir.empty()) flags.state_dir = state_dir;
   if (!socket.empty()) flags.socket = socket;
+  if (!policy_dir.empty()) flags.policy_dir = policy_dir;
   if (isatty(STDERR_FILENO)) flags.foreground = true;
   return aikernel::daemon::Run(flags);
 }

@@ -1,25 +1,15 @@
 #include "kernel/authorizer.h"
 
+#include <cctype>
+
 namespace aikernel::kernel {
 
-Decision BuiltinAuthorizer::Decide(const Principal& principal,
-                                   const SyscallInfo& call,
-                                   const std::string& /*resource*/) const {
-  if (call.id == Syscall::kWhoami) {
-    return {true, {"builtin/whoami"}, ""};
-  }
-  if (call.service == Service::kAdmin &&
-      principal.kind == Principal::Kind::kOperator) {
-    return {true, {"builtin/operator"}, ""};
-  }
-  std::string reason = principal.Id() + " may not call " +
-                       std::string(call.action) +
-                       " (rule builtin/default-deny";
-  if (call.service == Service::kAdmin) {
-    reason += ": Admin is for operators, uid 0 or the configured admin group";
-  }
-  reason += ")";
-  return {false, {"builtin/default-deny"}, reason};
+ResourceRef ParseResourceString(const std::string& s) {
+  size_t colon = s.find(':');
+  if (colon == std::string::npos || colon == 0) return {"Resource", s};
+  std::string type = s.substr(0, colon);
+  type[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(type[0])));
+  return {type, s.substr(colon + 1)};
 }
 
 }  // namespace aikernel::kernel

@@ -1,39 +1,74 @@
 // kernel::Authorizer: step 3 of the dispatch path, deciding a call.
 //
-// Until the Cedar engine lands (policy issue), BuiltinAuthorizer is the
-// whole policy, complete in itself and default-deny:
-//   builtin/whoami       anyone may call Kernel.Whoami;
-//   builtin/operator     operators may call every Admin syscall;
-//   builtin/default-deny everything else is denied.
+// The kernel hands the authorizer everything a policy may look at: who
+// (the authenticated Principal), what (the syscall row, whose `action` is the
+// Cedar action id), on what (a typed resource), and the call's context (its
+// arguments as a protobuf message, the node, the time, and the caller's
+// recent call counters). The daemon's authorizer is kernel::CedarAuthorizer
+// (cedar_authorizer.h); tests may supply their own.
+//
 // Decide() is const and thread-safe. Any error inside an authorizer must be
 // returned as a deny, never as an allow.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernel/principal.h"
 #include "kernel/syscalls.h"
 
+namespace google::protobuf {
+class Message;
+}
+
 namespace aikernel::kernel {
+
+// A resource as Cedar sees it: Type::"id", e.g. Node::"n1", Agent::"web".
+struct ResourceRef {
+  std::string type;
+  std::string id;
+};
+
+// The ledger form "node:n1" -> {Node, n1}: the type is the part before the
+// first ':' with its first letter upper-cased; no ':' gives {Resource, s}.
+ResourceRef ParseResourceString(const std::string& s);
+
+// Calls the same principal made with the same action before this one.
+struct RateCounts {
+  int64_t minute = 0;  // in the last 60 s
+  int64_t hour = 0;    // in the last 3600 s
+};
+
+struct AuthzRequest {
+  const Principal* principal = nullptr;
+  const SyscallInfo* call = nullptr;
+  ResourceRef resource;
+  const google::protobuf::Message* args = nullptr;  // may be null
+  std::string node;
+  int64_t time_ns = 0;  // receipt time, ns since the Unix epoch
+  RateCounts counts;
+};
 
 struct Decision {
   bool allow = false;
-  std::vector<std::string> rule_ids;  // the rules that determined it
-  std::string reason;                 // human-readable, for the error message
+  // The rules that determined it: the satisfied permits (allow), the
+  // satisfied forbids (deny), or "default-deny" when nothing permitted.
+  std::vector<std::string> rule_ids;
+  // Policies whose evaluation errored (skipped), with their messages.
+  std::vector<std::string> error_ids;
+  std::vector<std::string> error_messages;
+  std::string reason;  // human-readable, for the error message
+  // Set when an allow was decided by a permit annotated @approval("..."):
+  // the call must wait for an operator. The value is the annotation's text.
+  std::optional<std::string> approval;
 };
 
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  virtual Decision Decide(const Principal& principal, const SyscallInfo& call,
-                          const std::string& resource) const = 0;
-};
-
-class BuiltinAuthorizer final : public Authorizer {
- public:
-  Decision Decide(const Principal& principal, const SyscallInfo& call,
-                  const std::string& resource) const override;
+  virtual Decision Decide(const AuthzRequest& request) const = 0;
 };
 
 }  // namespace aikernel::kernel

@@ -47,19 +47,39 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
     denied_.fetch_add(1, std::memory_order_relaxed);
   } else {
     record.principal = principal->Id();
-    // 2 admit: quotas and rates land with the policy issue.
+    // 2 admit: the caller's counters for this action.
+    RateCounts counts =
+        rates_.Hit(record.principal, info.action, received_ns / 1'000'000'000);
     // 3 authorize
-    Decision decision = deps_.authorizer->Decide(*principal, info, call.resource);
+    AuthzRequest areq;
+    areq.principal = &*principal;
+    areq.call = &info;
+    areq.resource = ParseResourceString(call.resource);
+    areq.args = call.request;
+    areq.node = info_.node;
+    areq.time_ns = received_ns;
+    areq.counts = counts;
+    Decision decision = deps_.authorizer->Decide(areq);
     record.rule_ids = decision.rule_ids;
+    for (const std::string& id : decision.error_ids) record.rule_ids.push_back("error:" + id);
+    if (decision.allow && decision.approval) {
+      // 4 approve
+      status = AwaitApproval(record, decision);
+      if (!status.ok()) {
+        decision.allow = false;
+        decision.reason = std::string(status.message());
+      }
+    }
     if (!decision.allow) {
       record.decision = audit::Decision::kDeny;
-      status = absl::PermissionDeniedError(
-          absl::StrCat("permission denied: ", decision.reason));
+      if (status.ok()) {
+        status = absl::PermissionDeniedError(
+            absl::StrCat("permission denied: ", decision.reason));
+      }
       denied_.fetch_add(1, std::memory_order_relaxed);
     } else {
       record.decision = audit::Decision::kAllow;
-      // 4 approve: lands with the policy issue. 5 execute, but only if the
-      // call can be audited afterwards (fail closed).
+      // 5 execute, but only if the call can be audited afterwards (fail closed).
       if (stopping()) {
         status = absl::UnavailableError("aikerneld is shutting down; call not executed");
         failed_.fetch_add(1, std::memory_order_relaxed);
@@ -88,6 +108,64 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
             0};
   }
   return {status, *seq};
+}
+
+Status Kernel::AwaitApproval(audit::Record& record, const Decision& decision) {
+  if (deps_.approvals == nullptr) {
+    record.rule_ids.push_back("approval:unavailable");
+    return absl::PermissionDeniedError(absl::StrCat(
+        "permission denied: ", record.action, " needs an operator's approval (",
+        *decision.approval, ") and this kernel has no approval queue"));
+  }
+  PendingApproval p;
+  p.principal = record.principal;
+  p.action = record.action;
+  p.resource = record.resource;
+  p.reason = *decision.approval;
+  p.rule_ids = decision.rule_ids;
+  const uint64_t id = deps_.approvals->Park(&p, deps_.clock->RealtimeNs());
+  const std::string tag = absl::StrCat("approval:", id);
+  // The wait itself is on the ledger before the operator can see it decided.
+  audit::Record wait;
+  wait.principal = record.principal;
+  wait.action = "approval.request";
+  wait.resource = absl::StrCat(tag, ":", record.action, ":", record.resource);
+  wait.request_digest = record.request_digest;
+  wait.decision = audit::Decision::kAllow;
+  wait.rule_ids = decision.rule_ids;
+  wait.rule_ids.push_back("awaiting:" + p.reason);
+  if (StatusOr<uint64_t> seq = AppendEvent(std::move(wait)); !seq.ok()) {
+    deps_.approvals->Decide(id, false, "kernel", "audit ledger cannot be written").IgnoreError();
+  }
+  spdlog::info("{} {} on {} waits for approval {} ({})", record.principal, record.action,
+               record.resource, id, p.reason);
+  ApprovalOutcome out = deps_.approvals->Wait(id);
+  switch (out.kind) {
+    case ApprovalOutcome::Kind::kApproved:
+      record.rule_ids.push_back(absl::StrCat(tag, ":approved-by:", out.by));
+      return absl::OkStatus();
+    case ApprovalOutcome::Kind::kDenied:
+      record.rule_ids.push_back(absl::StrCat(tag, ":denied-by:", out.by));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "permission denied: approval ", id, " for ", record.action, " denied by ", out.by,
+          out.reason.empty() ? "" : ": ", out.reason));
+    case ApprovalOutcome::Kind::kTimedOut:
+      record.rule_ids.push_back(tag + ":timed-out");
+      return absl::PermissionDeniedError(absl::StrCat(
+          "permission denied: approval ", id, " for ", record.action,
+          " timed out with no operator decision (", p.reason, ")"));
+    case ApprovalOutcome::Kind::kCancelled:
+      record.rule_ids.push_back(tag + ":cancelled");
+      return absl::UnavailableError(absl::StrCat(
+          "approval ", id, " cancelled: aikerneld is shutting down; call not executed"));
+  }
+  return absl::InternalError("unreachable");
+}
+
+StatusOr<uint64_t> Kernel::AppendEvent(audit::Record record) {
+  if (record.time_ns == 0) record.time_ns = deps_.clock->RealtimeNs();
+  record.node = info_.node;
+  return deps_.sink->Append(std::move(record));
 }
 
 bool Kernel::WaitForIdle(std::chrono::milliseconds timeout) {
@@ -210,6 +288,25 @@ StatusOr<ReloadResult> Kernel::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (!reload_) return absl::UnimplementedError("reload is not wired");
   return reload_();
+}
+
+}  // namespace aikernel::kernel
+
+namespace aikernel::kernel {
+
+void Kernel::SetPolicyReloadHandler(std::function<StatusOr<PolicyReloadResult>()> fn) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  policy_reload_ = std::move(fn);
+}
+
+StatusOr<PolicyReloadResult> Kernel::ReloadPolicies() {
+  std::function<StatusOr<PolicyReloadResult>()> fn;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    fn = policy_reload_;
+  }
+  if (!fn) return absl::UnimplementedError("policy reload is not wired");
+  return fn();
 }
 
 }  // namespace aikernel::kernel

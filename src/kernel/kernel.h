@@ -4,17 +4,25 @@
 // - Dispatch() runs, in this order and never otherwise:
 //     1 authenticate  the call's connection -> Principal (ConnectionTable);
 //                     failure is UNAUTHENTICATED, audited, not executed;
-//     2 authorize     Authorizer::Decide; a deny is PERMISSION_DENIED whose
-//                     message names the deciding rule ids, audited, not
-//                     executed;
-//     3 execute       only if allowed and the audit sink is accepting
+//     2 admit         the caller's counters for this action (calls in the
+//                     last minute and hour, RateCounters) are counted;
+//     3 authorize     Authorizer::Decide with principal, action, typed
+//                     resource and context {args, node, time, counters}; a
+//                     deny is PERMISSION_DENIED whose message names the
+//                     deciding policy ids, audited, not executed;
+//     4 approve       an allow decided by an @approval permit parks the call
+//                     (ApprovalQueue) until an operator approves (continue),
+//                     denies or the timeout passes (PERMISSION_DENIED); the
+//                     wait is its own ledger record ("approval.request");
+//     5 execute       only if allowed and the audit sink is accepting
 //                     (otherwise UNAVAILABLE, nothing executed);
-//     4 audit         exactly one ledger record per call (allowed, denied or
+//     6 audit         exactly one ledger record per call (allowed, denied or
 //                     failed), durable before Dispatch() returns. If it
 //                     cannot be written the caller gets UNAVAILABLE, even if
-//                     execution succeeded (and an error is logged).
-//   Admission (quotas, rates) and approval slot in between 1 and 3 when
-//   their issues land.
+//                     execution succeeded (and an error is logged). Its
+//                     rule_ids are the deciding policy ids, then
+//                     "error:<id>" per policy that errored, then the
+//                     approval outcome ("approval:<id>:approved-by:<op>").
 // - The RPC layer is a thin adapter: it converts protobuf <-> the kernel's
 //   types and calls Dispatch() with an `execute` closure; it holds no policy.
 // - Thread-safe: Dispatch() is called concurrently from gRPC's threads.
@@ -35,10 +43,12 @@
 #include "audit/sink.h"
 #include "common/status.h"
 #include "kernel/agent_control.h"
+#include "kernel/approvals.h"
 #include "kernel/authorizer.h"
 #include "kernel/clock.h"
 #include "kernel/connection_table.h"
 #include "kernel/principal.h"
+#include "kernel/rate_counters.h"
 #include "kernel/request_digest.h"
 #include "kernel/syscalls.h"
 
@@ -53,11 +63,14 @@ struct KernelInfo {
   std::string audit_synchronous;  // "full" / "normal"
 };
 
+// `resource` is "<kind>:<id>" as the ledger shows it; Cedar sees it as
+// Kind::"id" with the kind capitalized (ParseResourceString: "tool:fs.read"
+// -> Tool::"fs.read").
 struct CallRequest {
   std::string peer;  // grpc::ServerContext::peer(), e.g. "fd:12"
   Syscall syscall;
   std::string resource;
-  const google::protobuf::Message* request = nullptr;  // digested
+  const google::protobuf::Message* request = nullptr;  // digested; context.args
 };
 
 struct CallResult {
@@ -86,6 +99,13 @@ struct ReloadResult {
   std::vector<std::string> needs_restart;
 };
 
+struct PolicyReloadResult {
+  std::string digest;  // hex SHA-256 of the set in force
+  size_t policies = 0;
+  std::vector<std::string> files;
+  bool changed = false;  // the digest differs from the previous set's
+};
+
 struct KernelDeps {
   ConnectionTable* connections = nullptr;
   const Authorizer* authorizer = nullptr;
@@ -94,6 +114,9 @@ struct KernelDeps {
   AgentControl* agents = nullptr;   // null: agent syscalls are UNAVAILABLE
   const Clock* clock = &SystemClock::Get();
   std::string key_id;
+  // Parks calls that need an operator's approval; null: such calls are
+  // denied ("no approval queue").
+  ApprovalQueue* approvals = nullptr;
 };
 
 class Kernel {
@@ -127,14 +150,26 @@ class Kernel {
                    const std::function<bool(const std::string&)>& emit,
                    const std::function<bool()>& cancelled);
 
+  // Appends a record the kernel writes on its own behalf (policy reloads):
+  // time and node are filled in. Returns its sequence.
+  StatusOr<uint64_t> AppendEvent(audit::Record record);
+  ApprovalQueue* approvals() const { return deps_.approvals; }
+  RateCounters& rates() { return rates_; }
+
   void SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn);
+  // policy.reload: re-reads the policy store (the daemon installs it).
+  void SetPolicyReloadHandler(std::function<StatusOr<PolicyReloadResult>()> fn);
+  StatusOr<PolicyReloadResult> ReloadPolicies();
   void SetRedactedFields(const std::vector<std::string>& names) {
     digester_.SetRedactedFields(names);
   }
   // Ends follow streams so a drain can finish.
   // From now on calls are refused UNAVAILABLE (and audited), follow
   // streams end, and WaitForIdle() can tell when the drain is done.
-  void BeginShutdown() { stopping_.store(true); }
+  void BeginShutdown() {
+    stopping_.store(true);
+    if (deps_.approvals != nullptr) deps_.approvals->CancelAll();
+  }
   // Blocks until no Dispatch() is in progress or `timeout` passes; returns
   // true if idle.
   bool WaitForIdle(std::chrono::milliseconds timeout);
@@ -142,9 +177,14 @@ class Kernel {
   CallCounters counters() const;
 
  private:
+  // Step 4: parks the call; OK when approved, else the refusal (the
+  // outcome is added to record.rule_ids).
+  Status AwaitApproval(audit::Record& record, const Decision& decision);
+
   KernelInfo info_;
   KernelDeps deps_;
   RequestDigester digester_;
+  RateCounters rates_;
   int64_t started_at_ns_;
   int64_t started_mono_ns_;
   std::atomic<bool> stopping_{false};
@@ -154,6 +194,7 @@ class Kernel {
   std::atomic<uint64_t> total_{0}, denied_{0}, failed_{0};
   std::mutex reload_mu_;
   std::function<StatusOr<ReloadResult>()> reload_;  // GUARDED_BY(reload_mu_)
+  std::function<StatusOr<PolicyReloadResult>()> policy_reload_;  // GUARDED_BY(reload_mu_)
 };
 
 }  // namespace aikernel::kernel

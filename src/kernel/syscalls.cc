@@ -33,6 +33,12 @@ constexpr SyscallInfo kTable[] = {
      "forget an agent (state and logs)"},
     {Syscall::kAgentLogs, Service::kAdmin, "agent.logs", "/aikernel.v1.Admin/AgentLogs",
      "an agent's captured stdout/stderr"},
+    {Syscall::kPolicyReload, Service::kPolicy, "policy.reload",
+     "/aikernel.v1.Policy/ReloadPolicy", "re-read the policy store"},
+    {Syscall::kApprovalList, Service::kPolicy, "approval.list",
+     "/aikernel.v1.Policy/ListApprovals", "calls waiting for an operator"},
+    {Syscall::kApprovalDecide, Service::kPolicy, "approval.decide",
+     "/aikernel.v1.Policy/DecideApproval", "approve or deny a waiting call"},
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin };
+enum class Service { kKernel, kAdmin, kPolicy };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -26,6 +26,9 @@ enum class Syscall {
   kAgentRestart, // Admin.RestartAgent
   kAgentRemove,  // Admin.RemoveAgent
   kAgentLogs,    // Admin.AgentLogs
+  kPolicyReload,    // Policy.ReloadPolicy
+  kApprovalList,    // Policy.ListApprovals
+  kApprovalDecide,  // Policy.DecideApproval
 };
 
 struct SyscallInfo {

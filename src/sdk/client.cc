@@ -20,6 +20,7 @@
 
 #include "aikernel/v1/admin.grpc.pb.h"
 #include "aikernel/v1/kernel.grpc.pb.h"
+#include "aikernel/v1/policy.grpc.pb.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -614,6 +615,68 @@ Result<LogsResult> Client::AgentLogs(std::string_view name, const AgentLogOption
   }
   if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
   return r;
+}
+
+// ---------------------------------------------------------------- Policy
+
+Result<PolicyReloadResult> Client::ReloadPolicy(const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  auto stub = pb::Policy::NewStub(impl_->channel);
+  pb::ReloadPolicyRequest req;
+  pb::ReloadPolicyResponse resp;
+  grpc::Status st = stub->ReloadPolicy(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  PolicyReloadResult r;
+  r.digest = resp.digest();
+  r.policies = resp.policies();
+  r.files.assign(resp.files().begin(), resp.files().end());
+  r.changed = resp.changed();
+  r.audit_sequence = AuditSeqOf(ctx);
+  return r;
+}
+
+Result<ApprovalList> Client::ListApprovals(const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  auto stub = pb::Policy::NewStub(impl_->channel);
+  pb::ListApprovalsRequest req;
+  pb::ListApprovalsResponse resp;
+  grpc::Status st = stub->ListApprovals(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  ApprovalList out;
+  for (const pb::Approval& a : resp.approvals()) {
+    Approval x;
+    x.id = a.id();
+    x.principal = a.principal();
+    x.action = a.action();
+    x.resource = a.resource();
+    x.reason = a.reason();
+    x.rule_ids.assign(a.rule_ids().begin(), a.rule_ids().end());
+    x.requested_at = FromProto(a.requested_at());
+    x.deadline = FromProto(a.deadline());
+    out.approvals.push_back(std::move(x));
+  }
+  out.audit_sequence = AuditSeqOf(ctx);
+  return out;
+}
+
+Result<uint64_t> Client::DecideApproval(uint64_t id, bool approve, std::string_view reason,
+                                        const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  auto stub = pb::Policy::NewStub(impl_->channel);
+  pb::DecideApprovalRequest req;
+  req.set_id(id);
+  req.set_approve(approve);
+  req.set_reason(std::string(reason));
+  pb::DecideApprovalResponse resp;
+  grpc::Status st = stub->DecideApproval(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  return AuditSeqOf(ctx);
 }
 
 }  // namespace sdk

@@ -153,6 +153,7 @@ int DecodeWaitStatus(int status) {
 std::string DaemonConfig::Render() const {
   std::ostringstream o;
   o << "[node]\nname = \"" << node << "\"\n\n[daemon]\n" << daemon << "\n[audit]\n" << audit;
+  if (!policy.empty()) o << "\n[policy]\n" << policy;
   return o.str();
 }
 
@@ -227,7 +228,7 @@ std::string DaemonProcess::Log() const { return log_path_.empty() ? "" : ReadFil
 
 ::testing::AssertionResult DaemonProcess::Start(std::chrono::milliseconds timeout) {
   auto spawned = Spawn({"--foreground", "--config", config_path_, "--state-dir", state_dir_,
-                        "--socket", socket_});
+                        "--socket", socket_, "--policy-dir", policy_dir_});
   if (!spawned) return spawned;
   return WaitForNotification("READY=1", timeout);
 }

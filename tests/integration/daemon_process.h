@@ -53,6 +53,7 @@ struct DaemonConfig {
   std::string node = "it-node";
   std::string daemon;  // extra lines for [daemon], e.g. "socket_group = \"65534\"\n"
   std::string audit;   // extra lines for [audit]
+  std::string policy;  // extra lines for [policy], e.g. "approval_timeout_ms = 500\n"
   std::string Render() const;
   static DaemonConfig With(std::string daemon_lines, std::string audit_lines = "") {
     DaemonConfig c;
@@ -70,11 +71,16 @@ class DaemonProcess {
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
+  // The policy store Start() passes as --policy-dir. Default: the shipped
+  // one, AIK_SOURCE_DIR/config (config/policies/default.cedar).
+  void set_policy_dir(std::string dir) { policy_dir_ = std::move(dir); }
+  const std::string& policy_dir() const { return policy_dir_; }
+
   void WriteConfig(const DaemonConfig& config);
   void WriteConfigText(const std::string& text);
 
   // Spawns aikerneld --foreground --config <config_path> --state-dir
-  // <state_dir> --socket <socket> and waits up to `timeout` for READY=1.
+  // <state_dir> --socket <socket> --policy-dir <policy_dir> and waits up to `timeout` for READY=1.
   // Fails (with the daemon's log) if it exits first or never gets ready.
   ::testing::AssertionResult Start(std::chrono::milliseconds timeout = 60s);
 
@@ -125,6 +131,7 @@ class DaemonProcess {
   void Reap();
 
   std::string dir_, socket_, config_path_, state_dir_, notify_path_, log_path_;
+  std::string policy_dir_ = AIK_SOURCE_DIR "/config";
   int notify_fd_ = -1;
   pid_t pid_ = -1;
   int pidfd_ = -1;

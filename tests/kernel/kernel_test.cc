@@ -1,6 +1,7 @@
 // Tests of the dispatch path with a real ConnectionTable (over socketpairs,
 // so credentials come from the OS) and a Sink that can be told to fail.
 #include "kernel/kernel.h"
+#include "kernel/cedar_authorizer.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -50,6 +51,10 @@ Conn Connect() {
 class KernelTest : public ::testing::Test {
  protected:
   KernelTest() {
+    // The shipped default policy set (config/policies/default.cedar).
+    auto store = policy::LoadPolicyStore(AIK_SOURCE_DIR "/config", kBuiltinPolicies);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (store.ok()) authz.Install(*store);
     KernelDeps deps;
     deps.connections = &table;
     deps.authorizer = &authz;
@@ -67,7 +72,7 @@ class KernelTest : public ::testing::Test {
   }
 
   ConnectionTable table;
-  BuiltinAuthorizer authz;
+  CedarAuthorizer authz;
   RecordingSink sink;
   FixedClock clock;
   std::unique_ptr<Kernel> kernel;
@@ -92,7 +97,7 @@ TEST_F(KernelTest, OperatorMayCallAdminAndItIsAudited) {
   EXPECT_EQ(sink.records[0].principal, "operator:0");
   EXPECT_EQ(sink.records[0].action, "admin.ping");
   EXPECT_EQ(sink.records[0].decision, audit::Decision::kAllow);
-  EXPECT_EQ(sink.records[0].rule_ids, std::vector<std::string>{"builtin/operator"});
+  EXPECT_EQ(sink.records[0].rule_ids, std::vector<std::string>{"default.operators-administer"});
   EXPECT_EQ(sink.records[0].code, 0);
 }
 
@@ -108,7 +113,7 @@ TEST_F(KernelTest, NonOperatorIsDeniedAdminNamingTheRuleAndNotExecuted) {
                                   });
   EXPECT_FALSE(executed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_NE(r.status.message().find("builtin/default-deny"), std::string::npos)
+  EXPECT_NE(r.status.message().find("default-deny"), std::string::npos)
       << r.status.message();
   EXPECT_NE(r.status.message().find("user:4242"), std::string::npos);
   ASSERT_EQ(sink.records.size(), 1u);
