@@ -162,7 +162,9 @@ void Writer::Release(bool from_background) {
   batch_.clear();
   busy_ = false;
   if (queue_.empty()) {
-    if (closing_ && !from_background) cv_.notify_one();  // may exit now
+    // The background thread may exit now (closing), or was waiting for the
+    // role to run its idle hook or probe.
+    if ((closing_ || background_waits_) && !from_background) cv_.notify_one();
     return;
   }
   if (from_background) return;  // it looks at the queue next
@@ -201,7 +203,11 @@ void Writer::Loop() {
       continue;
     }
     if (busy_) {
+      // A Run() caller holds the role; its Release() wakes us (the idle
+      // hook and the probe are due once it is free).
+      background_waits_ = true;
       cv_.wait(l);
+      background_waits_ = false;
       continue;
     }
     // Idle: the queue is empty and nobody holds the role.

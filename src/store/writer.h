@@ -185,6 +185,8 @@ class Writer {
   std::deque<Entry> queue_;     // guarded by mu_
   size_t queued_waiters_ = 0;   // guarded by mu_: Run() entries in queue_
   bool busy_ = false;           // guarded by mu_: the role is taken
+  // guarded by mu_: the background thread sleeps until the role is free
+  bool background_waits_ = false;
   bool closing_ = false;        // guarded by mu_
   bool background_done_ = false;  // guarded by mu_
   std::chrono::steady_clock::time_point last_batch_;  // guarded by mu_

@@ -500,6 +500,36 @@ TEST(WriterRunTest, ManyCallersAndQueuersLoseNoWakeUp) {
   EXPECT_EQ(CountRows(dir.file("w.db")), kThreads * kPer);
 }
 
+TEST(WriterRunTest, IdleHookStillRunsAfterACallerHeldTheRoleThroughItsDeadline) {
+  // The background thread wakes for the idle hook while a Run() caller holds
+  // the role and waits for it to be free: the caller's Release() must wake
+  // it, or the hook (the ledger's timed checkpoint, memory's TTL purge)
+  // never runs again while only Run() callers write.
+  TempDir dir;
+  std::atomic<int> idle_calls{0};
+  WriterOptions o;
+  o.idle_interval = std::chrono::milliseconds(5);
+  o.on_idle = [&]() -> std::unique_ptr<Job> {
+    ++idle_calls;
+    return nullptr;
+  };
+  auto w = Writer::Start(OpenDb(dir.file("w.db")), o);
+  CallerJob job([&](Database& db) -> Status {
+    // Hold the role well past the idle deadline. A background thread that
+    // is slow to get a core only makes this test pass without checking.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return Insert(1)(db);
+  });
+  ASSERT_TRUE(w->Run(job));
+  ASSERT_TRUE(job.status.ok()) << job.status;
+  const int before = idle_calls.load();
+  for (int i = 0; i < 5000 && idle_calls.load() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GT(idle_calls.load(), before) << "the idle hook stopped after a caller-led batch";
+  w->Close();
+}
+
 TEST(WriterRunTest, CloseWaitsForQueuedCallersAndRefusesLaterOnes) {
   TempDir dir;
   auto w = Writer::Start(OpenDb(dir.file("w.db")), {});
