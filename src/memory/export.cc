@@ -38,22 +38,46 @@ Status EmitRows(Memory::Shared::Lease& lease, const std::string& sql,
 
 }  // namespace
 
+static Status ExportSelected(
+    Memory::Shared* s, std::string_view name, bool exact,
+    const std::function<Status(std::string_view)>& emit);
+
 Status Memory::Export(std::string_view prefix,
                       const std::function<Status(std::string_view)>& emit) {
-  const int64_t now = s_->Now();
-  AIK_ASSIGN_OR_RETURN(auto lease, s_->Read());
+  return ExportSelected(s_.get(), prefix, /*exact=*/false, emit);
+}
+
+Status Memory::ExportNamespace(
+    std::string_view ns, const std::function<Status(std::string_view)>& emit) {
+  AIK_RETURN_IF_ERROR(internal::CheckNamespaceName(ns));
+  return ExportSelected(s_.get(), ns, /*exact=*/true, emit);
+}
+
+// `exact`: the one namespace named `name` (NOT_FOUND if missing); else every
+// namespace whose name starts with `name`.
+static Status ExportSelected(
+    Memory::Shared* s, std::string_view name, bool exact,
+    const std::function<Status(std::string_view)>& emit) {
+  const int64_t now = s->Now();
+  AIK_ASSIGN_OR_RETURN(auto lease, s->Read());
   AIK_RETURN_IF_ERROR(lease.BeginSnapshot());
 
   std::vector<NsRow> namespaces;
   {
     AIK_ASSIGN_OR_RETURN(
         Statement * st,
-        lease.Stmt("SELECT name, max_bytes, max_records, dim, "
-                   "next_event_seq, created_ns FROM namespaces WHERE name >= "
-                   "?1 AND (?2 = '' OR name < ?2) ORDER BY name"));
+        lease.Stmt(exact ? "SELECT name, max_bytes, max_records, dim, "
+                           "next_event_seq, created_ns FROM namespaces WHERE "
+                           "name = ?1"
+                         : "SELECT name, max_bytes, max_records, dim, "
+                           "next_event_seq, created_ns FROM namespaces WHERE "
+                           "name >= ?1 AND (?2 = '' OR name < ?2) ORDER BY "
+                           "name"));
     Use u(st);
-    AIK_RETURN_IF_ERROR(st->BindText(1, prefix));
-    AIK_RETURN_IF_ERROR(st->BindText(2, internal::PrefixEnd(prefix)));
+    AIK_RETURN_IF_ERROR(st->BindText(1, name));
+    if (!exact) {
+      AIK_RETURN_IF_ERROR(st->BindText(2, internal::PrefixEnd(name)));
+    }
     for (;;) {
       AIK_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
@@ -67,6 +91,7 @@ Status Memory::Export(std::string_view prefix,
       namespaces.push_back(std::move(r));
     }
   }
+  if (exact && namespaces.empty()) return internal::NamespaceNotFound(name);
   for (const NsRow& ns : namespaces) {
     json j;
     j["type"] = "namespace";

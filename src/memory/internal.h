@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/text.h"
 #include "memory/memory.h"
 #include "memory/vector_index.h"
 #include "store/database.h"
@@ -33,9 +34,9 @@ Status CheckEmbedding(const std::vector<float>& v, std::string_view field);
 // spaces). `object_only`: must be an object (empty text means {}).
 StatusOr<std::string> CanonicalJson(std::string_view text, bool object_only,
                                     std::string_view field);
-bool ValidUtf8(std::string_view s);
-std::string Base64Encode(std::string_view bytes);
-bool Base64Decode(std::string_view text, std::string* out);
+using ::aikernel::Base64Decode;
+using ::aikernel::Base64Encode;
+using ::aikernel::ValidUtf8;
 std::string EncodeFloats(const std::vector<float>& v);  // little-endian
 bool DecodeFloats(std::string_view blob, std::vector<float>* out);
 int64_t TtlToExpiry(int64_t now_ns, std::chrono::nanoseconds ttl);

@@ -154,6 +154,11 @@ class Memory {
   // with emit's error if it returns one.
   Status Export(std::string_view prefix,
                 const std::function<Status(std::string_view line)>& emit);
+  // As Export, of exactly the namespace `ns` (a prefix would also take
+  // "agent/ab" with "agent/a"). NOT_FOUND if it does not exist.
+  Status ExportNamespace(
+      std::string_view ns,
+      const std::function<Status(std::string_view line)>& emit);
   // Imports JSONL produced by Export, all or nothing, in one transaction.
   // Namespaces missing are created with the exported config; existing ones
   // keep theirs (dims must agree). A record that already exists (same

@@ -98,5 +98,35 @@ TEST_F(ExportTest, ImportRespectsQuotasAndIsAllOrNothing) {
   EXPECT_EQ(mem_->List("agent/src", {})->entries.size(), 5u);
 }
 
+TEST_F(ExportTest, ExportNamespaceTakesExactlyThatNamespace) {
+  MakeNs("agent/a");
+  MakeNs("agent/ab");
+  ASSERT_TRUE(mem_->Put("agent/a", "k", "in a").ok());
+  ASSERT_TRUE(mem_->Put("agent/ab", "k", "in ab").ok());
+  std::string by_prefix, exact;
+  ASSERT_TRUE(mem_->Export("agent/a", [&](std::string_view line) {
+                    by_prefix.append(line).push_back('\n');
+                    return absl::OkStatus();
+                  }).ok());
+  EXPECT_THAT(by_prefix, HasSubstr("in ab")) << "a prefix takes agent/ab too";
+  ASSERT_TRUE(mem_->ExportNamespace("agent/a", [&](std::string_view line) {
+                    exact.append(line).push_back('\n');
+                    return absl::OkStatus();
+                  }).ok());
+  EXPECT_THAT(exact, HasSubstr("in a"));
+  EXPECT_THAT(exact, ::testing::Not(HasSubstr("agent/ab")));
+  EXPECT_EQ(by_prefix.substr(0, exact.size()), exact)
+      << "the same lines as the prefix export's for that namespace";
+
+  auto missing = mem_->ExportNamespace(
+      "agent/none", [](std::string_view) { return absl::OkStatus(); });
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("agent/none"));
+  EXPECT_EQ(mem_->ExportNamespace("bad", [](std::string_view) {
+                  return absl::OkStatus();
+                }).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace aikernel::memory::testing
