@@ -152,7 +152,7 @@ struct Memory::Shared {
   template <typename T>
   StatusOr<T> Write(std::function<StatusOr<T>(store::Database&)> fn) {
     if (closed.load()) return absl::UnavailableError("memory is closed");
-    return writer->SubmitValue<T>(std::move(fn)).get();
+    return writer->RunValue<T>(fn);
   }
   // Writer thread: cached statement on the writer's connection.
   StatusOr<store::Statement*> W(store::Database& db, const std::string& sql) {

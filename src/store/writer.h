@@ -123,6 +123,13 @@ class Writer {
   // UNAVAILABLE (on this thread) and returns false.
   bool Enqueue(std::unique_ptr<Job> job);
 
+  // As Run(), for `fn` as an isolated job: returns its value once the
+  // transaction committed (or its error, or UNAVAILABLE if the batch rolled
+  // back or the writer is closed). Leads the batch on this thread when none
+  // is in progress.
+  template <typename T>
+  StatusOr<T> RunValue(const std::function<StatusOr<T>(Database&)>& fn);
+
   // Convenience: runs `fn` as an isolated job; resolves after COMMIT.
   std::future<Status> Submit(std::function<Status(Database&)> fn);
   // As Submit, with a value produced by `fn` delivered only if the
@@ -226,7 +233,41 @@ class ValueJob final : public Job {
   std::optional<T> value_;
   std::promise<StatusOr<T>> promise_;
 };
+
+// RunValue's job: lives on the caller's stack for the duration of Run().
+template <typename T>
+class InlineValueJob final : public Job {
+ public:
+  explicit InlineValueJob(const std::function<StatusOr<T>(Database&)>& fn) : fn_(fn) {}
+  Status Run(Database& db) override {
+    StatusOr<T> v = fn_(db);
+    if (!v.ok()) return v.status();
+    value_.emplace(std::move(v).value());
+    return absl::OkStatus();
+  }
+  void Complete(Status status) override {
+    if (status.ok()) {
+      result_.emplace(std::move(*value_));
+    } else {
+      result_.emplace(std::move(status));
+    }
+  }
+  bool Isolated() const override { return true; }
+  StatusOr<T> Take() { return std::move(*result_); }
+
+ private:
+  const std::function<StatusOr<T>(Database&)>& fn_;
+  std::optional<T> value_;
+  std::optional<StatusOr<T>> result_;
+};
 }  // namespace internal
+
+template <typename T>
+StatusOr<T> Writer::RunValue(const std::function<StatusOr<T>(Database&)>& fn) {
+  internal::InlineValueJob<T> job(fn);
+  Run(job);  // completes the job in every case, UNAVAILABLE if closed
+  return job.Take();
+}
 
 template <typename T>
 std::future<StatusOr<T>> Writer::SubmitValue(
