@@ -47,26 +47,16 @@
 #include <grpcpp/server_posix.h>
 
 #include "aikernel/v1/admin.grpc.pb.h"
-
-extern char** environ;
+#include "bench/common/bench_daemon.h"
 
 namespace {
 
 namespace pb = ::aikernel::v1;
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "bench_dispatch: %s\n", what.c_str());
-  std::exit(1);
-}
-
-sockaddr_un Addr(const std::string& path) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(a.sun_path)) Die("socket path too long: " + path);
-  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
-  return a;
-}
+using aikernel::bench::BenchDaemon;
+[[noreturn]] void Die(const std::string& what) { aikernel::bench::DieWith(what); }
+sockaddr_un Addr(const std::string& path) { return aikernel::bench::UnixAddr(path); }
 
 int ConnectUnix(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -128,78 +118,6 @@ class RawServer {
   std::unique_ptr<grpc::Server> server_;
   int listen_fd_ = -1;
   std::thread acceptor_;
-};
-
-// ------------------------------------------------------------ the daemon
-
-class Daemon {
- public:
-  Daemon(const std::string& binary, const std::string& dir, const std::string& synchronous,
-         const std::string& audit_extra)
-      : dir_(dir), socket_(dir + "/aikernel.sock") {
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/aikerneld.toml") << "[node]\nname = \"bench\"\n[daemon]\nlog_level = "
-                                              "\"warn\"\n[audit]\nsynchronous = \""
-                                           << synchronous << "\"\n"
-                                           << audit_extra << "\n";
-    std::string notify = dir + "/notify.sock";
-    int nfd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un na = Addr(notify);
-    unlink(notify.c_str());
-    if (bind(nfd, reinterpret_cast<sockaddr*>(&na), sizeof(na)) != 0) Die("bind notify socket");
-
-    std::vector<std::string> args = {binary,          "--foreground", "--config",
-                                     dir + "/aikerneld.toml", "--state-dir", dir + "/state",
-                                     "--socket",      socket_,
-                                     "--policy-dir",  AIK_POLICY_DIR};
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-      if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env.emplace_back(*e);
-    }
-    env.push_back("NOTIFY_SOCKET=" + notify);
-    std::vector<char*> argv, envp;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = dir + "/daemon.log";
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), envp.data()) != 0) {
-      Die("cannot start " + binary);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (;;) {
-      pollfd p[2] = {{nfd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-      int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      if (left <= 0 || poll(p, 2, left) <= 0) Die("aikerneld did not get ready; see " + log);
-      if (p[1].revents) Die("aikerneld exited at start-up; see " + log);
-      char buf[1024];
-      ssize_t n = recv(nfd, buf, sizeof(buf), 0);
-      if (n > 0 && ("\n" + std::string(buf, n) + "\n").find("\nREADY=1\n") != std::string::npos) {
-        break;
-      }
-    }
-    close(pidfd);
-    close(nfd);
-  }
-  ~Daemon() {
-    kill(pid_, SIGTERM);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      std::fprintf(stderr, "bench_dispatch: aikerneld exited with status %d\n", st);
-    }
-  }
-  const std::string& socket() const { return socket_; }
-
- private:
-  std::string dir_, socket_;
-  pid_t pid_ = -1;
 };
 
 // ------------------------------------------------------------- measuring
@@ -329,7 +247,11 @@ int main(int argc, char** argv) {
     if (do1) r1 = Measure(raw.path(), 1, seconds);
     if (do4) r4 = Measure(raw.path(), 4, seconds);
     {
-      Daemon d(binary, dir + "/daemon-" + m.sync, m.sync, audit_extra);
+      BenchDaemon d(binary, dir + "/daemon-" + m.sync,
+                    std::string("[node]\nname = \"bench\"\n[daemon]\nlog_level = \"warn\"\n"
+                                "[audit]\nsynchronous = \"") +
+                        m.sync + "\"\n" + audit_extra + "\n",
+                    {"--policy-dir", AIK_POLICY_DIR});
       if (do1) g1 = Measure(d.socket(), 1, seconds);
       if (do4) g4 = Measure(d.socket(), 4, seconds);
     }

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aikernel/memory.h"
 #include "aikernel/status.h"
 
 namespace aikernel {
@@ -377,6 +378,86 @@ class Client {
   // is not waiting). Returns the decision's audit sequence.
   Result<uint64_t> DecideApproval(uint64_t id, bool approve, std::string_view reason,
                                   const CallOptions& call = {});
+
+  // ---- Memory service (types: aikernel/memory.h) ----
+  // Each is one governed call: memory.read / write / search / delete on the
+  // namespace, or memory.admin for namespace management; the shipped
+  // default policy allows operators everything and an agent its own
+  // agent/<name>, and refuses everyone else (PERMISSION_DENIED). Errors
+  // name their cause:
+  // INVALID_ARGUMENT (the field), NOT_FOUND (namespace, key, document),
+  // FAILED_PRECONDITION (a compare-and-set saw another version; the message
+  // names it), RESOURCE_EXHAUSTED (the namespace's quota; nothing written),
+  // UNAVAILABLE (memory.db or the ledger cannot be written; nothing
+  // written). A write is acknowledged only once committed.
+
+  // Writes the key's next version.
+  Result<MemoryEntryResult> MemoryPut(std::string_view ns, std::string_view key,
+                                      std::string_view value,
+                                      const MemoryPutOptions& options = {},
+                                      const CallOptions& call = {});
+  // All writes in one transaction: all apply or none (the error names the
+  // failing write's index).
+  Result<MemoryVersions> MemoryPutBatch(std::string_view ns,
+                                        const std::vector<MemoryWrite>& writes,
+                                        const CallOptions& call = {});
+  // `version` 0: the newest live version.
+  Result<MemoryEntryResult> MemoryGet(std::string_view ns, std::string_view key,
+                                      int64_t version = 0, const CallOptions& call = {});
+  // One page of the newest live version of each key, by key.
+  Result<MemoryEntries> MemoryList(std::string_view ns, const MemoryListOptions& options = {},
+                                   const CallOptions& call = {});
+  // Every stored version, newest first (tombstones included); `limit` 0: 1000.
+  Result<MemoryEntries> MemoryHistory(std::string_view ns, std::string_view key,
+                                      uint32_t limit = 0, const CallOptions& call = {});
+  // Writes a tombstone version (NOT_FOUND if the key has no live version).
+  Result<MemoryDeleteResult> MemoryDelete(std::string_view ns, std::string_view key,
+                                          std::optional<int64_t> expected_version = {},
+                                          const CallOptions& call = {});
+
+  Result<MemoryEventResult> MemoryAppendEvent(std::string_view ns, const MemoryEventInput& event,
+                                              const CallOptions& call = {});
+  Result<MemoryEvents> MemoryReadEvents(std::string_view ns, const MemoryEventQuery& query = {},
+                                        const CallOptions& call = {});
+
+  // Creates or replaces the document `input.id`.
+  Result<MemoryDocumentResult> MemoryPutDocument(std::string_view ns,
+                                                 const MemoryDocumentInput& input,
+                                                 const CallOptions& call = {});
+  Result<MemoryDocumentResult> MemoryGetDocument(std::string_view ns, std::string_view id,
+                                                 const CallOptions& call = {});
+  Result<MemoryAck> MemoryDeleteDocument(std::string_view ns, std::string_view id,
+                                         const CallOptions& call = {});
+  Result<MemorySearchResult> MemorySearch(std::string_view ns, const MemorySearchQuery& query,
+                                          const CallOptions& call = {});
+
+  Result<MemoryNamespaceResult> MemoryGetNamespace(std::string_view ns,
+                                                   const CallOptions& call = {});
+  // Namespaces whose names start with `prefix` ("": all).
+  Result<MemoryNamespaces> MemoryListNamespaces(std::string_view prefix = "",
+                                                const CallOptions& call = {});
+  Result<MemoryNamespaceResult> MemoryCreateNamespace(const MemoryNamespaceConfig& config,
+                                                      const CallOptions& call = {});
+  // New quotas (0: unlimited); returns the namespace after the change.
+  Result<MemoryNamespaceResult> MemorySetQuota(std::string_view ns, int64_t max_bytes,
+                                               int64_t max_records,
+                                               const CallOptions& call = {});
+  Result<MemoryAck> MemoryDropNamespace(std::string_view ns, const CallOptions& call = {});
+  // Drops superseded versions and tombstones written before now - horizon;
+  // `ns` empty: every namespace.
+  Result<MemoryCompactResult> MemoryCompact(std::string_view ns,
+                                            std::chrono::nanoseconds horizon = {},
+                                            const CallOptions& call = {});
+
+  // Streams the export's JSON lines (docs/memory.md), each without its
+  // newline, to `on_line` until the end, `on_line` returns false, or
+  // call.stop is requested (the last two: OK with `cancelled` set).
+  Result<MemoryExportResult> MemoryExport(const MemoryExportOptions& options,
+                                          const std::function<bool(std::string_view)>& on_line,
+                                          const CallOptions& call = {});
+  // Imports JSONL produced by MemoryExport, all or nothing (sent in chunks;
+  // the daemon takes at most 1 GiB).
+  Result<MemoryImportResult> MemoryImport(std::string_view jsonl, const CallOptions& call = {});
 
   class Impl;
 

@@ -70,6 +70,12 @@ void BuildApp(CLI::App& app, Context& ctx) {
   AddAuditCommands(*audit, ctx);
   AddVerifyCommand(*audit, ctx);
   AddPolicyCommands(app, ctx);
+  CLI::App* mem = app.add_subcommand(
+      "mem", "Agent memory through the daemon: namespaces, keys and versions, documents and "
+             "search, the event log, export and import");
+  mem->require_subcommand(1);
+  mem->footer(kGlobalFooter);
+  AddMemoryCommands(*mem, ctx);
 }
 
 namespace {

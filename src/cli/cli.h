@@ -31,6 +31,9 @@ void AddNodeCommands(CLI::App& app, Context& ctx);
 void AddAuditCommands(CLI::App& audit, Context& ctx);
 // audit verify (verify_cmd.cc): offline, no daemon.
 void AddVerifyCommand(CLI::App& audit, Context& ctx);
+// mem ls|get|put|rm|history|search|export|import (mem_cmds.cc), append,
+// events, doc, compact, ns (mem_admin_cmds.cc).
+void AddMemoryCommands(CLI::App& mem, Context& ctx);
 
 // agent run, ls, inspect, stop, kill, restart, logs, rm (agent_cmds.cc).
 void AddAgentCommands(CLI::App& agent, Context& ctx);

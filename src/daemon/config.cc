@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -53,6 +54,19 @@ Setter Integer(int64_t Config::*field, int64_t min, int64_t max) {
                  absl::StrCat("must be between ", min, " and ", max, ", got ", v));
     }
     c.*field = v;
+    return absl::OkStatus();
+  };
+}
+
+// "full" or "normal" (SQLite's synchronous pragma for a database).
+Setter Synchronous(std::string Config::*field) {
+  return [=](const toml::node& n, const std::string& key, const std::string& file,
+             Config& c) -> Status {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v || (*v != "full" && *v != "normal")) {
+      return Bad(file, n, key, "expected \"full\" or \"normal\"");
+    }
+    c.*field = *v;
     return absl::OkStatus();
   };
 }
@@ -111,16 +125,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"log_keep", Integer(&Config::agents_log_keep, 0, 64)},
         {"specs_dir", String(&Config::agents_specs_dir)}}},
       {"audit",
-       {{"synchronous",
-         [](const toml::node& n, const std::string& key, const std::string& file,
-            Config& c) -> Status {
-           auto v = n.value<std::string>();
-           if (!n.is_string() || !v || (*v != "full" && *v != "normal")) {
-             return Bad(file, n, key, "expected \"full\" or \"normal\"");
-           }
-           c.audit_synchronous = *v;
-           return absl::OkStatus();
-         }},
+       {{"synchronous", Synchronous(&Config::audit_synchronous)},
         {"checkpoint_every_records",
          Integer(&Config::checkpoint_every_records, 1, 100000000)},
         {"checkpoint_every_ms", Integer(&Config::checkpoint_every_ms, 1, 86400000)},
@@ -144,6 +149,12 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
       {"policy",
        {{"dir", String(&Config::policy_dir, false)},
         {"approval_timeout_ms", Integer(&Config::approval_timeout_ms, 1, 86400000)}}},
+      {"memory",
+       {{"synchronous", Synchronous(&Config::memory_synchronous)},
+        {"default_max_bytes",
+         Integer(&Config::memory_default_max_bytes, 0, std::numeric_limits<int64_t>::max())},
+        {"default_max_records",
+         Integer(&Config::memory_default_max_records, 0, std::numeric_limits<int64_t>::max())}}},
   };
   return *schema;
 }
@@ -165,7 +176,8 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     auto known = Schema().find(section);
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
-                 "unknown section (known: [node], [daemon], [audit], [agents], [policy])");
+                 "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
+                 "[memory])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -229,6 +241,10 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("agents.specs_dir", a.agents_specs_dir, b.agents_specs_dir);
   cmp("policy.dir", a.policy_dir, b.policy_dir);
   cmp("policy.approval_timeout_ms", a.approval_timeout_ms, b.approval_timeout_ms);
+  cmp("memory.synchronous", a.memory_synchronous, b.memory_synchronous);
+  cmp("memory.default_max_bytes", a.memory_default_max_bytes, b.memory_default_max_bytes);
+  cmp("memory.default_max_records", a.memory_default_max_records,
+      b.memory_default_max_records);
   return out;
 }
 

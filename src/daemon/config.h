@@ -41,6 +41,10 @@ struct Config {
   // [policy]
   std::string policy_dir = "/etc/aikernel";  // policies/*.cedar, entities.json, schema
   int64_t approval_timeout_ms = 300000;
+  // [memory]
+  std::string memory_synchronous = "full";
+  int64_t memory_default_max_bytes = int64_t{256} << 20;
+  int64_t memory_default_max_records = 1'000'000;
 
   // Where each key that was set came from ("file:line:col"), so checks made
   // after parsing (e.g. that a group exists) can point at the line.

@@ -26,6 +26,8 @@
 #include "kernel/cedar_authorizer.h"
 #include "kernel/connection_table.h"
 #include "kernel/kernel.h"
+#include "memory/memory.h"
+#include "rpc/memory_service.h"
 #include "rpc/policy_service.h"
 #include "rpc/server.h"
 #include "rpc/unix_listener.h"
@@ -136,6 +138,19 @@ class Server {
     lo.max_batch = static_cast<size_t>(config_.max_batch);
     AIK_ASSIGN_OR_RETURN(ledger_, audit::Ledger::Open(lo, key_.get()));
 
+    memory::MemoryOptions mo;
+    mo.path = state + "/memory.db";
+    mo.synchronous = config_.memory_synchronous == "normal" ? store::Synchronous::kNormal
+                                                            : store::Synchronous::kFull;
+    mo.default_max_bytes = config_.memory_default_max_bytes;
+    mo.default_max_records = config_.memory_default_max_records;
+    mo.now_ns = [] { return kernel::SystemClock::Get().RealtimeNs(); };
+    StatusOr<std::unique_ptr<memory::Memory>> mem = memory::Memory::Open(mo);
+    if (!mem.ok()) {
+      return Status(mem.status().code(),
+                    absl::StrCat(mo.path, ": cannot open memory: ", mem.status().message()));
+    }
+    memory_ = *std::move(mem);
     if (config_.agents_enabled) {
       agents::SupervisorOptions ao;
       ao.node = config_.node_name;
@@ -175,6 +190,7 @@ class Server {
     deps.authorizer = &authorizer_;
     deps.sink = ledger_.get();
     deps.ledger = ledger_.get();
+    deps.memory = memory_.get();
     deps.key_id = key_->KeyId();
     deps.agents = supervisor_.get();
     deps.approvals = approvals_.get();
@@ -189,6 +205,8 @@ class Server {
     so.max_message_bytes = static_cast<size_t>(config_.max_message_bytes);
     policy_service_ = rpc::MakePolicyService(kernel_.get());
     so.services.push_back(policy_service_.get());
+    memory_service_ = rpc::MakeMemoryService(kernel_.get());
+    so.services.push_back(memory_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -238,9 +256,10 @@ class Server {
       watchdog.async_wait(on_tick);
     }
 
-    spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={})",
+    spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={}, "
+                 "memory synchronous={})",
                  kVersion, config_.node_name, config_.socket, config_.state_dir,
-                 config_.audit_synchronous);
+                 config_.audit_synchronous, config_.memory_synchronous);
     SystemdNotify::Ready(ReadyStatus());
     io_.run();
   }
@@ -263,6 +282,9 @@ class Server {
     rpc_->Shutdown(std::chrono::milliseconds(0));
     // Agents die with the daemon (docs/agents.md); kill and reap them now.
     if (supervisor_) supervisor_->Shutdown();
+    // Every call has returned: close memory (its queued writes were
+    // acknowledged, so they are committed already) before the ledger.
+    memory_->Close();
     ledger_->Close();
     audit::Head head = ledger_->head();
     spdlog::info("stopped; ledger head {} (checkpoint {})", head.sequence,
@@ -385,8 +407,10 @@ class Server {
   std::unique_ptr<identity::NodeKey> key_;
   std::unique_ptr<audit::Ledger> ledger_;
   std::unique_ptr<agents::Supervisor> supervisor_;
+  std::unique_ptr<memory::Memory> memory_;
   std::unique_ptr<kernel::Kernel> kernel_;
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
+  rpc::ServicePtr memory_service_{nullptr, nullptr};  // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

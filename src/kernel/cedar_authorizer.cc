@@ -186,6 +186,11 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
   if (p.kind == Principal::Kind::kAgent) {
     pe.attrs.emplace("instance", Value::String(p.instance_id));
     pe.attrs.emplace("name", Value::String(p.agent_name));
+    // Its own memory namespace, for policies on Memory resources
+    // (`resource == principal.memory`).
+    if (!p.agent_name.empty()) {
+      pe.attrs.emplace("memory", Value::Entity({"Memory", "agent/" + p.agent_name}));
+    }
     for (const std::string& g : p.agent_groups) pe.parents.push_back({"Group", g});
   }
   (void)layer->Add(std::move(pe));

@@ -279,6 +279,21 @@ Status Kernel::QueryAudit(const audit::Filter& filter, bool follow,
   return absl::OkStatus();
 }
 
+StatusOr<memory::Memory*> Kernel::Memory() const {
+  if (deps_.memory == nullptr) {
+    return absl::UnavailableError("memory is not enabled in this daemon");
+  }
+  return deps_.memory;
+}
+
+StatusOr<memory::Memory*> Kernel::MemoryForWrite(std::string_view ns) const {
+  AIK_ASSIGN_OR_RETURN(memory::Memory * m, Memory());
+  if (ns.starts_with("agent/")) {
+    AIK_RETURN_IF_ERROR(m->EnsureNamespace({std::string(ns)}).status());
+  }
+  return m;
+}
+
 void Kernel::SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   reload_ = std::move(fn);

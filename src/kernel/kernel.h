@@ -51,6 +51,7 @@
 #include "kernel/rate_counters.h"
 #include "kernel/request_digest.h"
 #include "kernel/syscalls.h"
+#include "memory/memory.h"
 
 namespace aikernel::kernel {
 
@@ -112,6 +113,7 @@ struct KernelDeps {
   audit::Sink* sink = nullptr;
   audit::Ledger* ledger = nullptr;  // may be null in tests: no head, no query
   AgentControl* agents = nullptr;   // null: agent syscalls are UNAVAILABLE
+  memory::Memory* memory = nullptr;  // null: memory.* syscalls are UNAVAILABLE
   const Clock* clock = &SystemClock::Get();
   std::string key_id;
   // Parks calls that need an operator's approval; null: such calls are
@@ -136,6 +138,15 @@ class Kernel {
                     const std::function<bool(const audit::Record&)>& emit,
                     const std::function<bool()>& cancelled) const;
   StatusOr<ReloadResult> Reload();
+  // memory.* syscalls (rpc/memory_service.cc) call the memory subsystem
+  // through these, inside their `execute` closures (so only once Dispatch
+  // has authorized the call). UNAVAILABLE when no memory is attached.
+  StatusOr<memory::Memory*> Memory() const;
+  // As Memory(), for a write into `ns`: an agent's namespace agent/<name>
+  // exists implicitly and is created on its first write, with the default
+  // quotas; shared/<name> namespaces are created by operators
+  // (memory.admin), so a write to a missing one is NOT_FOUND.
+  StatusOr<memory::Memory*> MemoryForWrite(std::string_view ns) const;
 
   // agent.* syscalls: forwarded to the AgentControl (kernel/agent_control.h
   // has their contract); UNAVAILABLE when none is attached.

@@ -39,9 +39,58 @@ constexpr SyscallInfo kTable[] = {
      "/aikernel.v1.Policy/ListApprovals", "calls waiting for an operator"},
     {Syscall::kApprovalDecide, Service::kPolicy, "approval.decide",
      "/aikernel.v1.Policy/DecideApproval", "approve or deny a waiting call"},
+    {Syscall::kMemPut, Service::kMemory, "memory.write",
+     "/aikernel.v1.Memory/Put", "write a key's next version"},
+    {Syscall::kMemPutBatch, Service::kMemory, "memory.write",
+     "/aikernel.v1.Memory/PutBatch", "write several keys, all or nothing"},
+    {Syscall::kMemGet, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/Get", "read a key's newest or a given version"},
+    {Syscall::kMemList, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/List", "list keys by prefix, a page at a time"},
+    {Syscall::kMemHistory, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/History", "every stored version of a key"},
+    {Syscall::kMemDelete, Service::kMemory, "memory.delete",
+     "/aikernel.v1.Memory/Delete", "write a key's tombstone"},
+    {Syscall::kMemAppendEvent, Service::kMemory, "memory.write",
+     "/aikernel.v1.Memory/AppendEvent", "append to the episodic log"},
+    {Syscall::kMemReadEvents, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/ReadEvents", "read the episodic log by time and kind"},
+    {Syscall::kMemPutDocument, Service::kMemory, "memory.write",
+     "/aikernel.v1.Memory/PutDocument", "create or replace a document"},
+    {Syscall::kMemGetDocument, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/GetDocument", "read a document"},
+    {Syscall::kMemDeleteDocument, Service::kMemory, "memory.delete",
+     "/aikernel.v1.Memory/DeleteDocument", "delete a document"},
+    {Syscall::kMemSearch, Service::kMemory, "memory.search",
+     "/aikernel.v1.Memory/Search", "full-text, vector or hybrid search"},
+    {Syscall::kMemGetNamespace, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/GetNamespace", "a namespace's quotas and usage"},
+    {Syscall::kMemListNamespaces, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/ListNamespaces", "namespaces by prefix"},
+    {Syscall::kMemCreateNamespace, Service::kMemory, "memory.admin",
+     "/aikernel.v1.Memory/CreateNamespace", "create a namespace"},
+    {Syscall::kMemSetQuota, Service::kMemory, "memory.admin",
+     "/aikernel.v1.Memory/SetQuota", "set a namespace's quotas"},
+    {Syscall::kMemDropNamespace, Service::kMemory, "memory.admin",
+     "/aikernel.v1.Memory/DropNamespace", "remove a namespace and its data"},
+    {Syscall::kMemCompact, Service::kMemory, "memory.delete",
+     "/aikernel.v1.Memory/Compact", "drop superseded versions"},
+    {Syscall::kMemExport, Service::kMemory, "memory.read",
+     "/aikernel.v1.Memory/Export", "stream namespaces as JSON lines"},
+    {Syscall::kMemImport, Service::kMemory, "memory.write",
+     "/aikernel.v1.Memory/Import", "import JSON lines, all or nothing"},
 };
 
 }  // namespace
+
+// The table is indexed by the enum: every row must sit at its own position.
+constexpr bool InEnumOrder() {
+  for (size_t i = 0; i < std::size(kTable); ++i) {
+    if (static_cast<size_t>(kTable[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(InEnumOrder(), "kTable rows must follow enum Syscall's order");
 
 const SyscallInfo& Describe(Syscall s) { return kTable[static_cast<int>(s)]; }
 

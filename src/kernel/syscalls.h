@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -29,6 +29,28 @@ enum class Syscall {
   kPolicyReload,    // Policy.ReloadPolicy
   kApprovalList,    // Policy.ListApprovals
   kApprovalDecide,  // Policy.DecideApproval
+  // Memory service (proto/aikernel/v1/memory.proto). Actions memory.read /
+  // write / search / delete / admin on resource "memory:<namespace>".
+  kMemPut,              // Memory.Put
+  kMemPutBatch,         // Memory.PutBatch
+  kMemGet,              // Memory.Get
+  kMemList,             // Memory.List
+  kMemHistory,          // Memory.History
+  kMemDelete,           // Memory.Delete
+  kMemAppendEvent,      // Memory.AppendEvent
+  kMemReadEvents,       // Memory.ReadEvents
+  kMemPutDocument,      // Memory.PutDocument
+  kMemGetDocument,      // Memory.GetDocument
+  kMemDeleteDocument,   // Memory.DeleteDocument
+  kMemSearch,           // Memory.Search
+  kMemGetNamespace,     // Memory.GetNamespace
+  kMemListNamespaces,   // Memory.ListNamespaces
+  kMemCreateNamespace,  // Memory.CreateNamespace
+  kMemSetQuota,         // Memory.SetQuota
+  kMemDropNamespace,    // Memory.DropNamespace
+  kMemCompact,          // Memory.Compact
+  kMemExport,           // Memory.Export
+  kMemImport,           // Memory.Import
 };
 
 struct SyscallInfo {

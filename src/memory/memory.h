@@ -5,7 +5,8 @@
 //
 // Contract
 // - Storage: one SQLite database in WAL mode. Every write runs as a job of
-//   one store::Writer (one thread, group commit): a write is acknowledged
+//   one store::Writer (one writer at a time, group commit; the calling
+//   thread commits when no batch is in progress): a write is acknowledged
 //   (the call returns OK) only after its transaction COMMITs, under
 //   synchronous=FULL by default, so an acknowledged write survives kill -9.
 //   Concurrent writes from N threads share one fsync.

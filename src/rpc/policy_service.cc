@@ -3,28 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include "aikernel/v1/policy.grpc.pb.h"
-#include "rpc/status_map.h"
+#include "rpc/service_util.h"
 
 namespace aikernel::rpc {
 namespace {
 
 namespace pb = ::aikernel::v1;
 using kernel::CallRequest;
-using kernel::CallResult;
 using kernel::Principal;
 using kernel::Syscall;
-
-void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(ns / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
-
-grpc::Status Finish(grpc::ServerContext* ctx, const CallResult& result) {
-  if (result.audit_sequence != 0) {
-    ctx->AddTrailingMetadata("aikernel-audit-seq", std::to_string(result.audit_sequence));
-  }
-  return ToGrpcStatus(result.status);
-}
 
 class PolicyService final : public pb::Policy::Service {
  public:

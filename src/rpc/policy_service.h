@@ -7,15 +7,9 @@
 #include <memory>
 
 #include "kernel/kernel.h"
-
-namespace grpc {
-class Service;
-}
+#include "rpc/server.h"  // ServicePtr
 
 namespace aikernel::rpc {
-
-// Owns a service without the owner needing gRPC's headers.
-using ServicePtr = std::unique_ptr<grpc::Service, void (*)(grpc::Service*)>;
 
 ServicePtr MakePolicyService(kernel::Kernel* kernel);
 

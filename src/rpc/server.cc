@@ -2,13 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <limits>
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
 #include "aikernel/v1/admin.grpc.pb.h"
 #include "aikernel/v1/kernel.grpc.pb.h"
 #include "rpc/agent_proto.h"
+#include "rpc/service_util.h"
 #include "rpc/status_map.h"
 
 namespace aikernel::rpc {
@@ -20,34 +20,7 @@ using kernel::CallResult;
 using kernel::Principal;
 using kernel::Syscall;
 
-constexpr char kSeqKey[] = "aikernel-audit-seq";
 constexpr size_t kMaxPingPayload = 4096;
-
-void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(ns / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
-void SetDuration(int64_t ns, google::protobuf::Duration* d) {
-  d->set_seconds(ns / 1'000'000'000);
-  d->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
-// Saturates instead of wrapping: int64 nanoseconds end in 2262, and a time
-// past that must not become a time in the past.
-int64_t ToNs(const google::protobuf::Timestamp& ts) {
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-  if (ts.seconds() >= kMax / 1'000'000'000) return kMax;
-  if (ts.seconds() <= kMin / 1'000'000'000) return kMin;
-  return ts.seconds() * 1'000'000'000 + ts.nanos();
-}
-
-absl::Status CheckTimestamp(const char* field, const google::protobuf::Timestamp& ts) {
-  if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": nanos must be in [0, 999999999], got ", ts.nanos()));
-  }
-  return absl::OkStatus();
-}
 
 pb::Principal::Kind ToProto(Principal::Kind k) {
   switch (k) {
@@ -74,14 +47,6 @@ void ToProto(const audit::Record& r, pb::AuditRecord* out) {
   SetDuration(r.latency_ns, out->mutable_latency());
   out->set_prev_hash(r.prev_hash.data(), r.prev_hash.size());
   out->set_hash(r.hash.data(), r.hash.size());
-}
-
-// Finishes an RPC: trailer with the audit sequence, status mapped at the edge.
-grpc::Status Finish(grpc::ServerContext* ctx, const CallResult& result) {
-  if (result.audit_sequence != 0) {
-    ctx->AddTrailingMetadata(kSeqKey, std::to_string(result.audit_sequence));
-  }
-  return ToGrpcStatus(result.status);
 }
 
 class KernelService final : public pb::Kernel::Service {

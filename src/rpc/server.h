@@ -7,9 +7,9 @@
 //
 // The server has no listening port of its own: Adopt() takes a connection
 // the daemon accepted, reads its peer credentials into the ConnectionTable,
-// and hands the fd to gRPC. This is the only translation unit of the daemon
-// that includes gRPC headers (with the generated code). Adopt() and
-// Shutdown() are thread-safe.
+// and hands the fd to gRPC. Only src/rpc/ includes gRPC headers (with the
+// generated code); each further service has its own translation unit there
+// (memory_service.cc). Adopt() and Shutdown() are thread-safe.
 #pragma once
 
 #include <chrono>
@@ -26,6 +26,9 @@ class Service;
 }
 
 namespace aikernel::rpc {
+
+// Owns a service without the owner needing gRPC's headers.
+using ServicePtr = std::unique_ptr<grpc::Service, void (*)(grpc::Service*)>;
 
 struct ServerOptions {
   size_t max_message_bytes = 4 << 20;

@@ -1,5 +1,5 @@
-// The SDK's one gRPC translation unit: channel setup and the typed calls.
-// Everything gRPC or protobuf stays in this file; the public headers are
+// The SDK's channel setup and its Kernel and Admin calls (memory.cc has the
+// Memory calls). gRPC and protobuf stay in src/sdk/; the public headers are
 // plain C++ (include/aikernel/).
 #include "aikernel/client.h"
 
@@ -18,9 +18,8 @@
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 
-#include "aikernel/v1/admin.grpc.pb.h"
-#include "aikernel/v1/kernel.grpc.pb.h"
 #include "aikernel/v1/policy.grpc.pb.h"
+#include "sdk/client_impl.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -32,15 +31,11 @@ using Error = ::aikernel::sdk::Status;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
+namespace internal {
+
 namespace {
-
 constexpr char kAuditSeqKey[] = "aikernel-audit-seq";
-
-// Set once a Connect took the fd named by AIKERNEL_FD: gRPC owns it from then
-// on, so a second Connect must not hand it over again.
-std::atomic<bool> g_env_fd_taken{false};
-
-std::string ErrnoText(int err) { return std::strerror(err); }
+}  // namespace
 
 uint64_t AuditSeqOf(const grpc::ClientContext& ctx) {
   const auto& md = ctx.GetServerTrailingMetadata();
@@ -71,6 +66,25 @@ void ToProto(Timestamp t, google::protobuf::Timestamp* out) {
   out->set_seconds(s);
   out->set_nanos(static_cast<int32_t>(r));
 }
+
+void ToProto(nanoseconds d, google::protobuf::Duration* out) {
+  out->set_seconds(d.count() / 1'000'000'000LL);
+  out->set_nanos(static_cast<int32_t>(d.count() % 1'000'000'000LL));
+}
+
+}  // namespace internal
+
+namespace {
+
+// Set once a Connect took the fd named by AIKERNEL_FD: gRPC owns it from then
+// on, so a second Connect must not hand it over again.
+std::atomic<bool> g_env_fd_taken{false};
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+using internal::AuditSeqOf;
+using internal::FromProto;
+using internal::ToProto;
 
 Decision FromProto(pb::Decision d) {
   switch (d) {
@@ -130,42 +144,23 @@ Error DiagnoseConnect(const std::string& path) {
 
 }  // namespace
 
-class Client::Impl {
- public:
-  Endpoint endpoint;
-  milliseconds default_timeout{0};
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::Kernel::Stub> kernel;
-  std::unique_ptr<pb::Admin::Stub> admin;
-
-  milliseconds EffectiveTimeout(const CallOptions& call) const {
-    return call.timeout ? *call.timeout : default_timeout;
+Error Client::Impl::FromGrpc(const grpc::Status& st, const grpc::ClientContext& ctx,
+                             const CallOptions& call) const {
+  uint64_t seq = AuditSeqOf(ctx);
+  StatusCode code = StatusCodeFromInt(static_cast<int>(st.error_code()));
+  std::string msg = st.error_message();
+  if (code == StatusCode::kUnavailable && endpoint.fd < 0) {
+    Error why = DiagnoseConnect(endpoint.path);
+    if (!why.ok()) return Error(why.code(), why.message(), seq);
+    msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
+  } else if (code == StatusCode::kUnavailable) {
+    msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
+  } else if (code == StatusCode::kDeadlineExceeded) {
+    msg = "no reply from aikerneld within " + std::to_string(EffectiveTimeout(call).count()) +
+          " ms";
   }
-
-  void Prepare(grpc::ClientContext& ctx, const CallOptions& call) const {
-    milliseconds t = EffectiveTimeout(call);
-    if (t.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + t);
-  }
-
-  // Maps a failed call to a Status that names the cause.
-  Error FromGrpc(const grpc::Status& st, const grpc::ClientContext& ctx,
-               const CallOptions& call) const {
-    uint64_t seq = AuditSeqOf(ctx);
-    StatusCode code = StatusCodeFromInt(static_cast<int>(st.error_code()));
-    std::string msg = st.error_message();
-    if (code == StatusCode::kUnavailable && endpoint.fd < 0) {
-      Error why = DiagnoseConnect(endpoint.path);
-      if (!why.ok()) return Error(why.code(), why.message(), seq);
-      msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
-    } else if (code == StatusCode::kUnavailable) {
-      msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
-    } else if (code == StatusCode::kDeadlineExceeded) {
-      msg = "no reply from aikerneld within " + std::to_string(EffectiveTimeout(call).count()) +
-            " ms";
-    }
-    return Error(code, std::move(msg), seq);
-  }
-};
+  return Error(code, std::move(msg), seq);
+}
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
@@ -233,6 +228,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   }
   impl->kernel = pb::Kernel::NewStub(impl->channel);
   impl->admin = pb::Admin::NewStub(impl->channel);
+  impl->memory = pb::Memory::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

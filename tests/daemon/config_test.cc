@@ -24,6 +24,32 @@ TEST(ConfigTest, ShippedConfigParsesAndMatchesTheDefaults) {
   ASSERT_TRUE(shipped.ok()) << shipped.status();
   auto defaults = ParseConfig("", "empty");
   EXPECT_TRUE(ChangedKeys(*shipped, *defaults).empty());
+  // ... including every [memory] key the file sets.
+  for (const char* key : {"memory.synchronous", "memory.default_max_bytes",
+                          "memory.default_max_records"}) {
+    EXPECT_EQ(shipped->positions.count(key), 1u) << key << " is not documented in the file";
+  }
+  EXPECT_EQ(shipped->memory_synchronous, "full");
+  EXPECT_EQ(shipped->memory_default_max_bytes, int64_t{256} << 20);
+  EXPECT_EQ(shipped->memory_default_max_records, 1'000'000);
+}
+
+TEST(ConfigTest, MemoryValuesAreReadAndNeedARestart) {
+  auto c = ParseConfig(R"(
+[memory]
+synchronous = "normal"
+default_max_bytes = 0
+default_max_records = 5
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->memory_synchronous, "normal");
+  EXPECT_EQ(c->memory_default_max_bytes, 0);
+  EXPECT_EQ(c->memory_default_max_records, 5);
+  EXPECT_EQ(ChangedKeys(Config{}, *c),
+            (std::vector<std::string>{"memory.synchronous", "memory.default_max_bytes",
+                                      "memory.default_max_records"}));
+  EXPECT_FALSE(IsReloadable("memory.synchronous"));
+  EXPECT_FALSE(IsReloadable("memory.default_max_bytes"));
 }
 
 TEST(ConfigTest, ValuesAreRead) {
@@ -73,6 +99,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"SocketModeNotString", "[daemon]\nsocket_mode = 660\n", "daemon.socket_mode: expected an octal"},
         BadCase{"NegativeMessageSize", "[daemon]\nmax_message_bytes = -1\n", "daemon.max_message_bytes: must be between"},
         BadCase{"BadSynchronous", "[audit]\nsynchronous = \"sometimes\"\n", "audit.synchronous"},
+        BadCase{"BadMemorySynchronous", "[memory]\nsynchronous = \"off\"\n", "memory.synchronous: expected"},
+        BadCase{"NegativeMemoryQuota", "[memory]\ndefault_max_bytes = -1\n", "memory.default_max_bytes: must be between"},
+        BadCase{"UnknownMemoryKey", "[memory]\npath = \"x\"\n", "memory.path: unknown key"},
         BadCase{"RedactNotStrings", "[audit]\nredact_fields = [1]\n", "audit.redact_fields"},
         BadCase{"MissingValue", "[daemon]\nsocket = \n", "syntax error"},
         BadCase{"DuplicateTable", "[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"}),

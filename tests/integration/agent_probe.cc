@@ -8,6 +8,9 @@
 //   grandchild        start a grandchild that sleeps; print its pid; wait
 //   shadow            try to read /etc/shadow
 //   connect PORT      try to connect to 127.0.0.1:PORT
+//   memory OTHER      use its own memory namespace agent/<own name>, then try
+//                     agent/OTHER, shared/team, namespace admin and spans;
+//                     prints "<what>=<code>" per call, then "memory-done"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -127,6 +130,52 @@ int main(int argc, char** argv) {
         std::printf("connect: %s\n", strerrorname_np(errno));
       }
     }
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "memory") {
+    const std::string other = "agent/" + std::string(argc > 2 ? argv[2] : "other");
+    auto c = aikernel::Client::Connect({});
+    if (!c.ok()) {
+      std::printf("connect-error %s\n", c.status().ToString().c_str());
+      return 2;
+    }
+    auto me = (*c)->Whoami();
+    if (!me.ok()) return 2;
+    const std::string& id = me->principal.spiffe_id;  // spiffe://<node>/agent/<name>
+    const std::string own = "agent/" + id.substr(id.rfind('/') + 1);
+    auto code = [](const aikernel::Status& s) { return aikernel::StatusCodeName(s.code()); };
+    auto put = (*c)->MemoryPut(own, "k", "mine");
+    std::printf("own-put=%s version=%lld\n", code(put.status()),
+                put.ok() ? static_cast<long long>(put->entry.version) : 0LL);
+    auto get = (*c)->MemoryGet(own, "k");
+    std::printf("own-get=%s value=%s\n", code(get.status()),
+                get.ok() ? get->entry.value.c_str() : "");
+    std::printf("own-put2=%s\n", code((*c)->MemoryPut(own, "k2", "mine2").status()));
+    std::printf("own-delete=%s\n", code((*c)->MemoryDelete(own, "k").status()));
+    std::printf("own-doc=%s\n",
+                code((*c)->MemoryPutDocument(own, {"d", "agents remember", "", {}, {}, {}})
+                         .status()));
+    aikernel::MemorySearchQuery q;
+    q.text = "remember";
+    auto hits = (*c)->MemorySearch(own, q);
+    std::printf("own-search=%s hits=%zu\n", code(hits.status()), hits.ok() ? hits->hits.size() : 0);
+    std::printf("own-ns=%s\n", code((*c)->MemoryGetNamespace(own).status()));
+    auto theirs = (*c)->MemoryGet(other, "secret");
+    std::printf("other-get=%s value=%s\n", code(theirs.status()),
+                theirs.ok() ? theirs->entry.value.c_str() : "");
+    std::printf("other-put=%s\n", code((*c)->MemoryPut(other, "secret", "overwritten").status()));
+    std::printf("other-delete=%s\n", code((*c)->MemoryDelete(other, "secret").status()));
+    std::printf("other-list=%s\n", code((*c)->MemoryList(other).status()));
+    std::printf("shared-get=%s\n", code((*c)->MemoryGet("shared/team", "plan").status()));
+    aikernel::MemoryNamespaceConfig mine;
+    mine.name = "shared/mine";
+    std::printf("create=%s\n", code((*c)->MemoryCreateNamespace(mine).status()));
+    std::printf("quota=%s\n", code((*c)->MemorySetQuota(own, 0, 0).status()));
+    std::printf("list-namespaces=%s\n", code((*c)->MemoryListNamespaces("agent/").status()));
+    std::printf("export-all=%s\n",
+                code((*c)->MemoryExport({}, [](std::string_view) { return true; }).status()));
+    std::printf("memory-done\n");
     WaitForTerm();
     return 0;
   }

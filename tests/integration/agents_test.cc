@@ -456,5 +456,63 @@ TEST_F(AgentsTest, DaemonSigkillAndRestartTellsTheTruth) {
   EXPECT_TRUE(PidGone(p3, 5000ms));
 }
 
+TEST_F(AgentsTest, AnAgentUsesItsOwnMemoryNamespaceAndNoOther) {
+  StartDaemon();
+  CmdResult r = Aictl({"mem", "put", "agent/bob", "secret", "s3cr3t"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  r = Aictl({"mem", "ns", "create", "shared/team"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  r = Aictl({"mem", "put", "shared/team", "plan", "p"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+
+  CmdResult run = Run("alice", {}, {"memory", "bob"});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  ASSERT_TRUE(WaitLog("alice", "memory-done"));
+  const std::string log = Logs("alice");
+  for (const char* line :
+       {"own-put=OK version=1", "own-get=OK value=mine", "own-put2=OK", "own-delete=OK",
+        "own-doc=OK", "own-search=OK hits=1", "own-ns=OK", "other-get=PERMISSION_DENIED value=\n",
+        "other-put=PERMISSION_DENIED", "other-delete=PERMISSION_DENIED",
+        "other-list=PERMISSION_DENIED", "shared-get=PERMISSION_DENIED", "create=PERMISSION_DENIED",
+        "quota=PERMISSION_DENIED", "list-namespaces=PERMISSION_DENIED",
+        "export-all=PERMISSION_DENIED"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << "no '" << line << "' in:\n" << log;
+  }
+
+  // Its namespace was created by its first write; bob's is untouched.
+  r = Aictl({"mem", "get", "agent/alice", "k2"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson(r.out)["value"], "mine2");
+  r = Aictl({"mem", "get", "agent/bob", "secret"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson(r.out)["value"], "s3cr3t");
+  EXPECT_EQ(ParseJson(r.out)["version"], 1);
+
+  // The ledger says who did what, under which rule.
+  const std::string instance = Inspect("alice")["instance"]["id"];
+  auto c = ConnectTo(*daemon_);
+  ASSERT_NE(c, nullptr);
+  AuditFilter f;
+  f.principal = "agent:spiffe://it-node/agent/alice#" + instance;
+  size_t allowed = 0, denied = 0;
+  for (const AuditRecord& rec : Query(*c, f)) {
+    if (rec.action.rfind("memory.", 0) != 0) continue;
+    if (rec.decision == Decision::kAllow) {
+      ++allowed;
+      EXPECT_EQ(rec.resource, "memory:agent/alice");
+      EXPECT_EQ(rec.rule_ids, std::vector<std::string>{"default.agents-own-memory"});
+    } else {
+      ++denied;
+      // Another namespace or a span, or namespace admin on its own.
+      EXPECT_TRUE(rec.resource != "memory:agent/alice" || rec.action == "memory.admin")
+          << rec.action << " " << rec.resource;
+      EXPECT_EQ(rec.rule_ids, std::vector<std::string>{"default-deny"});
+      EXPECT_EQ(rec.code, static_cast<int>(StatusCode::kPermissionDenied));
+    }
+  }
+  EXPECT_EQ(allowed, 7u);
+  EXPECT_EQ(denied, 9u);
+}
+
 }  // namespace
 }  // namespace aikernel::testing

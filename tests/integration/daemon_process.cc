@@ -154,6 +154,7 @@ std::string DaemonConfig::Render() const {
   std::ostringstream o;
   o << "[node]\nname = \"" << node << "\"\n\n[daemon]\n" << daemon << "\n[audit]\n" << audit;
   if (!policy.empty()) o << "\n[policy]\n" << policy;
+  if (!memory.empty()) o << "\n[memory]\n" << memory;
   return o.str();
 }
 

@@ -54,6 +54,7 @@ struct DaemonConfig {
   std::string daemon;  // extra lines for [daemon], e.g. "socket_group = \"65534\"\n"
   std::string audit;   // extra lines for [audit]
   std::string policy;  // extra lines for [policy], e.g. "approval_timeout_ms = 500\n"
+  std::string memory;  // extra lines for [memory]
   std::string Render() const;
   static DaemonConfig With(std::string daemon_lines, std::string audit_lines = "") {
     DaemonConfig c;

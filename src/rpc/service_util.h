@@ -1,0 +1,36 @@
+// Helpers shared by the daemon's gRPC services (server.cc, memory_service.cc):
+// protobuf Timestamp/Duration <-> nanoseconds, and finishing a call with its
+// audit sequence. Pure functions; thread-safe.
+#pragma once
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include <cstdint>
+
+#include <google/protobuf/duration.pb.h>
+#include <google/protobuf/timestamp.pb.h>
+
+#include "common/status.h"
+#include "kernel/kernel.h"
+
+namespace aikernel::rpc {
+
+// Trailing metadata key carrying a call's audit sequence.
+inline constexpr char kAuditSeqKey[] = "aikernel-audit-seq";
+
+void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts);
+void SetDuration(int64_t ns, google::protobuf::Duration* d);
+// Saturates instead of wrapping: int64 nanoseconds end in 2262, and a time
+// past that must not become a time in the past.
+int64_t ToNs(const google::protobuf::Timestamp& ts);
+// INVALID_ARGUMENT naming `field` unless nanos is in [0, 999999999].
+Status CheckTimestamp(const char* field, const google::protobuf::Timestamp& ts);
+// A non-negative duration in ns (saturating); INVALID_ARGUMENT naming
+// `field` if it is negative or its nanos are out of range.
+StatusOr<int64_t> NonNegativeNs(const char* field, const google::protobuf::Duration& d);
+
+// Finishes an RPC: trailer with the audit sequence, status mapped at the edge.
+grpc::Status Finish(grpc::ServerContext* ctx, const kernel::CallResult& result);
+
+}  // namespace aikernel::rpc

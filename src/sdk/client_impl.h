@@ -1,0 +1,57 @@
+// Internal to the SDK (src/sdk/, not installed): the gRPC state behind a
+// Client and the conversions its translation units share: client.cc
+// (channel setup, Kernel and Admin calls) and memory.cc (Memory calls).
+// gRPC and protobuf stay in src/sdk/; include/aikernel/ is plain C++.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "aikernel/client.h"
+#include "aikernel/v1/admin.grpc.pb.h"
+#include "aikernel/v1/kernel.grpc.pb.h"
+#include "aikernel/v1/memory.grpc.pb.h"
+
+namespace aikernel {
+inline namespace sdk {
+namespace internal {
+
+// The call's audit sequence from the trailing metadata; 0 if none came.
+uint64_t AuditSeqOf(const grpc::ClientContext& ctx);
+Timestamp FromProto(const google::protobuf::Timestamp& t);
+std::chrono::nanoseconds FromProto(const google::protobuf::Duration& d);
+void ToProto(Timestamp t, google::protobuf::Timestamp* out);
+// A non-negative duration (negative ones are sent as they are and refused by
+// the daemon, naming the field).
+void ToProto(std::chrono::nanoseconds d, google::protobuf::Duration* out);
+
+}  // namespace internal
+
+class Client::Impl {
+ public:
+  Endpoint endpoint;
+  std::chrono::milliseconds default_timeout{0};
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<::aikernel::v1::Kernel::Stub> kernel;
+  std::unique_ptr<::aikernel::v1::Admin::Stub> admin;
+  std::unique_ptr<::aikernel::v1::Memory::Stub> memory;
+
+  std::chrono::milliseconds EffectiveTimeout(const CallOptions& call) const {
+    return call.timeout ? *call.timeout : default_timeout;
+  }
+
+  void Prepare(grpc::ClientContext& ctx, const CallOptions& call) const {
+    std::chrono::milliseconds t = EffectiveTimeout(call);
+    if (t.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + t);
+  }
+
+  // Maps a failed call to a Status that names the cause (client.cc).
+  ::aikernel::sdk::Status FromGrpc(const grpc::Status& st, const grpc::ClientContext& ctx,
+                                   const CallOptions& call) const;
+};
+
+}  // namespace sdk
+}  // namespace aikernel
