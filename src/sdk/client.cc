@@ -325,8 +325,7 @@ Result<ReloadResult> Client::Reload(const CallOptions& call) {
 Result<QueryResult> Client::QueryAudit(const AuditFilter& filter,
                                        const std::function<bool(const AuditRecord&)>& on_record,
                                        const CallOptions& call) {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx, call);
+  internal::StreamCall s(*impl_, call);
   pb::QueryAuditRequest req;
   req.set_principal(filter.principal);
   req.set_action(filter.action);
@@ -338,31 +337,19 @@ Result<QueryResult> Client::QueryAudit(const AuditFilter& filter,
   req.set_last(filter.last);
   req.set_follow(filter.follow);
 
-  std::atomic<bool> stopped{false};
-  std::stop_callback cancel(call.stop, [&ctx, &stopped] {
-    stopped.store(true);
-    ctx.TryCancel();
-  });
-  auto reader = impl_->admin->QueryAudit(&ctx, req);
+  auto reader = impl_->admin->QueryAudit(&s.ctx, req);
   QueryResult r;
-  bool callback_stopped = false;
   pb::AuditRecord msg;
   while (reader->Read(&msg)) {
     ++r.records;
     if (!on_record(FromProto(msg))) {
-      callback_stopped = true;
-      ctx.TryCancel();
+      s.StopByCaller();
       break;
     }
   }
   grpc::Status st = reader->Finish();
-  r.audit_sequence = AuditSeqOf(ctx);
-  if ((callback_stopped || stopped.load()) &&
-      (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
-    r.cancelled = true;
-    return r;
-  }
-  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  r.audit_sequence = AuditSeqOf(s.ctx);
+  if (Error e = s.End(st, &r.cancelled); !e.ok()) return e;
   return r;
 }
 
@@ -575,8 +562,7 @@ Result<uint64_t> Client::RemoveAgent(std::string_view name, bool force, const Ca
 Result<LogsResult> Client::AgentLogs(std::string_view name, const AgentLogOptions& options,
                                      const std::function<bool(std::string_view)>& on_data,
                                      const CallOptions& call) {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx, call);
+  internal::StreamCall s(*impl_, call);
   pb::AgentLogsRequest req;
   req.set_name(std::string(name));
   req.set_follow(options.follow);
@@ -585,31 +571,19 @@ Result<LogsResult> Client::AgentLogs(std::string_view name, const AgentLogOption
     req.set_tail_set(true);
   }
   req.set_include_rotated(options.include_rotated);
-  std::atomic<bool> stopped{false};
-  std::stop_callback cancel(call.stop, [&ctx, &stopped] {
-    stopped.store(true);
-    ctx.TryCancel();
-  });
-  auto reader = impl_->admin->AgentLogs(&ctx, req);
+  auto reader = impl_->admin->AgentLogs(&s.ctx, req);
   LogsResult r;
-  bool callback_stopped = false;
   pb::AgentLogChunk chunk;
   while (reader->Read(&chunk)) {
     r.bytes += chunk.data().size();
     if (!on_data(chunk.data())) {
-      callback_stopped = true;
-      ctx.TryCancel();
+      s.StopByCaller();
       break;
     }
   }
   grpc::Status st = reader->Finish();
-  r.audit_sequence = AuditSeqOf(ctx);
-  if ((callback_stopped || stopped.load()) &&
-      (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
-    r.cancelled = true;
-    return r;
-  }
-  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  r.audit_sequence = AuditSeqOf(s.ctx);
+  if (Error e = s.End(st, &r.cancelled); !e.ok()) return e;
   return r;
 }
 

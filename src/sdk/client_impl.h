@@ -6,9 +6,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <stop_token>
 
 #include "aikernel/client.h"
 #include "aikernel/v1/admin.grpc.pb.h"
@@ -52,6 +55,52 @@ class Client::Impl {
   ::aikernel::sdk::Status FromGrpc(const grpc::Status& st, const grpc::ClientContext& ctx,
                                    const CallOptions& call) const;
 };
+
+namespace internal {
+
+// A server-streaming call the caller may stop, from its callback (which
+// then calls StopByCaller()) or through CallOptions::stop: QueryAudit,
+// AgentLogs, MemoryExport. Construct it before starting the call on `ctx`.
+class StreamCall {
+ public:
+  StreamCall(const Client::Impl& impl, const CallOptions& call)
+      : impl_(impl), call_(call), cancel_(call.stop, [this] {
+          stopped_.store(true);
+          ctx.TryCancel();
+        }) {
+    impl.Prepare(ctx, call);
+  }
+  StreamCall(const StreamCall&) = delete;
+  StreamCall& operator=(const StreamCall&) = delete;
+
+  // The caller's callback asked to stop: cancels the stream.
+  void StopByCaller() {
+    by_caller_ = true;
+    ctx.TryCancel();
+  }
+  // The call's end, given the stream's final status: a stream the caller
+  // stopped ends OK with *cancelled set; any other failure is the error.
+  ::aikernel::sdk::Status End(const grpc::Status& st, bool* cancelled) const {
+    if ((by_caller_ || stopped_.load()) &&
+        (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
+      *cancelled = true;
+      return {};
+    }
+    if (!st.ok()) return impl_.FromGrpc(st, ctx, call_);
+    return {};
+  }
+
+  grpc::ClientContext ctx;  // before cancel_, which may use it at once
+
+ private:
+  const Client::Impl& impl_;
+  const CallOptions& call_;
+  bool by_caller_ = false;
+  std::atomic<bool> stopped_{false};
+  std::stop_callback<std::function<void()>> cancel_;
+};
+
+}  // namespace internal
 
 }  // namespace sdk
 }  // namespace aikernel

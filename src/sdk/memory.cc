@@ -1,7 +1,5 @@
 // The SDK's Memory calls (proto/aikernel/v1/memory.proto): protobuf <->
 // the plain types of aikernel/memory.h.
-#include <atomic>
-#include <stop_token>
 
 #include "aikernel/client.h"
 #include "sdk/client_impl.h"
@@ -368,41 +366,30 @@ Result<MemoryExportResult> Client::MemoryExport(
     return Error(StatusCode::kInvalidArgument,
                  "MemoryExportOptions: set either ns or prefix, not both");
   }
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx, call);
+  internal::StreamCall s(*impl_, call);
   pb::MemoryExportRequest req;
   if (!options.ns.empty()) {
     req.set_namespace_(options.ns);
   } else {
     req.set_prefix(options.prefix);
   }
-  std::atomic<bool> stopped{false};
-  std::stop_callback cancel(call.stop, [&ctx, &stopped] {
-    stopped.store(true);
-    ctx.TryCancel();
-  });
-  auto reader = impl_->memory->Export(&ctx, req);
+  auto reader = impl_->memory->Export(&s.ctx, req);
   MemoryExportResult r;
-  bool callback_stopped = false;
+  bool stopped = false;
   pb::MemoryExportResponse msg;
-  while (!callback_stopped && reader->Read(&msg)) {
+  while (!stopped && reader->Read(&msg)) {
     for (const std::string& line : msg.lines()) {
       ++r.lines;
       if (!on_line(line)) {
-        callback_stopped = true;
-        ctx.TryCancel();
+        s.StopByCaller();
+        stopped = true;
         break;
       }
     }
   }
   grpc::Status st = reader->Finish();
-  r.audit_sequence = AuditSeqOf(ctx);
-  if ((callback_stopped || stopped.load()) &&
-      (st.ok() || st.error_code() == grpc::StatusCode::CANCELLED)) {
-    r.cancelled = true;
-    return r;
-  }
-  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  r.audit_sequence = AuditSeqOf(s.ctx);
+  if (Error e = s.End(st, &r.cancelled); !e.ok()) return e;
   return r;
 }
 
