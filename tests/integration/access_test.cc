@@ -14,22 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-// These tests run aictl as uid 65534 through setpriv, which needs root.
-#define REQUIRE_ROOT()                                                                 \
-  do {                                                                                 \
-    if (geteuid() != 0) {                                                              \
-      GTEST_FAIL() << "this test must run as root (it runs aictl as uid 65534 with "   \
-                      "setpriv); tests run as root here and in CI";                     \
-    }                                                                                  \
-  } while (0)
-
-DaemonConfig NobodyCanConnect(const std::string& admin_group = "") {
-  DaemonConfig c;
-  c.daemon = "socket_group = \"65534\"\n";  // numeric gid: no NSS entry needed
-  if (!admin_group.empty()) c.daemon += "admin_group = \"" + admin_group + "\"\n";
-  return c;
-}
-
 TEST(Access, NonOperatorIsDeniedAdminByTheDefaultRuleAndTheDenialIsAudited) {
   REQUIRE_ROOT();
   TempDir tmp;

@@ -2,6 +2,8 @@
 // DaemonProcess, collecting audit records, parsing aictl's JSON.
 #pragma once
 
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +15,24 @@
 #include "integration/daemon_process.h"
 
 namespace aikernel::testing {
+
+// For tests that run aictl as uid 65534 through setpriv, which needs root.
+#define REQUIRE_ROOT()                                                                 \
+  do {                                                                                 \
+    if (geteuid() != 0) {                                                              \
+      GTEST_FAIL() << "this test must run as root (it runs aictl as uid 65534 with "   \
+                      "setpriv); tests run as root here and in CI";                     \
+    }                                                                                  \
+  } while (0)
+
+// A daemon whose socket uid/gid 65534 may open (numeric gid: no NSS entry
+// needed); `admin_group` makes that uid an operator.
+inline DaemonConfig NobodyCanConnect(const std::string& admin_group = "") {
+  DaemonConfig c;
+  c.daemon = "socket_group = \"65534\"\n";  // numeric gid: no NSS entry needed
+  if (!admin_group.empty()) c.daemon += "admin_group = \"" + admin_group + "\"\n";
+  return c;
+}
 
 // Connects the SDK to `d`'s socket (10 s connect timeout, 30 s call deadline).
 // On failure records a test failure and returns nullptr.

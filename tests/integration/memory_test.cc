@@ -19,14 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-#define REQUIRE_ROOT()                                                               \
-  do {                                                                               \
-    if (geteuid() != 0) {                                                            \
-      GTEST_FAIL() << "this test must run as root (it runs aictl as uid 65534 with " \
-                      "setpriv); tests run as root here and in CI";                  \
-    }                                                                                \
-  } while (0)
-
 // Every audit record of `action` in call order.
 std::vector<AuditRecord> Records(Client& c, const std::string& action,
                                  const std::string& principal = "") {
@@ -325,7 +317,7 @@ TEST(Memory, AUserPrincipalGetsNoMemoryAndTheRefusalsAreAudited) {
   REQUIRE_ROOT();
   TempDir tmp;
   DaemonProcess d(tmp.path());
-  d.WriteConfig(DaemonConfig::With("socket_group = \"65534\"\n"));
+  d.WriteConfig(NobodyCanConnect());
   ASSERT_TRUE(d.Start());
   auto c = ConnectTo(d);
   ASSERT_NE(c, nullptr);
