@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "aikernel/memory.h"
+#include "aikernel/msg.h"
 #include "aikernel/status.h"
 
 namespace aikernel {
@@ -458,6 +459,22 @@ class Client {
   // Imports JSONL produced by MemoryExport, all or nothing (sent in chunks;
   // the daemon takes at most 1 GiB).
   Result<MemoryImportResult> MemoryImport(std::string_view jsonl, const CallOptions& call = {});
+
+  // ---- Msg service (types: aikernel/msg.h; docs/net.md) ----
+  // Send: msg.send on Agent::"<to>"; acknowledged once stored durably (the
+  // recipient's inbox here, or the outbox for a peer node). Receive/Ack:
+  // msg.receive on the inbox (an agent's own by default). List: operators.
+  // Errors: INVALID_ARGUMENT (the field), NOT_FOUND (no such local agent, no
+  // peer for the trust domain), PERMISSION_DENIED, UNAVAILABLE.
+  Result<MsgSendResult> MsgSend(std::string_view to, std::string_view topic,
+                                std::string_view payload, const MsgSendOptions& options = {},
+                                const CallOptions& call = {});
+  Result<MsgBatch> MsgReceive(const MsgReceiveOptions& options = {},
+                              const CallOptions& call = {});
+  Result<MsgAckResult> MsgAck(const std::vector<uint64_t>& seqs, std::string_view inbox = "",
+                              const CallOptions& call = {});
+  Result<MsgListResult> MsgList(const MsgListOptions& options = {},
+                                const CallOptions& call = {});
 
   class Impl;
 

@@ -76,6 +76,11 @@ void BuildApp(CLI::App& app, Context& ctx) {
   mem->require_subcommand(1);
   mem->footer(kGlobalFooter);
   AddMemoryCommands(*mem, ctx);
+  CLI::App* msg = app.add_subcommand(
+      "msg", "Agent messages through the daemon: send, recv, ack, ls (docs/net.md)");
+  msg->require_subcommand(1);
+  msg->footer(kGlobalFooter);
+  AddMsgCommands(*msg, ctx);
 }
 
 namespace {

@@ -40,6 +40,9 @@ void AddAgentCommands(CLI::App& agent, Context& ctx);
 // policy reload|check|eval, approvals ls|approve|deny (policy_cmds.cc).
 void AddPolicyCommands(CLI::App& app, Context& ctx);
 
+// msg send|recv|ack|ls (msg_cmds.cc).
+void AddMsgCommands(CLI::App& msg, Context& ctx);
+
 // Builds the whole command tree into `app` (used by main and by tests).
 void BuildApp(CLI::App& app, Context& ctx);
 

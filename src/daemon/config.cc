@@ -155,6 +155,10 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Integer(&Config::memory_default_max_bytes, 0, std::numeric_limits<int64_t>::max())},
         {"default_max_records",
          Integer(&Config::memory_default_max_records, 0, std::numeric_limits<int64_t>::max())}}},
+      {"msg",
+       {{"synchronous", Synchronous(&Config::msg_synchronous)},
+        {"max_payload_bytes", Integer(&Config::msg_max_payload_bytes, 1, 64ll << 20)},
+        {"default_ttl_ms", Integer(&Config::msg_default_ttl_ms, 1, 365ll * 86400000)}}},
   };
   return *schema;
 }
@@ -177,7 +181,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory])");
+                 "[memory], [msg])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -245,6 +249,9 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("memory.default_max_bytes", a.memory_default_max_bytes, b.memory_default_max_bytes);
   cmp("memory.default_max_records", a.memory_default_max_records,
       b.memory_default_max_records);
+  cmp("msg.synchronous", a.msg_synchronous, b.msg_synchronous);
+  cmp("msg.max_payload_bytes", a.msg_max_payload_bytes, b.msg_max_payload_bytes);
+  cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);
   return out;
 }
 

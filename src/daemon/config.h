@@ -45,6 +45,10 @@ struct Config {
   std::string memory_synchronous = "full";
   int64_t memory_default_max_bytes = int64_t{256} << 20;
   int64_t memory_default_max_records = 1'000'000;
+  // [msg]
+  std::string msg_synchronous = "full";
+  int64_t msg_max_payload_bytes = 1 << 20;
+  int64_t msg_default_ttl_ms = 86'400'000;
 
   // Where each key that was set came from ("file:line:col"), so checks made
   // after parsing (e.g. that a group exists) can point at the line.

@@ -27,7 +27,10 @@
 #include "kernel/connection_table.h"
 #include "kernel/kernel.h"
 #include "memory/memory.h"
+#include "net/mailbox.h"
+#include "net/messenger.h"
 #include "rpc/memory_service.h"
+#include "rpc/msg_service.h"
 #include "rpc/policy_service.h"
 #include "rpc/server.h"
 #include "rpc/unix_listener.h"
@@ -151,6 +154,7 @@ class Server {
                     absl::StrCat(mo.path, ": cannot open memory: ", mem.status().message()));
     }
     memory_ = *std::move(mem);
+    AIK_RETURN_IF_ERROR(OpenMessages(state));
     if (config_.agents_enabled) {
       agents::SupervisorOptions ao;
       ao.node = config_.node_name;
@@ -207,6 +211,8 @@ class Server {
     so.services.push_back(policy_service_.get());
     memory_service_ = rpc::MakeMemoryService(kernel_.get());
     so.services.push_back(memory_service_.get());
+    msg_service_ = rpc::MakeMsgService(kernel_.get(), messenger_.get());
+    so.services.push_back(msg_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -285,11 +291,39 @@ class Server {
     // Every call has returned: close memory (its queued writes were
     // acknowledged, so they are committed already) before the ledger.
     memory_->Close();
+    mailbox_->Close();
     ledger_->Close();
     audit::Head head = ledger_->head();
     spdlog::info("stopped; ledger head {} (checkpoint {})", head.sequence,
                  head.checkpoint_sequence);
     return 0;
+  }
+
+  // messages.db and the Messenger over it (docs/net.md). A local
+  // recipient must be an agent the supervisor knows; its spec's groups feed
+  // msg.send's context.same_group.
+  Status OpenMessages(const std::string& state) {
+    net::MailboxOptions bo;
+    bo.path = state + "/messages.db";
+    bo.synchronous = config_.msg_synchronous == "normal" ? store::Synchronous::kNormal
+                                                         : store::Synchronous::kFull;
+    StatusOr<std::unique_ptr<net::Mailbox>> mb = net::Mailbox::Open(bo);
+    if (!mb.ok()) {
+      return Status(mb.status().code(),
+                    absl::StrCat(bo.path, ": cannot open messages: ", mb.status().message()));
+    }
+    mailbox_ = *std::move(mb);
+    net::MessengerOptions mo;
+    mo.node = config_.node_name;
+    mo.max_payload_bytes = config_.msg_max_payload_bytes;
+    mo.default_ttl = std::chrono::milliseconds(config_.msg_default_ttl_ms);
+    mo.agent_groups = [this](const std::string& name) -> StatusOr<std::vector<std::string>> {
+      if (kernel_ == nullptr) return absl::UnavailableError("kernel not started");
+      AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, kernel_->InspectAgent(name));
+      return info.spec.groups;
+    };
+    messenger_ = std::make_unique<net::Messenger>(mailbox_.get(), std::move(mo));
+    return messenger_->LoadPeers();
   }
 
   std::string ReadyStatus() {
@@ -408,9 +442,12 @@ class Server {
   std::unique_ptr<audit::Ledger> ledger_;
   std::unique_ptr<agents::Supervisor> supervisor_;
   std::unique_ptr<memory::Memory> memory_;
+  std::unique_ptr<net::Mailbox> mailbox_;
+  std::unique_ptr<net::Messenger> messenger_;
   std::unique_ptr<kernel::Kernel> kernel_;
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr memory_service_{nullptr, nullptr};  // must outlive rpc_
+  rpc::ServicePtr msg_service_{nullptr, nullptr};     // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

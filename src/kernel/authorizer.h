@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "kernel/principal.h"
@@ -41,6 +43,12 @@ struct RateCounts {
   int64_t hour = 0;    // in the last 3600 s
 };
 
+// Context attributes a syscall adds beside args/node/time/counters (e.g.
+// msg.send's topic, size, remote, same_group), computed by the kernel, never
+// copied from a request field unchecked. Cedar sees context.<name>.
+using ContextValue = std::variant<bool, int64_t, std::string>;
+using ContextAttrs = std::vector<std::pair<std::string, ContextValue>>;
+
 struct AuthzRequest {
   const Principal* principal = nullptr;
   const SyscallInfo* call = nullptr;
@@ -49,6 +57,7 @@ struct AuthzRequest {
   std::string node;
   int64_t time_ns = 0;  // receipt time, ns since the Unix epoch
   RateCounts counts;
+  const ContextAttrs* extra = nullptr;  // may be null
 };
 
 struct Decision {

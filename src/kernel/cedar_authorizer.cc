@@ -203,6 +203,14 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
   ctx.emplace("time", Value::Time(policy::Datetime{req.time_ns / 1'000'000}));
   ctx.emplace("counters", Value::MakeRecord({{"minute", Value::Long(req.counts.minute)},
                                              {"hour", Value::Long(req.counts.hour)}}));
+  if (req.extra != nullptr) {
+    for (const auto& [name, v] : *req.extra) {
+      Value val = std::holds_alternative<bool>(v)      ? Value::Bool(std::get<bool>(v))
+                  : std::holds_alternative<int64_t>(v) ? Value::Long(std::get<int64_t>(v))
+                                                       : Value::String(std::get<std::string>(v));
+      ctx.emplace(name, std::move(val));  // never replaces args, node, time, counters
+    }
+  }
   policy::Request out;
   out.principal = PrincipalUid(p);
   out.action = {"Action", std::string(req.call->action)};

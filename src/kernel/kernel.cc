@@ -38,7 +38,9 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
 
   Status status;
   // 1 authenticate
-  StatusOr<Principal> principal = deps_.connections->Authenticate(call.peer);
+  StatusOr<Principal> principal = call.authenticated != nullptr
+                                       ? StatusOr<Principal>(*call.authenticated)
+                                       : deps_.connections->Authenticate(call.peer);
   if (!principal.ok()) {
     record.principal = "unauthenticated";
     record.decision = audit::Decision::kDeny;
@@ -59,6 +61,12 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
     areq.node = info_.node;
     areq.time_ns = received_ns;
     areq.counts = counts;
+    ContextAttrs extra;
+    if (call.bind) {
+      call.bind(*principal, &record.resource, &extra);
+      areq.resource = ParseResourceString(record.resource);
+      areq.extra = &extra;
+    }
     Decision decision = deps_.authorizer->Decide(areq);
     record.rule_ids = decision.rule_ids;
     for (const std::string& id : decision.error_ids) record.rule_ids.push_back("error:" + id);
@@ -94,6 +102,7 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
       }
     }
   }
+  if (!call.correlation.empty()) record.rule_ids.push_back("corr:" + call.correlation);
   record.code = static_cast<int32_t>(status.code());
   record.latency_ns = deps_.clock->MonotonicNs() - t0;
 

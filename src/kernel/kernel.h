@@ -22,7 +22,8 @@
 //                     execution succeeded (and an error is logged). Its
 //                     rule_ids are the deciding policy ids, then
 //                     "error:<id>" per policy that errored, then the
-//                     approval outcome ("approval:<id>:approved-by:<op>").
+//                     approval outcome ("approval:<id>:approved-by:<op>"),
+//                     then "corr:<id>" for a call with a correlation id.
 // - The RPC layer is a thin adapter: it converts protobuf <-> the kernel's
 //   types and calls Dispatch() with an `execute` closure; it holds no policy.
 // - Thread-safe: Dispatch() is called concurrently from gRPC's threads.
@@ -68,10 +69,29 @@ struct KernelInfo {
 // Kind::"id" with the kind capitalized (ParseResourceString: "tool:fs.read"
 // -> Tool::"fs.read").
 struct CallRequest {
+  CallRequest() = default;
+  CallRequest(std::string peer_, Syscall syscall_, std::string resource_,
+              const google::protobuf::Message* request_ = nullptr)
+      : peer(std::move(peer_)), syscall(syscall_), resource(std::move(resource_)),
+        request(request_) {}
+
   std::string peer;  // grpc::ServerContext::peer(), e.g. "fd:12"
-  Syscall syscall;
+  Syscall syscall = Syscall::kWhoami;
   std::string resource;
   const google::protobuf::Message* request = nullptr;  // digested; context.args
+  // Optional: called once the caller is authenticated, before authorization,
+  // for what depends on who is calling: it may replace the resource (an
+  // agent's own inbox) and add context attributes (msg.send).
+  std::function<void(const Principal&, std::string* resource, ContextAttrs* context)> bind;
+  // Optional: ties this call's ledger record to records elsewhere (a
+  // message's record on the sending and the receiving node); appended to
+  // rule_ids as "corr:<id>".
+  std::string correlation;
+  // Optional: a principal established by the caller of Dispatch instead of
+  // the ConnectionTable. Only rpc/peer_service.cc sets it, for a remote
+  // agent whose node authenticated over mTLS and signed an assertion naming
+  // it; `peer` is then ignored.
+  const Principal* authenticated = nullptr;
 };
 
 struct CallResult {

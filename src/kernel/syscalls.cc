@@ -79,6 +79,14 @@ constexpr SyscallInfo kTable[] = {
      "/aikernel.v1.Memory/Export", "stream namespaces as JSON lines"},
     {Syscall::kMemImport, Service::kMemory, "memory.write",
      "/aikernel.v1.Memory/Import", "import JSON lines, all or nothing"},
+    {Syscall::kMsgSend, Service::kMsg, "msg.send", "/aikernel.v1.Msg/Send",
+     "send a message to an agent, here or on a peer node"},
+    {Syscall::kMsgReceive, Service::kMsg, "msg.receive", "/aikernel.v1.Msg/Receive",
+     "take messages from an inbox (long poll)"},
+    {Syscall::kMsgAck, Service::kMsg, "msg.receive", "/aikernel.v1.Msg/Ack",
+     "acknowledge received messages"},
+    {Syscall::kMsgList, Service::kMsg, "msg.list", "/aikernel.v1.Msg/List",
+     "operators' view of inboxes and the outbox"},
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy, kMemory };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -51,6 +51,11 @@ enum class Syscall {
   kMemCompact,          // Memory.Compact
   kMemExport,           // Memory.Export
   kMemImport,           // Memory.Import
+  // Msg service (proto/aikernel/v1/msg.proto, docs/net.md).
+  kMsgSend,     // Msg.Send      msg.send on agent:<to>
+  kMsgReceive,  // Msg.Receive   msg.receive on agent:<inbox>
+  kMsgAck,      // Msg.Ack       msg.receive on agent:<inbox>
+  kMsgList,     // Msg.List      msg.list on messages:<box>
 };
 
 struct SyscallInfo {

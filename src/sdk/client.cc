@@ -229,6 +229,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   impl->kernel = pb::Kernel::NewStub(impl->channel);
   impl->admin = pb::Admin::NewStub(impl->channel);
   impl->memory = pb::Memory::NewStub(impl->channel);
+  impl->msg = pb::Msg::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

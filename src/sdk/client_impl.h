@@ -17,6 +17,7 @@
 #include "aikernel/v1/admin.grpc.pb.h"
 #include "aikernel/v1/kernel.grpc.pb.h"
 #include "aikernel/v1/memory.grpc.pb.h"
+#include "aikernel/v1/msg.grpc.pb.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -41,6 +42,7 @@ class Client::Impl {
   std::unique_ptr<::aikernel::v1::Kernel::Stub> kernel;
   std::unique_ptr<::aikernel::v1::Admin::Stub> admin;
   std::unique_ptr<::aikernel::v1::Memory::Stub> memory;
+  std::unique_ptr<::aikernel::v1::Msg::Stub> msg;
 
   std::chrono::milliseconds EffectiveTimeout(const CallOptions& call) const {
     return call.timeout ? *call.timeout : default_timeout;
@@ -99,6 +101,24 @@ class StreamCall {
   std::atomic<bool> stopped_{false};
   std::stop_callback<std::function<void()>> cancel_;
 };
+
+// One unary call on `stub`: context with deadline and stop, the RPC, the
+// error mapping. `fill` converts the response on success (memory.cc, msg.cc).
+template <typename Req, typename Resp, typename Out, typename Stub, typename Rpc,
+          typename Fill>
+Result<Out> UnaryCall(Client::Impl& impl, Stub* stub, const CallOptions& call, const Req& req,
+                      Rpc rpc, Fill fill) {
+  grpc::ClientContext ctx;
+  impl.Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  Resp resp;
+  grpc::Status st = (stub->*rpc)(&ctx, req, &resp);
+  if (!st.ok()) return impl.FromGrpc(st, ctx, call);
+  Out out;
+  fill(resp, out);
+  out.audit_sequence = AuditSeqOf(ctx);
+  return out;
+}
 
 }  // namespace internal
 

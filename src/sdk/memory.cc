@@ -71,28 +71,11 @@ MemoryNamespace FromProto(const pb::MemoryNamespace& m) {
   return n;
 }
 
-// One unary Memory call: context with deadline and stop, the RPC, the
-// error mapping. `fill` converts the response on success.
-template <typename Req, typename Resp, typename Out, typename Rpc, typename Fill>
-Result<Out> UnaryMemoryCall(Client::Impl& impl, const CallOptions& call, const Req& req,
-                            Rpc rpc, Fill fill) {
-  grpc::ClientContext ctx;
-  impl.Prepare(ctx, call);
-  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
-  Resp resp;
-  grpc::Status st = (impl.memory.get()->*rpc)(&ctx, req, &resp);
-  if (!st.ok()) return impl.FromGrpc(st, ctx, call);
-  Out out;
-  fill(resp, out);
-  out.audit_sequence = AuditSeqOf(ctx);
-  return out;
-}
-
 }  // namespace
 
-#define AIK_MEMORY_CALL(Method, Out, req, fill)                                           \
-  UnaryMemoryCall<pb::Memory##Method##Request, pb::Memory##Method##Response, Out>(        \
-      *impl_, call, req, &pb::Memory::Stub::Method, fill)
+#define AIK_MEMORY_CALL(Method, Out, req, fill)                                          \
+  internal::UnaryCall<pb::Memory##Method##Request, pb::Memory##Method##Response, Out>(   \
+      *impl_, impl_->memory.get(), call, req, &pb::Memory::Stub::Method, fill)
 
 Result<MemoryEntryResult> Client::MemoryPut(std::string_view ns, std::string_view key,
                                             std::string_view value,
