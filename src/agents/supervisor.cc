@@ -1,5 +1,7 @@
 #include "agents/supervisor.h"
 
+#include "sandbox/launch_thread.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -64,51 +66,7 @@ Status Errno(const std::string& what) {
 
 }  // namespace
 
-// One thread that runs sandbox::Launch calls in order, so the loop never
-// waits for a child to exec. It lives as long as the Supervisor (agents get
-// PR_SET_PDEATHSIG tied to the thread that launched them).
-class LaunchThread {
- public:
-  LaunchThread() : thread_([this] { Loop(); }) {}
-  ~LaunchThread() { Stop(); }
-  void Post(std::function<void()> fn) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stop_) return;
-    queue_.push_back(std::move(fn));
-    cv_.notify_one();
-  }
-  // Finishes the launch in progress, drops the queued ones, joins.
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-      queue_.clear();
-      cv_.notify_one();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Loop() {
-    pthread_setname_np(pthread_self(), "aik-launch");
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
-        if (stop_) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                        // GUARDED_BY(mu_)
-  std::thread thread_;
-};
+using sandbox::LaunchThread;
 
 // ------------------------------------------------------------------ Impl
 

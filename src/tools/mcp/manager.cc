@@ -1,0 +1,206 @@
+#include "tools/mcp/manager.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <future>
+#include <set>
+
+namespace aikernel::tools::mcp {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+Status Bad(const ServerConfig& c, const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("mcp '", c.name, "': ", field, ": ", why));
+}
+
+bool ValidServerName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char ch : n) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status MakeWorkdir(const ServerConfig& c) {
+  std::error_code ec;
+  std::filesystem::create_directories(c.workdir, ec);
+  if (ec) return Bad(c, "workdir", absl::StrCat("cannot create ", c.workdir, ": ", ec.message()));
+  // The server runs as its own uid and must be able to write its workdir.
+  if (::chown(c.workdir.c_str(), static_cast<uid_t>(c.uid), static_cast<gid_t>(c.gid)) != 0 &&
+      geteuid() == 0) {
+    return Bad(c, "workdir", absl::StrCat("cannot chown ", c.workdir));
+  }
+  ::chmod(c.workdir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Status ValidateServerConfig(const ServerConfig& c) {
+  if (!ValidServerName(c.name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mcp: name: '", c.name, "' must be 1-64 of [a-z0-9_-] (tools mount as <name>.<tool>)"));
+  }
+  if (c.command.empty()) return Bad(c, "command", "must not be empty");
+  if (!sandbox::ProfileByName(c.sandbox).ok()) {
+    return Bad(c, "sandbox", absl::StrCat("unknown profile '", c.sandbox,
+                                          "' (known: trusted, default)"));
+  }
+  if (c.uid <= 0 || c.gid <= 0) return Bad(c, "uid/gid", "must not be root (0)");
+  if (c.call_timeout_ms <= 0) return Bad(c, "call_timeout_ms", "must be positive");
+  if (c.start_timeout_ms <= 0) return Bad(c, "start_timeout_ms", "must be positive");
+  if (c.max_message_bytes < 4096) return Bad(c, "max_message_bytes", "must be at least 4096");
+  if (c.restart_initial_ms <= 0 || c.restart_max_ms < c.restart_initial_ms) {
+    return Bad(c, "restart_initial_ms/restart_max_ms",
+               "must be positive with restart_max_ms >= restart_initial_ms");
+  }
+  if (!c.workdir.empty() && c.workdir[0] != '/') return Bad(c, "workdir", "must be absolute");
+  return absl::OkStatus();
+}
+
+Manager::Manager(ManagerOptions options, std::unique_ptr<PinStore> pins)
+    : o_(std::move(options)), pins_(std::move(pins)) {}
+
+Manager::~Manager() = default;
+
+StatusOr<std::unique_ptr<Manager>> Manager::Create(ManagerOptions o,
+                                                   std::vector<ServerConfig> servers) {
+  std::set<std::string> names;
+  for (ServerConfig& c : servers) {
+    AIK_RETURN_IF_ERROR(ValidateServerConfig(c));
+    if (!names.insert(c.name).second) return Bad(c, "name", "used by two [[mcp]] entries");
+    if (c.workdir.empty()) c.workdir = o.state_dir + "/mcp/" + c.name;
+  }
+  if (o.launcher == nullptr) o.launcher = sandbox::RealLauncher();
+  AIK_ASSIGN_OR_RETURN(std::unique_ptr<PinStore> pins,
+                       PinStore::Open(o.state_dir + "/mcp-pins.json"));
+  std::unique_ptr<Manager> m(new Manager(std::move(o), std::move(pins)));
+  if (!servers.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(m->o_.logs_dir + "/mcp", ec);
+  }
+  for (ServerConfig& c : servers) {
+    AIK_RETURN_IF_ERROR(MakeWorkdir(c));
+    ServerDeps deps;
+    deps.io = m->o_.io;
+    deps.launch_thread = &m->launch_thread_;
+    deps.launcher = m->o_.launcher;
+    deps.pins = m->pins_.get();
+    deps.on_event = m->o_.on_event;
+    deps.on_change = m->o_.on_change;
+    deps.logs_dir = m->o_.logs_dir;
+    deps.client_version = m->o_.client_version;
+    std::string name = c.name;
+    m->servers_[name] = std::make_unique<Server>(std::move(c), std::move(deps));
+  }
+  return m;
+}
+
+void Manager::Start() {
+  for (auto& [name, s] : servers_) s->Start();
+}
+
+void Manager::Shutdown() {
+  closing_.store(true);
+  for (auto& [name, s] : servers_) s->Shutdown();
+  launch_thread_.Stop();
+}
+
+std::vector<ServerView> Manager::Servers() const {
+  std::vector<ServerView> out;
+  for (const auto& [name, s] : servers_) out.push_back(s->View());
+  return out;
+}
+
+std::vector<MountedTool> Manager::Tools() const {
+  std::vector<MountedTool> out;
+  for (const auto& [name, s] : servers_) {
+    ServerView v = s->View();
+    for (MountedTool& t : v.tools) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+StatusOr<Server*> Manager::ServerOf(const std::string& name, std::string* tool) const {
+  size_t dot = name.find('.');
+  auto it = dot == std::string::npos ? servers_.end() : servers_.find(name.substr(0, dot));
+  if (it == servers_.end()) {
+    return absl::NotFoundError(absl::StrCat("no MCP server for tool '", name, "'"));
+  }
+  *tool = name.substr(dot + 1);
+  return it->second.get();
+}
+
+StatusOr<MountedTool> Manager::Find(const std::string& name) const {
+  std::string tool;
+  AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
+  ServerView v = s->View();
+  for (MountedTool& t : v.tools) {
+    if (t.name == name) return std::move(t);
+  }
+  return absl::NotFoundError(absl::StrCat("MCP server ", v.name, " (", StateName(v.state),
+                                          ") lists no tool '", tool, "'"));
+}
+
+StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
+                             milliseconds timeout, const std::function<bool()>& cancelled) {
+  if (closing_.load()) return absl::UnavailableError("the daemon is shutting down");
+  std::string tool;
+  AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
+  auto promise = std::make_shared<std::promise<StatusOr<json>>>();
+  std::future<StatusOr<json>> answer = promise->get_future();
+  auto call = std::make_shared<std::shared_ptr<Server::Call>>();
+  asio::post(*o_.io, [s, tool, arguments, timeout, promise, call] {
+    *call = s->CallTool(tool, arguments, timeout,
+                        [promise](StatusOr<json> r) { promise->set_value(std::move(r)); });
+  });
+  // Poll the caller's cancel and the shutdown flag between waits: the loop
+  // completes the promise, so a closed loop must not leave us waiting.
+  for (;;) {
+    if (answer.wait_for(milliseconds(20)) == std::future_status::ready) return answer.get();
+    if (closing_.load()) {
+      return absl::UnavailableError(absl::StrCat("MCP call ", name,
+                                                 " abandoned: the daemon is shutting down"));
+    }
+    if (cancelled && cancelled()) {
+      asio::post(*o_.io, [s, call] {
+        if (*call) s->Cancel(*call, "cancelled by the caller");
+      });
+      // Cancel completes the call (unless its answer raced it in).
+      return answer.get();
+    }
+  }
+}
+
+Status Manager::Accept(const std::string& name) {
+  AIK_ASSIGN_OR_RETURN(MountedTool t, Find(name));
+  if (t.refused.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tool ", name, " matches its pin; nothing to accept"));
+  }
+  AIK_RETURN_IF_ERROR(pins_->Accept(name, t.digest));
+  std::string tool;
+  AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
+  // Re-check on the loop so calls made after Accept returns see it.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  asio::post(*o_.io, [s, done] {
+    s->RecheckPins();
+    done->set_value();
+  });
+  if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return absl::UnavailableError("accepted and pinned, but the loop did not confirm in 5 s");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aikernel::tools::mcp
