@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "tools/mcp/manager.h"
+
 namespace aikernel::daemon {
 namespace {
 
@@ -163,6 +165,113 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
   return *schema;
 }
 
+// One [[mcp]] entry. Each key is checked like a top-level one; the entry
+// is then validated as a whole (names, profile, timeouts).
+Status ParseMcpEntry(const toml::table& t, const std::string& file, size_t index,
+                     tools::mcp::ServerConfig& c) {
+  const std::string prefix = absl::StrCat("mcp[", index, "].");
+  auto str = [&](const toml::node& n, const std::string& key, std::string& out) -> Status {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) return Bad(file, n, prefix + key, "expected a string");
+    out = *v;
+    return absl::OkStatus();
+  };
+  auto strings = [&](const toml::node& n, const std::string& key,
+                     std::vector<std::string>& out) -> Status {
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return Bad(file, n, prefix + key, "expected an array of strings");
+    out.clear();
+    for (const toml::node& e : *a) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v) return Bad(file, e, prefix + key, "expected strings");
+      out.push_back(*v);
+    }
+    return absl::OkStatus();
+  };
+  auto integer = [&](const toml::node& n, const std::string& key, int64_t& out, int64_t min,
+                     int64_t max) -> Status {
+    if (!n.is_integer()) return Bad(file, n, prefix + key, "expected an integer");
+    int64_t v = *n.value<int64_t>();
+    if (v < min || v > max) {
+      return Bad(file, n, prefix + key,
+                 absl::StrCat("must be between ", min, " and ", max, ", got ", v));
+    }
+    out = v;
+    return absl::OkStatus();
+  };
+  for (const auto& [k, n] : t) {
+    const std::string key(k.str());
+    Status s;
+    if (key == "name") {
+      s = str(n, key, c.name);
+    } else if (key == "command") {
+      s = str(n, key, c.command);
+    } else if (key == "args") {
+      s = strings(n, key, c.args);
+    } else if (key == "env") {
+      const toml::table* e = n.as_table();
+      if (e == nullptr) return Bad(file, n, prefix + key, "expected a table of strings");
+      for (const auto& [ek, ev] : *e) {
+        auto v = ev.value<std::string>();
+        if (!ev.is_string() || !v) return Bad(file, ev, prefix + key, "expected strings");
+        c.env[std::string(ek.str())] = *v;
+      }
+    } else if (key == "sandbox") {
+      s = str(n, key, c.sandbox);
+    } else if (key == "read_paths") {
+      s = strings(n, key, c.read_paths);
+    } else if (key == "write_paths") {
+      s = strings(n, key, c.write_paths);
+    } else if (key == "uid") {
+      s = integer(n, key, c.uid, 1, 4294967294ll);
+    } else if (key == "gid") {
+      s = integer(n, key, c.gid, 1, 4294967294ll);
+    } else if (key == "workdir") {
+      s = str(n, key, c.workdir);
+    } else if (key == "call_timeout_ms") {
+      s = integer(n, key, c.call_timeout_ms, 1, 86400000);
+    } else if (key == "start_timeout_ms") {
+      s = integer(n, key, c.start_timeout_ms, 1, 86400000);
+    } else if (key == "max_message_bytes") {
+      s = integer(n, key, c.max_message_bytes, 4096, 1 << 30);
+    } else if (key == "restart_initial_ms") {
+      s = integer(n, key, c.restart_initial_ms, 1, 86400000);
+    } else if (key == "restart_max_ms") {
+      s = integer(n, key, c.restart_max_ms, 1, 86400000);
+    } else {
+      return Bad(file, n, prefix + key,
+                 "unknown key (known in [[mcp]]: name, command, args, env, sandbox, "
+                 "read_paths, write_paths, uid, gid, workdir, call_timeout_ms, "
+                 "start_timeout_ms, max_message_bytes, restart_initial_ms, restart_max_ms)");
+    }
+    AIK_RETURN_IF_ERROR(s);
+  }
+  if (Status v = tools::mcp::ValidateServerConfig(c); !v.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(file, t.source()), ": ", prefix, " ", v.message()));
+  }
+  return absl::OkStatus();
+}
+
+Status ParseMcp(const toml::node& node, const std::string& file, Config& config) {
+  const toml::array* a = node.as_array();
+  if (a == nullptr || !a->is_array_of_tables()) {
+    return Bad(file, node, "mcp", "expected [[mcp]] tables (one per server)");
+  }
+  for (const toml::node& e : *a) {
+    tools::mcp::ServerConfig c;
+    AIK_RETURN_IF_ERROR(ParseMcpEntry(*e.as_table(), file, config.mcp.size(), c));
+    for (const auto& other : config.mcp) {
+      if (other.name == c.name) {
+        return Bad(file, e, absl::StrCat("mcp[", config.mcp.size(), "].name"),
+                   absl::StrCat("'", c.name, "' is used by another [[mcp]] entry"));
+      }
+    }
+    config.mcp.push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
@@ -177,11 +286,15 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   config.source = file;
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
+    if (section == "mcp") {
+      AIK_RETURN_IF_ERROR(ParseMcp(section_node, file, config));
+      continue;
+    }
     auto known = Schema().find(section);
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory], [msg])");
+                 "[memory], [msg], [[mcp]])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -252,6 +365,7 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("msg.synchronous", a.msg_synchronous, b.msg_synchronous);
   cmp("msg.max_payload_bytes", a.msg_max_payload_bytes, b.msg_max_payload_bytes);
   cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);
+  cmp("mcp", a.mcp, b.mcp);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tools/mcp/server_config.h"
 
 namespace aikernel::daemon {
 
@@ -69,6 +70,9 @@ struct Config {
   int64_t agents_log_max_bytes = 10 << 20;
   int64_t agents_log_keep = 3;
   std::string agents_specs_dir;  // "" -> agents/ beside the configuration file
+  // [[mcp]]: MCP servers mounted as tool providers (docs/mcp.md). The
+  // command, args, sandbox and limits are checked when parsed.
+  std::vector<tools::mcp::ServerConfig> mcp;
 };
 
 StatusOr<Config> LoadConfig(const std::string& path);

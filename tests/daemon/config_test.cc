@@ -131,3 +131,62 @@ TEST(ConfigTest, ChangedKeysAndReloadability) {
 
 }  // namespace
 }  // namespace aikernel::daemon
+
+namespace aikernel::daemon {
+namespace {
+
+TEST(ConfigTest, McpEntriesParseWithDefaults) {
+  auto c = ParseConfig(R"([[mcp]]
+name = "files"
+command = "/usr/bin/node"
+args = ["server.js", "/srv"]
+env = { A = "1" }
+call_timeout_ms = 1000
+
+[[mcp]]
+name = "web"
+command = "web-mcp"
+sandbox = "default"
+read_paths = ["/opt/web"]
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->mcp.size(), 2u);
+  EXPECT_EQ(c->mcp[0].name, "files");
+  EXPECT_EQ(c->mcp[0].args, (std::vector<std::string>{"server.js", "/srv"}));
+  EXPECT_EQ(c->mcp[0].env.at("A"), "1");
+  EXPECT_EQ(c->mcp[0].call_timeout_ms, 1000);
+  EXPECT_EQ(c->mcp[0].sandbox, "trusted");
+  EXPECT_EQ(c->mcp[0].uid, 65534);
+  EXPECT_EQ(c->mcp[1].sandbox, "default");
+  EXPECT_EQ(c->mcp[1].read_paths, (std::vector<std::string>{"/opt/web"}));
+  auto none = ParseConfig("", "e");
+  EXPECT_EQ(ChangedKeys(*c, *none), (std::vector<std::string>{"mcp"}));
+  EXPECT_FALSE(IsReloadable("mcp"));
+}
+
+TEST(ConfigTest, BadMcpEntriesNameTheEntryAndField) {
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"[mcp]\nname = \"x\"\n", "mcp: expected [[mcp]] tables"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nbogus = 1\n", "mcp[0].bogus: unknown key"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nargs = \"a\"\n", "mcp[0].args: expected an array"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nuid = 0\n", "mcp[0].uid: must be between"},
+      {"[[mcp]]\nname = \"x\"\n", "command: must not be empty"},
+      {"[[mcp]]\nname = \"A.B\"\ncommand = \"c\"\n", "name: 'A.B' must be 1-64 of [a-z0-9_-]"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nsandbox = \"open\"\n", "unknown profile 'open'"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\n[[mcp]]\nname = \"x\"\ncommand = \"d\"\n",
+       "mcp[1].name: 'x' is used by another"},
+  };
+  for (const Case& k : cases) {
+    auto c = ParseConfig(k.text, "bad.toml");
+    ASSERT_FALSE(c.ok()) << k.text;
+    std::string msg(c.status().message());
+    EXPECT_NE(msg.find("bad.toml:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(k.want), std::string::npos) << k.text << " -> " << msg;
+  }
+}
+
+}  // namespace
+}  // namespace aikernel::daemon

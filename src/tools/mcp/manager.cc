@@ -121,6 +121,17 @@ std::vector<ServerView> Manager::Servers() const {
   return out;
 }
 
+StatusOr<ServerView> Manager::View(const std::string& server) const {
+  auto it = servers_.find(server);
+  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("no MCP server '", server, "'"));
+  return it->second->View();
+}
+
+uint64_t Manager::ToolsVersion(const std::string& server) const {
+  auto it = servers_.find(server);
+  return it == servers_.end() ? 0 : it->second->ToolsVersion();
+}
+
 std::vector<MountedTool> Manager::Tools() const {
   std::vector<MountedTool> out;
   for (const auto& [name, s] : servers_) {

@@ -61,6 +61,10 @@ class Manager {
   void Shutdown();
 
   std::vector<ServerView> Servers() const;
+  // One server's view; NOT_FOUND for an unknown name.
+  StatusOr<ServerView> View(const std::string& server) const;
+  // Server::ToolsVersion of `server` (0 for an unknown one).
+  uint64_t ToolsVersion(const std::string& server) const;
   // Every mounted tool of every server (refused ones included, with why).
   std::vector<MountedTool> Tools() const;
   StatusOr<MountedTool> Find(const std::string& name) const;

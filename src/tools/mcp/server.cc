@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -319,6 +320,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       view_.tools = std::move(tools);
+      tools_version_.fetch_add(1);
     }
     if (!first) Changed();
     if (first) {
@@ -758,6 +760,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   mutable std::mutex mu_;
   ServerView view_;  // GUARDED_BY(mu_)
+
+ public:
+  std::atomic<uint64_t> tools_version_{0};
 };
 
 Server::Server(ServerConfig config, ServerDeps deps)
@@ -779,5 +784,6 @@ void Server::Cancel(const std::shared_ptr<Call>& call, const std::string& reason
 void Server::RecheckPins() { impl_->RecheckPins(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 ServerView Server::View() const { return impl_->View(); }
+uint64_t Server::ToolsVersion() const { return impl_->tools_version_.load(); }
 
 }  // namespace aikernel::tools::mcp

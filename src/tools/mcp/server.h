@@ -119,6 +119,9 @@ class Server {
 
   // Any thread.
   ServerView View() const;
+  // Bumped each time the mounted tools (or their refusals) are replaced, so
+  // callers can cache what they built from View().tools.
+  uint64_t ToolsVersion() const;
   const ServerConfig& config() const { return config_; }
 
   class Impl;

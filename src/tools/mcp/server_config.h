@@ -31,6 +31,8 @@ struct ServerConfig {
   int64_t max_message_bytes = 8 << 20;  // one JSON-RPC line from the server
   int64_t restart_initial_ms = 500;
   int64_t restart_max_ms = 60000;
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 }  // namespace aikernel::tools::mcp
