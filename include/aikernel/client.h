@@ -220,6 +220,21 @@ struct AgentLimits {
   std::chrono::milliseconds timeout{0};  // wall clock per instance; 0: none
 };
 
+// Hard quotas the kernel enforces before policy; 0: none (agent.proto).
+struct AgentCallQuota {
+  uint64_t per_minute = 0;
+  uint64_t per_hour = 0;
+  uint64_t total = 0;  // over the agent instance's lifetime
+};
+
+struct AgentQuotas {
+  AgentCallQuota calls;  // every action together
+  uint64_t bytes_per_minute = 0;
+  uint64_t bytes_per_hour = 0;
+  uint64_t tool_calls = 0;  // tool.call budget over the instance's lifetime
+  std::map<std::string, AgentCallQuota> actions;  // per action id
+};
+
 struct AgentSpec {
   std::string name;
   std::string command;  // absolute path
@@ -234,6 +249,7 @@ struct AgentSpec {
   std::chrono::milliseconds stop_grace{0};  // 0: 10 s
   AgentRestart restart;
   AgentLimits limits;
+  AgentQuotas quotas;
 };
 
 enum class AgentState {
@@ -304,6 +320,29 @@ struct Approval {
   std::vector<std::string> rule_ids;
   Timestamp requested_at{};
   Timestamp deadline{};
+};
+
+// Policy.ExplainDecision (policy.proto documents each field).
+struct ExplainedPolicy {
+  std::string id;
+  std::string role;  // "determining" | "errored"
+  std::string file;
+  uint32_t line = 0;
+  std::string text;
+};
+
+struct DecisionExplanation {
+  AuditRecord record;
+  std::string decided_by;  // "policy", "quota", "authentication", "kernel"
+  std::vector<std::string> determining_policies;
+  std::vector<std::string> errored_policies;
+  std::vector<std::string> notes;
+  std::string policy_set_digest;  // "" if unknown
+  uint64_t policy_load_sequence = 0;
+  std::string current_policy_set_digest;
+  bool policy_set_changed = false;
+  std::vector<ExplainedPolicy> policies;  // when the set is unchanged
+  uint64_t audit_sequence = 0;            // of the explain call itself
 };
 
 struct ApprovalList {
@@ -379,6 +418,9 @@ class Client {
   // is not waiting). Returns the decision's audit sequence.
   Result<uint64_t> DecideApproval(uint64_t id, bool approve, std::string_view reason,
                                   const CallOptions& call = {});
+  // Policy.ExplainDecision: why audit record `sequence` was decided as it
+  // was. NOT_FOUND if there is no such record.
+  Result<DecisionExplanation> ExplainDecision(uint64_t sequence, const CallOptions& call = {});
 
   // ---- Memory service (types: aikernel/memory.h) ----
   // Each is one governed call: memory.read / write / search / delete on the

@@ -63,7 +63,41 @@ Status Range(const std::string& field, int64_t v, int64_t lo, int64_t hi) {
   return absl::OkStatus();
 }
 
+constexpr int64_t kMaxQuota = 1'000'000'000'000LL;
+
+Status CallQuotaRange(const std::string& prefix, const CallQuota& q) {
+  AIK_RETURN_IF_ERROR(Range(prefix + "per_minute", q.per_minute, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range(prefix + "per_hour", q.per_hour, 0, kMaxQuota));
+  return Range(prefix + "total", q.total, 0, kMaxQuota);
+}
+
+// An action id as the syscall table spells them: "memory.write".
+bool ValidActionId(const std::string& a) {
+  if (a.empty() || a.size() > 64 || !(a[0] >= 'a' && a[0] <= 'z')) return false;
+  return std::all_of(a.begin(), a.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
 }  // namespace
+
+Status ValidateQuotas(const Quotas& q) {
+  const CallQuota& c = q.calls;
+  AIK_RETURN_IF_ERROR(Range("quotas.calls_per_minute", c.per_minute, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range("quotas.calls_per_hour", c.per_hour, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range("quotas.calls_total", c.total, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range("quotas.bytes_per_minute", q.bytes_per_minute, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range("quotas.bytes_per_hour", q.bytes_per_hour, 0, kMaxQuota));
+  AIK_RETURN_IF_ERROR(Range("quotas.tool_calls", q.tool_calls, 0, kMaxQuota));
+  for (const auto& [action, aq] : q.actions) {
+    if (!ValidActionId(action)) {
+      return Bad("quotas.actions", absl::StrCat("'", action,
+                                                "' is not an action id (like \"memory.write\")"));
+    }
+    AIK_RETURN_IF_ERROR(CallQuotaRange(absl::StrCat("quotas.actions.\"", action, "\"."), aq));
+  }
+  return absl::OkStatus();
+}
 
 Status Validate(const AgentSpec& s) {
   if (!ValidName(s.name)) {
@@ -119,7 +153,7 @@ Status Validate(const AgentSpec& s) {
   }
   AIK_RETURN_IF_ERROR(Range("limits.open_files", l.open_files, 16, 1 << 20));
   AIK_RETURN_IF_ERROR(Range("limits.timeout_ms", l.timeout_ms, 0, 86'400'000LL * 365));
-  return absl::OkStatus();
+  return ValidateQuotas(s.quotas);
 }
 
 // ----------------------------------------------------------------- TOML
@@ -152,10 +186,11 @@ class Reader {
       else if (key == "env") s = Env(v);
       else if (key == "restart") s = Restart(v);
       else if (key == "limits") s = LimitsTable(v);
+      else if (key == "quotas") s = QuotasTable(v);
       else
         s = Err(v, key,
                 "unknown key (known: name, command, args, env, workdir, groups, priority, "
-                "profile, uid, gid, stop_grace_ms, [restart], [limits])");
+                "profile, uid, gid, stop_grace_ms, [restart], [limits], [quotas])");
       AIK_RETURN_IF_ERROR(s);
     }
     return absl::OkStatus();
@@ -245,6 +280,50 @@ class Reader {
     return absl::OkStatus();
   }
 
+  Status QuotasTable(const toml::node& n) {
+    const toml::table* t = n.as_table();
+    if (t == nullptr) return Err(n, "quotas", "expected a table");
+    Quotas& q = spec_->quotas;
+    for (const auto& [k, v] : *t) {
+      std::string key = "quotas." + std::string(k.str());
+      Status s;
+      if (k.str() == "calls_per_minute") s = Int(v, key, &q.calls.per_minute);
+      else if (k.str() == "calls_per_hour") s = Int(v, key, &q.calls.per_hour);
+      else if (k.str() == "calls_total") s = Int(v, key, &q.calls.total);
+      else if (k.str() == "bytes_per_minute") s = Int(v, key, &q.bytes_per_minute);
+      else if (k.str() == "bytes_per_hour") s = Int(v, key, &q.bytes_per_hour);
+      else if (k.str() == "tool_calls") s = Int(v, key, &q.tool_calls);
+      else if (k.str() == "actions") s = ActionQuotas(v);
+      else
+        s = Err(v, key,
+                "unknown key (known: calls_per_minute, calls_per_hour, calls_total, "
+                "bytes_per_minute, bytes_per_hour, tool_calls, [quotas.actions])");
+      AIK_RETURN_IF_ERROR(s);
+    }
+    return absl::OkStatus();
+  }
+  // [quotas.actions."memory.write"] per_minute = .., per_hour = .., total = ..
+  Status ActionQuotas(const toml::node& n) {
+    const toml::table* t = n.as_table();
+    if (t == nullptr) return Err(n, "quotas.actions", "expected a table of action tables");
+    for (const auto& [action, v] : *t) {
+      const std::string prefix = absl::StrCat("quotas.actions.\"", std::string(action.str()), "\"");
+      const toml::table* at = v.as_table();
+      if (at == nullptr) return Err(v, prefix, "expected a table (per_minute, per_hour, total)");
+      CallQuota& q = spec_->quotas.actions[std::string(action.str())];
+      for (const auto& [k, x] : *at) {
+        std::string key = prefix + "." + std::string(k.str());
+        Status s;
+        if (k.str() == "per_minute") s = Int(x, key, &q.per_minute);
+        else if (k.str() == "per_hour") s = Int(x, key, &q.per_hour);
+        else if (k.str() == "total") s = Int(x, key, &q.total);
+        else s = Err(x, key, "unknown key (known: per_minute, per_hour, total)");
+        AIK_RETURN_IF_ERROR(s);
+      }
+    }
+    return absl::OkStatus();
+  }
+
   const std::string& src_;
   AgentSpec* spec_;
 };
@@ -324,6 +403,20 @@ std::string SpecToToml(const AgentSpec& s) {
     << "cpu = " << cpu_s << "\n"
     << "open_files = " << s.limits.open_files << "\n"
     << "timeout_ms = " << s.limits.timeout_ms << "\n";
+  const Quotas& q = s.quotas;
+  o << "\n[quotas]\n"
+    << "calls_per_minute = " << q.calls.per_minute << "\n"
+    << "calls_per_hour = " << q.calls.per_hour << "\n"
+    << "calls_total = " << q.calls.total << "\n"
+    << "bytes_per_minute = " << q.bytes_per_minute << "\n"
+    << "bytes_per_hour = " << q.bytes_per_hour << "\n"
+    << "tool_calls = " << q.tool_calls << "\n";
+  for (const auto& [action, aq] : q.actions) {
+    o << "\n[quotas.actions." << Quote(action) << "]\n"
+      << "per_minute = " << aq.per_minute << "\n"
+      << "per_hour = " << aq.per_hour << "\n"
+      << "total = " << aq.total << "\n";
+  }
   return o.str();
 }
 

@@ -45,6 +45,26 @@ struct Limits {
   int64_t timeout_ms = 0;              // wall clock per instance; 0: none
 };
 
+// Hard quotas, enforced by the kernel before policy is evaluated (step 2 of
+// the dispatch path, docs/policy.md "Quotas and budgets"). 0 means no
+// quota. Counted per agent instance: a restart starts from zero.
+struct CallQuota {
+  int64_t per_minute = 0;  // calls in the last 60 s
+  int64_t per_hour = 0;    // calls in the last 3600 s
+  int64_t total = 0;       // calls over the instance's lifetime (a budget)
+  bool operator==(const CallQuota&) const = default;
+};
+
+struct Quotas {
+  CallQuota calls;                  // every action together
+  int64_t bytes_per_minute = 0;     // request bytes, every action together
+  int64_t bytes_per_hour = 0;
+  int64_t tool_calls = 0;           // budget: tool.call calls over the lifetime
+  std::map<std::string, CallQuota> actions;  // per action id, e.g. "memory.write"
+  bool empty() const { return *this == Quotas{}; }
+  bool operator==(const Quotas&) const = default;
+};
+
 struct AgentSpec {
   std::string name;                  // [a-z0-9][a-z0-9._-]{0,62}
   std::string command;               // absolute path of the executable
@@ -59,10 +79,14 @@ struct AgentSpec {
   int64_t stop_grace_ms = 10'000;    // SIGTERM -> SIGKILL
   RestartSpec restart;
   Limits limits;
+  Quotas quotas;
 };
 
 // INVALID_ARGUMENT naming the field, or OK.
 absl::Status Validate(const AgentSpec& spec);
+// The [quotas] part of Validate: ranges and action-id syntax (whether an
+// action exists is the Supervisor's check, against the syscall table).
+absl::Status ValidateQuotas(const Quotas& quotas);
 
 // Parses a spec from TOML text. `source` names the file in messages
 // ("<source>:<line>:<col>: <field>: <why>"). Unknown keys are refused.

@@ -26,6 +26,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kernel/quota.h"
+
 namespace aikernel::agents {
 
 namespace asio = boost::asio;
@@ -431,6 +433,7 @@ class Supervisor::Impl {
     // served by gRPC. Its first call may already be waiting in the socket.
     kernel::AgentIdentity id{s.name, ag.info.instance.id, SpiffeId(s.name), s.groups,
                              p->l.pid, static_cast<uid_t>(s.uid), static_cast<gid_t>(s.gid)};
+    if (!s.quotas.empty()) id.quotas = std::make_shared<const agents::Quotas>(s.quotas);
     if (o_.on_connection) o_.on_connection(std::move(pd->daemon_end), id);
     pd->agent_end.reset();
     pd->out_w.reset();
@@ -743,6 +746,7 @@ class Supervisor::Impl {
       return absl::InvalidArgumentError(absl::StrCat(
           "profile: unknown sandbox profile '", spec.profile, "' (known: default, trusted)"));
     }
+    AIK_RETURN_IF_ERROR(kernel::CheckQuotaActions(spec.quotas));
     if (spec.limits.memory_bytes > o_.memory_budget_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "limits.memory_bytes: ", spec.limits.memory_bytes,

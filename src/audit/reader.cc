@@ -52,6 +52,7 @@ StatusOr<uint64_t> Reader::Query(const Filter& filter,
   if (filter.decision) sql += " AND decision = ?4";
   if (filter.since_ns) sql += " AND time_ns >= ?5";
   if (filter.until_ns) sql += " AND time_ns < ?6";
+  if (filter.before_sequence) sql += " AND seq < ?8";
   sql += newest_first ? " ORDER BY seq DESC" : " ORDER BY seq ASC";
   if (filter.limit > 0) sql += " LIMIT ?7";
 
@@ -69,6 +70,10 @@ StatusOr<uint64_t> Reader::Query(const Filter& filter,
   }
   if (filter.since_ns) AIK_RETURN_IF_ERROR(st.BindInt64(5, *filter.since_ns));
   if (filter.until_ns) AIK_RETURN_IF_ERROR(st.BindInt64(6, *filter.until_ns));
+  if (filter.before_sequence) {
+    AIK_RETURN_IF_ERROR(st.BindInt64(
+        8, static_cast<int64_t>(std::min<uint64_t>(filter.before_sequence, INT64_MAX))));
+  }
   if (filter.limit > 0) {
     AIK_RETURN_IF_ERROR(st.BindInt64(
         7, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX))));

@@ -21,6 +21,7 @@ struct Filter {
   std::optional<int64_t> since_ns;  // time >= since
   std::optional<int64_t> until_ns;  // time < until
   uint64_t after_sequence = 0;      // sequence > after_sequence
+  uint64_t before_sequence = 0;     // sequence < before_sequence; 0: any
   uint64_t limit = 0;               // 0: no limit
   bool last = false;  // the newest `limit` matches (still returned oldest first)
 };

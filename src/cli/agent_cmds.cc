@@ -59,6 +59,39 @@ json Opt(const std::optional<Timestamp>& t) {
   return t ? json(FormatRfc3339(Ns(t), 9)) : json(nullptr);
 }
 
+json CallQuotaJson(const AgentCallQuota& q) {
+  return {{"per_minute", q.per_minute}, {"per_hour", q.per_hour}, {"total", q.total}};
+}
+
+json QuotasJson(const AgentQuotas& q) {
+  json actions = json::object();
+  for (const auto& [a, aq] : q.actions) actions[a] = CallQuotaJson(aq);
+  return {{"calls", CallQuotaJson(q.calls)},
+          {"bytes_per_minute", q.bytes_per_minute},
+          {"bytes_per_hour", q.bytes_per_hour},
+          {"tool_calls", q.tool_calls},
+          {"actions", actions}};
+}
+
+// "calls 60/min, memory.write 10/h, tool calls 100 total", or "none".
+std::string QuotasText(const AgentQuotas& q) {
+  std::string out;
+  auto add = [&](const std::string& what, uint64_t v, const char* unit) {
+    if (v != 0) out += (out.empty() ? "" : ", ") + what + " " + std::to_string(v) + unit;
+  };
+  auto calls = [&](const std::string& what, const AgentCallQuota& c) {
+    add(what, c.per_minute, "/min");
+    add(what, c.per_hour, "/h");
+    add(what, c.total, " total");
+  };
+  calls("calls", q.calls);
+  add("request bytes", q.bytes_per_minute, "/min");
+  add("request bytes", q.bytes_per_hour, "/h");
+  add("tool calls", q.tool_calls, " total");
+  for (const auto& [a, aq] : q.actions) calls(a, aq);
+  return out.empty() ? "none" : out;
+}
+
 json SpecJson(const AgentSpec& s) {
   json env = json::object();
   for (const auto& [k, v] : s.env) env[k] = v;
@@ -85,7 +118,8 @@ json SpecJson(const AgentSpec& s) {
             {"pids", s.limits.pids},
             {"cpu", s.limits.cpu},
             {"open_files", s.limits.open_files},
-            {"timeout_ms", s.limits.timeout.count()}}}};
+            {"timeout_ms", s.limits.timeout.count()}}},
+          {"quotas", QuotasJson(s.quotas)}};
 }
 
 json AgentJson(const AgentStatus& a) {
@@ -164,6 +198,7 @@ std::string AgentText(const AgentStatus& a) {
                      (s.limits.timeout.count() ? FormatDurationHuman(s.limits.timeout.count() *
                                                                      1'000'000)
                                                : std::string("none"))},
+      {"quotas", QuotasText(s.quotas)},
       {"confinement", a.confinement.empty() ? "-" : a.confinement},
       {"log", a.log_path},
   };
@@ -275,6 +310,15 @@ bool LoadSpecFile(const std::string& path, AgentSpec* out, std::string* err) {
   out->limits.cpu = s.limits.cpu == 0 ? -1 : s.limits.cpu;
   out->limits.open_files = static_cast<uint64_t>(s.limits.open_files);
   out->limits.timeout = milliseconds(s.limits.timeout_ms);
+  auto quota = [](const agents::CallQuota& q) {
+    return AgentCallQuota{static_cast<uint64_t>(q.per_minute), static_cast<uint64_t>(q.per_hour),
+                          static_cast<uint64_t>(q.total)};
+  };
+  out->quotas.calls = quota(s.quotas.calls);
+  out->quotas.bytes_per_minute = static_cast<uint64_t>(s.quotas.bytes_per_minute);
+  out->quotas.bytes_per_hour = static_cast<uint64_t>(s.quotas.bytes_per_hour);
+  out->quotas.tool_calls = static_cast<uint64_t>(s.quotas.tool_calls);
+  for (const auto& [action, q] : s.quotas.actions) out->quotas.actions[action] = quota(q);
   return true;
 }
 

@@ -39,6 +39,8 @@ void AddMemoryCommands(CLI::App& mem, Context& ctx);
 void AddAgentCommands(CLI::App& agent, Context& ctx);
 // policy reload|check|eval, approvals ls|approve|deny (policy_cmds.cc).
 void AddPolicyCommands(CLI::App& app, Context& ctx);
+// policy explain (explain_cmd.cc), added to the `policy` command.
+void AddPolicyExplainCommand(CLI::App& policy, Context& ctx);
 
 // msg send|recv|ack|ls (msg_cmds.cc).
 void AddMsgCommands(CLI::App& msg, Context& ctx);

@@ -291,6 +291,7 @@ void AddPolicyCommands(CLI::App& app, Context& ctx) {
       ->type_name("FILE");
   e->footer(kGlobalFooter);
   e->callback([&ctx, eval] { ctx.exit_code = RunPolicyEval(ctx.globals, *eval); });
+  AddPolicyExplainCommand(*pol, ctx);
 
   CLI::App* ap = app.add_subcommand(
       "approvals", "Calls an @approval policy parked for an operator: list, approve, deny");

@@ -198,9 +198,10 @@ class Server {
     deps.key_id = key_->KeyId();
     deps.agents = supervisor_.get();
     deps.approvals = approvals_.get();
+    deps.policies = &authorizer_;
     kernel_ = std::make_unique<kernel::Kernel>(info, deps);
     store_dir_ = config_.policy_dir;
-    InstallPolicies(std::move(store), "start");
+    AIK_RETURN_IF_ERROR(InstallPolicies(std::move(store), "start"));
     kernel_->SetPolicyReloadHandler([this] { return ReloadPolicies("rpc"); });
     kernel_->SetRedactedFields(config_.redact_fields);
     kernel_->SetReloadHandler([this] { return Reload(); });
@@ -330,16 +331,14 @@ class Server {
     return absl::StrCat("serving on ", config_.socket);
   }
 
-  // Makes `store` the set in force and (except at start, so a fresh
-  // ledger starts with the first call) records it in the ledger.
-  void InstallPolicies(std::shared_ptr<const policy::PolicyStore> store, const char* why) {
+  // Records `store` in the ledger (policy.load, with its digest), then makes
+  // it the set in force: at start too, so every record's deciding set is on
+  // the ledger (Kernel::NotePolicyLoad). A start whose load cannot be
+  // recorded fails; a reload's is logged and the set still installed.
+  Status InstallPolicies(std::shared_ptr<const policy::PolicyStore> store, const char* why) {
     const std::string digest = store->digest;
     const size_t n = store->policies->size();
     const std::string files = absl::StrJoin(store->files, ",");
-    authorizer_.Install(std::move(store));
-    spdlog::info("policy: {} policies in force from {} (sha256 {}, {})", n, store_dir_, digest,
-                 why);
-    if (std::string_view(why) == "start") return;
     audit::Record r;
     r.principal = "kernel";
     r.action = "policy.load";
@@ -347,10 +346,16 @@ class Server {
     r.decision = audit::Decision::kAllow;
     r.rule_ids = {absl::StrCat("trigger:", why), absl::StrCat("policies:", n),
                   absl::StrCat("files:", files)};
-    if (auto seq = kernel_->AppendEvent(std::move(r)); !seq.ok()) {
+    StatusOr<uint64_t> seq = kernel_->NotePolicyLoad(digest, std::move(r));
+    if (!seq.ok()) {
       spdlog::error("policy load not recorded in the ledger: {}",
                     std::string(seq.status().message()));
+      if (std::string_view(why) == "start") return seq.status();
     }
+    authorizer_.Install(std::move(store));
+    spdlog::info("policy: {} policies in force from {} (sha256 {}, {})", n, store_dir_, digest,
+                 why);
+    return absl::OkStatus();
   }
 
   // Loads the policy store from the configured dir; on any error the
@@ -389,7 +394,7 @@ class Server {
     result.files = (*store)->files;
     auto old = authorizer_.store();
     result.changed = !old || old->digest != result.digest;
-    InstallPolicies(*std::move(store), why);
+    InstallPolicies(*std::move(store), why).IgnoreError();  // logged; the set is in force
     return result;
   }
 

@@ -41,6 +41,20 @@ ResourceRef ParseResourceString(const std::string& s);
 struct RateCounts {
   int64_t minute = 0;  // in the last 60 s
   int64_t hour = 0;    // in the last 3600 s
+  int64_t total = 0;   // since the kernel started (for an agent: its instance)
+  int64_t bytes_minute = 0;  // request bytes of those calls
+  int64_t bytes_hour = 0;
+};
+
+// One hard quota as it applies to a call (kernel/quota.h): `used` before the
+// call, `cost` what the call adds (1 call, or its request bytes).
+struct QuotaUse {
+  std::string name;  // as in the spec: "calls_per_minute", "actions.memory.write.total"
+  int64_t limit = 0;
+  int64_t used = 0;
+  int64_t cost = 0;
+  int64_t remaining() const { return limit - used - cost; }  // after this call
+  bool exceeded() const { return used + cost > limit; }
 };
 
 // Context attributes a syscall adds beside args/node/time/counters (e.g.
@@ -58,6 +72,9 @@ struct AuthzRequest {
   int64_t time_ns = 0;  // receipt time, ns since the Unix epoch
   RateCounts counts;
   const ContextAttrs* extra = nullptr;  // may be null
+  // The caller's quotas with their use, for context.budgets (admitted
+  // calls only, so none is exceeded); empty for principals without quotas.
+  std::vector<QuotaUse> budgets;
 };
 
 struct Decision {
@@ -72,6 +89,9 @@ struct Decision {
   // Set when an allow was decided by a permit annotated @approval("..."):
   // the call must wait for an operator. The value is the annotation's text.
   std::optional<std::string> approval;
+  // Hex SHA-256 of the policy set that decided ("" if the authorizer has
+  // none); the kernel ties audit records to the recorded policy loads.
+  std::string policy_set;
 };
 
 class Authorizer {

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kernel/quota.h"
+
 namespace aikernel::kernel {
 namespace {
 
@@ -202,13 +204,21 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
   ctx.emplace("node", Value::String(req.node));
   ctx.emplace("time", Value::Time(policy::Datetime{req.time_ns / 1'000'000}));
   ctx.emplace("counters", Value::MakeRecord({{"minute", Value::Long(req.counts.minute)},
-                                             {"hour", Value::Long(req.counts.hour)}}));
+                                             {"hour", Value::Long(req.counts.hour)},
+                                             {"total", Value::Long(req.counts.total)}}));
+  policy::Record budgets;
+  for (const QuotaUse& q : req.budgets) {
+    budgets.emplace(BudgetKey(q), Value::MakeRecord({{"limit", Value::Long(q.limit)},
+                                                     {"used", Value::Long(q.used)},
+                                                     {"remaining", Value::Long(q.remaining())}}));
+  }
+  ctx.emplace("budgets", Value::MakeRecord(std::move(budgets)));
   if (req.extra != nullptr) {
     for (const auto& [name, v] : *req.extra) {
       Value val = std::holds_alternative<bool>(v)      ? Value::Bool(std::get<bool>(v))
                   : std::holds_alternative<int64_t>(v) ? Value::Long(std::get<int64_t>(v))
                                                        : Value::String(std::get<std::string>(v));
-      ctx.emplace(name, std::move(val));  // never replaces args, node, time, counters
+      ctx.emplace(name, std::move(val));  // never replaces args, node, time, counters, budgets
     }
   }
   policy::Request out;
@@ -230,6 +240,7 @@ Decision CedarAuthorizer::Decide(const AuthzRequest& req) const {
     d.reason = absl::StrCat(who, " may not call ", what, ": no policy set is loaded");
     return d;
   }
+  d.policy_set = s->digest;
   policy::Entities layer(s->entities);
   policy::Request creq = BuildRequest(req, &layer);
   policy::Response r = policy::Authorize(*s->policies, creq, layer);

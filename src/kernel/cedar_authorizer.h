@@ -11,7 +11,10 @@
 //   resource   the call's typed resource, e.g. Node::"n1", Agent::"web"
 //   context    { args: the request message as a record (secrets redacted),
 //                node: String, time: datetime,
-//                counters: { minute: Long, hour: Long } }
+//                counters: { minute: Long, hour: Long, total: Long },
+//                budgets: { <quota>: { limit, used, remaining: Long } } for
+//                  the caller's hard quotas that cover the call (kernel/quota.h;
+//                  empty for principals without quotas) }
 //
 // The policy store (policy/store.h) is swapped atomically by Install(); a
 // decision uses the store that was current when it started. Before any

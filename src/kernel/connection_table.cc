@@ -142,6 +142,7 @@ StatusOr<Principal> ConnectionTable::Authenticate(
     p.instance_id = entry.agent.instance_id;
     p.agent_name = entry.agent.name;
     p.agent_groups = entry.agent.groups;
+    p.quotas = entry.agent.quotas;
     return p;
   }
   return Classify(entry.creds);

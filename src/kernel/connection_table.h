@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -53,6 +54,8 @@ struct AgentIdentity {
   pid_t pid = 0;                    // the agent (or its pid-namespace init)
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
+  // The spec's [quotas], enforced at admission; null: none.
+  std::shared_ptr<const agents::Quotas> quotas;
 };
 
 class ConnectionTable {

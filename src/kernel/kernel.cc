@@ -2,6 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
+#include "kernel/cedar_authorizer.h"
+#include "kernel/quota.h"
+
 #include <google/protobuf/message.h>
 
 namespace aikernel::kernel {
@@ -37,6 +42,7 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   if (call.request != nullptr) record.request_digest = digester_.Digest(*call.request);
 
   Status status;
+  std::string policy_set;  // the digest of the set that decided, if one did
   // 1 authenticate
   StatusOr<Principal> principal = call.authenticated != nullptr
                                        ? StatusOr<Principal>(*call.authenticated)
@@ -49,18 +55,21 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
     denied_.fetch_add(1, std::memory_order_relaxed);
   } else {
     record.principal = principal->Id();
-    // 2 admit: the caller's counters for this action.
-    RateCounts counts =
-        rates_.Hit(record.principal, info.action, received_ns / 1'000'000'000);
-    // 3 authorize
-    AuthzRequest areq;
+  }
+  AuthzRequest areq;
+  if (principal.ok()) {
+    // 2 admit: the caller's counters for this action and its hard quotas.
     areq.principal = &*principal;
     areq.call = &info;
+    areq.time_ns = received_ns;
+    status = Admit(call, &areq, &record);
+    if (!status.ok()) denied_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (principal.ok() && status.ok()) {
+    // 3 authorize
     areq.resource = ParseResourceString(call.resource);
     areq.args = call.request;
     areq.node = info_.node;
-    areq.time_ns = received_ns;
-    areq.counts = counts;
     ContextAttrs extra;
     if (call.bind) {
       call.bind(*principal, &record.resource, &extra);
@@ -68,6 +77,7 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
       areq.extra = &extra;
     }
     Decision decision = deps_.authorizer->Decide(areq);
+    policy_set = std::move(decision.policy_set);
     record.rule_ids = decision.rule_ids;
     for (const std::string& id : decision.error_ids) record.rule_ids.push_back("error:" + id);
     if (decision.allow && decision.approval) {
@@ -107,7 +117,7 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   record.latency_ns = deps_.clock->MonotonicNs() - t0;
 
   // 6 audit: durable before the reply.
-  StatusOr<uint64_t> seq = deps_.sink->Append(std::move(record));
+  StatusOr<uint64_t> seq = AppendDecided(std::move(record), policy_set);
   if (!seq.ok()) {
     spdlog::error("audit append failed for {} ({}): {}", info.action,
                   status.ok() ? "executed" : status.ToString(),
@@ -117,6 +127,55 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
             0};
   }
   return {status, *seq};
+}
+
+Status Kernel::Admit(const CallRequest& call, AuthzRequest* areq, audit::Record* record) {
+  const Principal& p = *areq->principal;
+  const int64_t now_s = areq->time_ns / 1'000'000'000;
+  if (p.quotas == nullptr) {
+    areq->counts = rates_.Hit(record->principal, areq->call->action, now_s);
+    return absl::OkStatus();
+  }
+  const int64_t bytes =
+      call.request != nullptr ? static_cast<int64_t>(call.request->ByteSizeLong()) : 0;
+  std::optional<QuotaUse> exceeded;
+  bool admitted = false;
+  Usage u = rates_.Admit(
+      record->principal, areq->call->action, now_s, bytes,
+      [&](const Usage& used) {
+        areq->budgets = ApplicableQuotas(*p.quotas, areq->call->action, used, bytes);
+        for (const QuotaUse& q : areq->budgets) {
+          if (q.exceeded()) {
+            exceeded = q;
+            return false;
+          }
+        }
+        return true;
+      },
+      &admitted);
+  areq->counts = u.action;
+  if (admitted) return absl::OkStatus();
+  record->decision = audit::Decision::kDeny;
+  record->rule_ids = {"quota:" + exceeded->name};
+  return QuotaExceeded(*exceeded, areq->call->action);
+}
+
+StatusOr<uint64_t> Kernel::AppendDecided(audit::Record record, const std::string& policy_set) {
+  // Shared with NotePolicyLoad: a record appended after a policy.load record
+  // whose call was decided by an earlier set says so, so that the set in
+  // force for record N is "the last policy.load before N" unless tagged.
+  std::shared_lock<std::shared_mutex> lock(policy_record_mu_);
+  if (!policy_set.empty() && !recorded_policy_set_.empty() &&
+      policy_set != recorded_policy_set_) {
+    record.rule_ids.push_back(std::string(kPolicySetTag) + policy_set.substr(0, 16));
+  }
+  return deps_.sink->Append(std::move(record));
+}
+
+StatusOr<uint64_t> Kernel::NotePolicyLoad(const std::string& digest, audit::Record record) {
+  std::unique_lock<std::shared_mutex> lock(policy_record_mu_);
+  recorded_policy_set_ = digest;
+  return AppendEvent(std::move(record));
 }
 
 Status Kernel::AwaitApproval(audit::Record& record, const Decision& decision) {
@@ -286,6 +345,14 @@ Status Kernel::QueryAudit(const audit::Filter& filter, bool follow,
     last_seen = std::max(last_seen, head);
   }
   return absl::OkStatus();
+}
+
+StatusOr<Explanation> Kernel::ExplainDecision(uint64_t sequence) const {
+  if (deps_.ledger == nullptr) return absl::UnavailableError("no ledger attached");
+  AIK_ASSIGN_OR_RETURN(auto reader, audit::Reader::Open(info_.audit_path));
+  std::shared_ptr<const policy::PolicyStore> current;
+  if (deps_.policies != nullptr) current = deps_.policies->store();
+  return ExplainRecord(*reader, sequence, current.get());
 }
 
 StatusOr<memory::Memory*> Kernel::Memory() const {

@@ -5,7 +5,11 @@
 //     1 authenticate  the call's connection -> Principal (ConnectionTable);
 //                     failure is UNAUTHENTICATED, audited, not executed;
 //     2 admit         the caller's counters for this action (calls in the
-//                     last minute and hour, RateCounters) are counted;
+//                     last minute and hour, RateCounters) are counted; an
+//                     agent's hard quotas (its spec's [quotas], quota.h) are
+//                     checked: one exceeded is RESOURCE_EXHAUSTED naming it,
+//                     audited as a deny with rule_ids ["quota:<name>"], the
+//                     call neither counted, authorized nor executed;
 //     3 authorize     Authorizer::Decide with principal, action, typed
 //                     resource and context {args, node, time, counters}; a
 //                     deny is PERMISSION_DENIED whose message names the
@@ -23,7 +27,10 @@
 //                     rule_ids are the deciding policy ids, then
 //                     "error:<id>" per policy that errored, then the
 //                     approval outcome ("approval:<id>:approved-by:<op>"),
-//                     then "corr:<id>" for a call with a correlation id.
+//                     then "corr:<id>" for a call with a correlation id,
+//                     then, only if the deciding policy set is not the one
+//                     the last policy.load record before it names,
+//                     "policyset:<first 16 hex of its digest>".
 // - The RPC layer is a thin adapter: it converts protobuf <-> the kernel's
 //   types and calls Dispatch() with an `execute` closure; it holds no policy.
 // - Thread-safe: Dispatch() is called concurrently from gRPC's threads.
@@ -34,6 +41,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,6 +54,7 @@
 #include "kernel/agent_control.h"
 #include "kernel/approvals.h"
 #include "kernel/authorizer.h"
+#include "kernel/explain.h"
 #include "kernel/clock.h"
 #include "kernel/connection_table.h"
 #include "kernel/principal.h"
@@ -55,6 +64,12 @@
 #include "memory/memory.h"
 
 namespace aikernel::kernel {
+
+class CedarAuthorizer;
+
+// The rule_ids entry naming the deciding policy set when it is not the last
+// recorded one (see Dispatch step 6).
+inline constexpr char kPolicySetTag[] = "policyset:";
 
 struct KernelInfo {
   std::string node;
@@ -139,6 +154,9 @@ struct KernelDeps {
   // Parks calls that need an operator's approval; null: such calls are
   // denied ("no approval queue").
   ApprovalQueue* approvals = nullptr;
+  // The policy set in force, for explaining decisions; null: explanations
+  // carry ids only.
+  const CedarAuthorizer* policies = nullptr;
 };
 
 class Kernel {
@@ -158,6 +176,9 @@ class Kernel {
                     const std::function<bool(const audit::Record&)>& emit,
                     const std::function<bool()>& cancelled) const;
   StatusOr<ReloadResult> Reload();
+  // policy.explain: why audit record `sequence` was decided as it was
+  // (kernel/explain.h). UNAVAILABLE without a ledger.
+  StatusOr<Explanation> ExplainDecision(uint64_t sequence) const;
   // memory.* syscalls (rpc/memory_service.cc) call the memory subsystem
   // through these, inside their `execute` closures (so only once Dispatch
   // has authorized the call). UNAVAILABLE when no memory is attached.
@@ -184,6 +205,10 @@ class Kernel {
   // Appends a record the kernel writes on its own behalf (policy reloads):
   // time and node are filled in. Returns its sequence.
   StatusOr<uint64_t> AppendEvent(audit::Record record);
+  // Appends the policy.load record of the set with `digest` (hex SHA-256)
+  // before that set is installed: from then on, calls decided by another set
+  // are tagged (Dispatch step 6). Returns its sequence.
+  StatusOr<uint64_t> NotePolicyLoad(const std::string& digest, audit::Record record);
   ApprovalQueue* approvals() const { return deps_.approvals; }
   RateCounters& rates() { return rates_; }
 
@@ -211,6 +236,11 @@ class Kernel {
   // Step 4: parks the call; OK when approved, else the refusal (the
   // outcome is added to record.rule_ids).
   Status AwaitApproval(audit::Record& record, const Decision& decision);
+  // Step 2: fills areq->counts (and budgets); on an exceeded quota fills
+  // the record's decision and rule_ids and returns the refusal.
+  Status Admit(const CallRequest& call, AuthzRequest* areq, audit::Record* record);
+  // Step 6, with the policy-set tag when it is needed.
+  StatusOr<uint64_t> AppendDecided(audit::Record record, const std::string& policy_set);
 
   KernelInfo info_;
   KernelDeps deps_;
@@ -223,6 +253,8 @@ class Kernel {
   std::condition_variable idle_cv_;
   int64_t in_flight_ = 0;  // GUARDED_BY(idle_mu_)
   std::atomic<uint64_t> total_{0}, denied_{0}, failed_{0};
+  std::shared_mutex policy_record_mu_;
+  std::string recorded_policy_set_;  // GUARDED_BY(policy_record_mu_)
   std::mutex reload_mu_;
   std::function<StatusOr<ReloadResult>()> reload_;  // GUARDED_BY(reload_mu_)
   std::function<StatusOr<PolicyReloadResult>()> policy_reload_;  // GUARDED_BY(reload_mu_)

@@ -7,8 +7,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "agents/spec.h"
 
 namespace aikernel::kernel {
 
@@ -24,6 +27,8 @@ struct Principal {
   std::string instance_id;    // agents only
   std::string agent_name;     // agents only
   std::vector<std::string> agent_groups;  // agents only: the spec's groups
+  // Agents only: the spec's hard quotas (kernel/quota.h); null: none.
+  std::shared_ptr<const agents::Quotas> quotas;
 
   // The canonical string in the audit ledger: "operator:0", "user:1000",
   // "agent:<spiffe-id>#<instance>", "anonymous".

@@ -87,6 +87,8 @@ constexpr SyscallInfo kTable[] = {
      "acknowledge received messages"},
     {Syscall::kMsgList, Service::kMsg, "msg.list", "/aikernel.v1.Msg/List",
      "operators' view of inboxes and the outbox"},
+    {Syscall::kPolicyExplain, Service::kPolicy, "policy.explain",
+     "/aikernel.v1.Policy/ExplainDecision", "why an audited call was decided as it was"},
 };
 
 }  // namespace

@@ -56,6 +56,7 @@ enum class Syscall {
   kMsgReceive,  // Msg.Receive   msg.receive on agent:<inbox>
   kMsgAck,      // Msg.Ack       msg.receive on agent:<inbox>
   kMsgList,     // Msg.List      msg.list on messages:<box>
+  kPolicyExplain,       // Policy.ExplainDecision
 };
 
 struct SyscallInfo {

@@ -110,7 +110,8 @@ struct Policy {
   ScopeConstraint resource;
   std::vector<Condition> conditions;
   std::string file;
-  SourceLoc loc;
+  SourceLoc loc;  // its first token (an annotation, or permit/forbid)
+  SourceLoc end;  // its closing ';'
 
   // The value of annotation `key`, or nullptr.
   const std::string* Annotation(std::string_view key) const {

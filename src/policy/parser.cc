@@ -129,6 +129,7 @@ class Parser : private TokenCursor {
       AIK_RETURN_IF_ERROR(ExpectPunct("}"));
       p.conditions.push_back(std::move(c));
     }
+    p.end = Peek().loc;
     AIK_RETURN_IF_ERROR(ExpectPunct(";"));
     return p;
   }

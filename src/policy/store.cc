@@ -57,14 +57,32 @@ std::vector<fs::path> CedarFiles(const fs::path& dir, std::error_code& ec) {
 }
 
 absl::Status AddFile(const fs::path& path, const std::string& display, PolicySet* set,
-                     Digest* digest) {
+                     Digest* digest, PolicyStore* store = nullptr) {
   auto text = ReadWhole(path.string());
   if (!text.ok()) return text.status();
   if (digest != nullptr) digest->Add(display, *text);
   ParseOptions opts;
   opts.id_prefix = path.filename().string() + ":policy";
   opts.use_id_annotation = true;
-  return set->AddText(*text, display, opts);
+  AIK_RETURN_IF_ERROR(set->AddText(*text, display, opts));
+  if (store != nullptr) store->sources[display] = *std::move(text);
+  return absl::OkStatus();
+}
+
+// Byte offset of (line, col), both 1-based, col in code points as the lexer
+// counts them; npos past the end.
+size_t Offset(std::string_view text, SourceLoc loc) {
+  size_t i = 0;
+  for (int line = 1; line < loc.line; ++line) {
+    i = text.find('\n', i);
+    if (i == std::string_view::npos) return i;
+    ++i;
+  }
+  for (int col = 1; col < loc.col && i < text.size(); ++col) {
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+  }
+  return i;
 }
 
 }  // namespace
@@ -98,6 +116,7 @@ absl::StatusOr<std::shared_ptr<const PolicyStore>> LoadPolicyStore(const std::st
     opts.use_id_annotation = true;
     AIK_RETURN_IF_ERROR(set->AddText(builtin_text, "<builtin>", opts));
     digest.Add("<builtin>", builtin_text);
+    store->sources["<builtin>"] = std::string(builtin_text);
   }
   std::error_code ec;
   const fs::path root(dir);
@@ -107,7 +126,7 @@ absl::StatusOr<std::shared_ptr<const PolicyStore>> LoadPolicyStore(const std::st
     if (ec) return absl::FailedPreconditionError(absl::StrCat(pdir.string(), ": ", ec.message()));
     for (const fs::path& p : names) {
       const std::string display = p.string();
-      AIK_RETURN_IF_ERROR(AddFile(p, display, set.get(), &digest));
+      AIK_RETURN_IF_ERROR(AddFile(p, display, set.get(), &digest, store.get()));
       store->files.push_back("policies/" + p.filename().string());
     }
   }
@@ -137,6 +156,15 @@ absl::StatusOr<std::shared_ptr<const PolicyStore>> LoadPolicyStore(const std::st
   store->policies = std::move(set);
   store->digest = digest.Hex();
   return std::shared_ptr<const PolicyStore>(std::move(store));
+}
+
+std::string PolicySource(const PolicyStore& store, const Policy& p) {
+  auto it = store.sources.find(p.file);
+  if (it == store.sources.end()) return "";
+  const std::string_view text = it->second;
+  const size_t begin = Offset(text, p.loc), end = Offset(text, p.end);
+  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) return "";
+  return std::string(text.substr(begin, end - begin + 1));
 }
 
 std::vector<std::string> LintPolicies(const PolicySet& set,

@@ -22,6 +22,7 @@
 // function; the result is immutable and may be shared across threads.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,7 +39,14 @@ struct PolicyStore {
   std::shared_ptr<const Schema> schema;      // nullptr when none
   std::vector<std::string> files;            // relative names, load order
   std::string digest;                        // hex SHA-256
+  // Policy file texts by the name policies carry in Policy::file
+  // ("<builtin>" included), for showing a policy's source.
+  std::map<std::string, std::string, std::less<>> sources;
 };
+
+// The source text of `p` (from its first token to its ';') as loaded into
+// `store`; "" if the store has no text for its file.
+std::string PolicySource(const PolicyStore& store, const Policy& p);
 
 absl::StatusOr<std::shared_ptr<const PolicyStore>> LoadPolicyStore(
     const std::string& dir, std::string_view builtin_text = "");

@@ -39,6 +39,18 @@ pb::AgentState ToProto(agents::AgentState s) {
   return pb::AGENT_STATE_UNSPECIFIED;
 }
 
+// Out-of-range values become one Validate() refuses, naming the field.
+int64_t Clamp(uint64_t v) { return v > INT64_MAX ? INT64_MAX : static_cast<int64_t>(v); }
+
+agents::CallQuota FromProto(const pb::CallQuota& q) {
+  return {Clamp(q.per_minute()), Clamp(q.per_hour()), Clamp(q.total())};
+}
+void ToProto(const agents::CallQuota& q, pb::CallQuota* out) {
+  out->set_per_minute(static_cast<uint64_t>(q.per_minute));
+  out->set_per_hour(static_cast<uint64_t>(q.per_hour));
+  out->set_total(static_cast<uint64_t>(q.total));
+}
+
 }  // namespace
 
 StatusOr<agents::AgentSpec> FromProto(const pb::AgentSpec& in) {
@@ -79,6 +91,12 @@ StatusOr<agents::AgentSpec> FromProto(const pb::AgentSpec& in) {
   else if (l.cpu() > 0) s.limits.cpu = l.cpu();
   if (l.open_files() != 0) s.limits.open_files = static_cast<int64_t>(l.open_files());
   AIK_RETURN_IF_ERROR(Duration("limits.timeout", l.has_timeout(), l.timeout(), &s.limits.timeout_ms));
+  const pb::AgentQuotas& q = in.quotas();
+  s.quotas.calls = FromProto(q.calls());
+  s.quotas.bytes_per_minute = Clamp(q.bytes_per_minute());
+  s.quotas.bytes_per_hour = Clamp(q.bytes_per_hour());
+  s.quotas.tool_calls = Clamp(q.tool_calls());
+  for (const auto& [action, aq] : q.actions()) s.quotas.actions[action] = FromProto(aq);
   return s;
 }
 
@@ -112,6 +130,14 @@ void ToProto(const agents::AgentSpec& s, pb::AgentSpec* out) {
   l->set_cpu(s.limits.cpu == 0 ? -1 : s.limits.cpu);
   l->set_open_files(static_cast<uint64_t>(s.limits.open_files));
   if (s.limits.timeout_ms > 0) SetMs(s.limits.timeout_ms, l->mutable_timeout());
+  if (!s.quotas.empty()) {
+    pb::AgentQuotas* q = out->mutable_quotas();
+    ToProto(s.quotas.calls, q->mutable_calls());
+    q->set_bytes_per_minute(static_cast<uint64_t>(s.quotas.bytes_per_minute));
+    q->set_bytes_per_hour(static_cast<uint64_t>(s.quotas.bytes_per_hour));
+    q->set_tool_calls(static_cast<uint64_t>(s.quotas.tool_calls));
+    for (const auto& [action, aq] : s.quotas.actions) ToProto(aq, &(*q->mutable_actions())[action]);
+  }
 }
 
 void ToProto(const agents::AgentInfo& a, pb::AgentStatus* out) {

@@ -50,6 +50,32 @@ class PolicyService final : public pb::Policy::Service {
     }));
   }
 
+  grpc::Status ExplainDecision(grpc::ServerContext* ctx, const pb::ExplainDecisionRequest* req,
+                               pb::ExplainDecisionResponse* resp) override {
+    CallRequest call{ctx->peer(), Syscall::kPolicyExplain, "ledger:audit", req};
+    return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
+      AIK_ASSIGN_OR_RETURN(kernel::Explanation e, k_->ExplainDecision(req->sequence()));
+      ToProto(e.record, resp->mutable_record());
+      resp->set_decided_by(e.decided_by);
+      for (const auto& id : e.determining) resp->add_determining_policies(id);
+      for (const auto& id : e.errored) resp->add_errored_policies(id);
+      for (const auto& n : e.notes) resp->add_notes(n);
+      resp->set_policy_set_digest(e.set_digest);
+      resp->set_policy_load_sequence(e.set_load_sequence);
+      resp->set_current_policy_set_digest(e.current_digest);
+      resp->set_policy_set_changed(e.set_changed);
+      for (const kernel::ExplainedPolicy& p : e.policies) {
+        pb::ExplainedPolicy* out = resp->add_policies();
+        out->set_id(p.id);
+        out->set_role(p.role);
+        out->set_file(p.file);
+        out->set_line(static_cast<uint32_t>(p.line));
+        out->set_text(p.text);
+      }
+      return absl::OkStatus();
+    }));
+  }
+
   grpc::Status DecideApproval(grpc::ServerContext* ctx, const pb::DecideApprovalRequest* req,
                               pb::DecideApprovalResponse*) override {
     CallRequest call{ctx->peer(), Syscall::kApprovalDecide,

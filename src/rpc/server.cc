@@ -32,23 +32,6 @@ pb::Principal::Kind ToProto(Principal::Kind k) {
   return pb::Principal::KIND_UNSPECIFIED;
 }
 
-void ToProto(const audit::Record& r, pb::AuditRecord* out) {
-  out->set_sequence(r.sequence);
-  SetTimestamp(r.time_ns, out->mutable_time());
-  out->set_node(r.node);
-  out->set_principal(r.principal);
-  out->set_action(r.action);
-  out->set_resource(r.resource);
-  out->set_request_digest(r.request_digest.data(), r.request_digest.size());
-  out->set_decision(r.decision == audit::Decision::kAllow ? pb::DECISION_ALLOW
-                                                          : pb::DECISION_DENY);
-  for (const auto& id : r.rule_ids) out->add_rule_ids(id);
-  out->set_code(r.code);
-  SetDuration(r.latency_ns, out->mutable_latency());
-  out->set_prev_hash(r.prev_hash.data(), r.prev_hash.size());
-  out->set_hash(r.hash.data(), r.hash.size());
-}
-
 class KernelService final : public pb::Kernel::Service {
  public:
   KernelService(kernel::Kernel* k, std::string node) : k_(k), node_(std::move(node)) {}
@@ -164,7 +147,7 @@ class AdminService final : public pb::Admin::Service {
           f, req->follow(),
           [&](const audit::Record& r) {
             out.Clear();
-            ToProto(r, &out);
+            rpc::ToProto(r, &out);
             return writer->Write(out);
           },
           [&] { return ctx->IsCancelled(); });

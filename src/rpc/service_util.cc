@@ -51,4 +51,21 @@ grpc::Status Finish(grpc::ServerContext* ctx, const kernel::CallResult& result) 
   return ToGrpcStatus(result.status);
 }
 
+void ToProto(const audit::Record& r, v1::AuditRecord* out) {
+  out->set_sequence(r.sequence);
+  SetTimestamp(r.time_ns, out->mutable_time());
+  out->set_node(r.node);
+  out->set_principal(r.principal);
+  out->set_action(r.action);
+  out->set_resource(r.resource);
+  out->set_request_digest(r.request_digest.data(), r.request_digest.size());
+  out->set_decision(r.decision == audit::Decision::kAllow ? v1::DECISION_ALLOW
+                                                          : v1::DECISION_DENY);
+  for (const auto& id : r.rule_ids) out->add_rule_ids(id);
+  out->set_code(r.code);
+  SetDuration(r.latency_ns, out->mutable_latency());
+  out->set_prev_hash(r.prev_hash.data(), r.prev_hash.size());
+  out->set_hash(r.hash.data(), r.hash.size());
+}
+
 }  // namespace aikernel::rpc

@@ -11,6 +11,7 @@
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include "aikernel/v1/common.pb.h"
 #include "common/status.h"
 #include "kernel/kernel.h"
 
@@ -29,6 +30,9 @@ Status CheckTimestamp(const char* field, const google::protobuf::Timestamp& ts);
 // A non-negative duration in ns (saturating); INVALID_ARGUMENT naming
 // `field` if it is negative or its nanos are out of range.
 StatusOr<int64_t> NonNegativeNs(const char* field, const google::protobuf::Duration& d);
+
+// A ledger record as the wire has it (QueryAudit, ExplainDecision).
+void ToProto(const audit::Record& r, v1::AuditRecord* out);
 
 // Finishes an RPC: trailer with the audit sequence, status mapped at the edge.
 grpc::Status Finish(grpc::ServerContext* ctx, const kernel::CallResult& result);

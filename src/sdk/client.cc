@@ -391,6 +391,16 @@ std::optional<Timestamp> OptTs(bool has, const google::protobuf::Timestamp& t) {
   return FromProto(t);
 }
 
+void SetCallQuota(const AgentCallQuota& q, pb::CallQuota* out) {
+  out->set_per_minute(q.per_minute);
+  out->set_per_hour(q.per_hour);
+  out->set_total(q.total);
+}
+
+AgentCallQuota CallQuotaOf(const pb::CallQuota& q) {
+  return {q.per_minute(), q.per_hour(), q.total()};
+}
+
 void ToProto(const AgentSpec& s, pb::AgentSpec* out) {
   out->set_name(s.name);
   out->set_command(s.command);
@@ -421,6 +431,12 @@ void ToProto(const AgentSpec& s, pb::AgentSpec* out) {
   l->set_cpu(s.limits.cpu);
   l->set_open_files(s.limits.open_files);
   if (s.limits.timeout.count() > 0) SetDur(s.limits.timeout, l->mutable_timeout());
+  pb::AgentQuotas* q = out->mutable_quotas();
+  SetCallQuota(s.quotas.calls, q->mutable_calls());
+  q->set_bytes_per_minute(s.quotas.bytes_per_minute);
+  q->set_bytes_per_hour(s.quotas.bytes_per_hour);
+  q->set_tool_calls(s.quotas.tool_calls);
+  for (const auto& [action, aq] : s.quotas.actions) SetCallQuota(aq, &(*q->mutable_actions())[action]);
 }
 
 AgentSpec FromProto(const pb::AgentSpec& m) {
@@ -449,6 +465,12 @@ AgentSpec FromProto(const pb::AgentSpec& m) {
   s.limits.cpu = l.cpu();
   s.limits.open_files = l.open_files();
   s.limits.timeout = MsOf(l.timeout());
+  const pb::AgentQuotas& q = m.quotas();
+  s.quotas.calls = CallQuotaOf(q.calls());
+  s.quotas.bytes_per_minute = q.bytes_per_minute();
+  s.quotas.bytes_per_hour = q.bytes_per_hour();
+  s.quotas.tool_calls = q.tool_calls();
+  for (const auto& [action, aq] : q.actions()) s.quotas.actions[action] = CallQuotaOf(aq);
   return s;
 }
 
@@ -606,6 +628,35 @@ Result<PolicyReloadResult> Client::ReloadPolicy(const CallOptions& call) {
   r.changed = resp.changed();
   r.audit_sequence = AuditSeqOf(ctx);
   return r;
+}
+
+Result<DecisionExplanation> Client::ExplainDecision(uint64_t sequence,
+                                                    const CallOptions& call) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  auto stub = pb::Policy::NewStub(impl_->channel);
+  pb::ExplainDecisionRequest req;
+  req.set_sequence(sequence);
+  pb::ExplainDecisionResponse resp;
+  grpc::Status st = stub->ExplainDecision(&ctx, req, &resp);
+  if (!st.ok()) return impl_->FromGrpc(st, ctx, call);
+  DecisionExplanation e;
+  e.record = FromProto(resp.record());
+  e.decided_by = resp.decided_by();
+  e.determining_policies.assign(resp.determining_policies().begin(),
+                                resp.determining_policies().end());
+  e.errored_policies.assign(resp.errored_policies().begin(), resp.errored_policies().end());
+  e.notes.assign(resp.notes().begin(), resp.notes().end());
+  e.policy_set_digest = resp.policy_set_digest();
+  e.policy_load_sequence = resp.policy_load_sequence();
+  e.current_policy_set_digest = resp.current_policy_set_digest();
+  e.policy_set_changed = resp.policy_set_changed();
+  for (const pb::ExplainedPolicy& p : resp.policies()) {
+    e.policies.push_back({p.id(), p.role(), p.file(), p.line(), p.text()});
+  }
+  e.audit_sequence = AuditSeqOf(ctx);
+  return e;
 }
 
 Result<ApprovalList> Client::ListApprovals(const CallOptions& call) {

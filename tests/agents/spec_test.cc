@@ -33,6 +33,18 @@ pids = 32
 cpu = 0.5
 open_files = 128
 timeout_ms = 60000
+
+[quotas]
+calls_per_minute = 600
+calls_per_hour = 10000
+calls_total = 50000
+bytes_per_minute = 1048576
+bytes_per_hour = 8388608
+tool_calls = 250
+
+[quotas.actions."memory.write"]
+per_minute = 60
+total = 1000
 )";
 
 TEST(SpecTest, ParsesEveryField) {
@@ -58,6 +70,14 @@ TEST(SpecTest, ParsesEveryField) {
   EXPECT_DOUBLE_EQ(s->limits.cpu, 0.5);
   EXPECT_EQ(s->limits.open_files, 128);
   EXPECT_EQ(s->limits.timeout_ms, 60000);
+  EXPECT_EQ(s->quotas.calls.per_minute, 600);
+  EXPECT_EQ(s->quotas.calls.per_hour, 10000);
+  EXPECT_EQ(s->quotas.calls.total, 50000);
+  EXPECT_EQ(s->quotas.bytes_per_minute, 1048576);
+  EXPECT_EQ(s->quotas.bytes_per_hour, 8388608);
+  EXPECT_EQ(s->quotas.tool_calls, 250);
+  ASSERT_EQ(s->quotas.actions.size(), 1u);
+  EXPECT_EQ(s->quotas.actions.at("memory.write"), (CallQuota{60, 0, 1000}));
 }
 
 TEST(SpecTest, MinimalSpecTakesDefaults) {
@@ -80,6 +100,8 @@ TEST(SpecTest, RoundTripsThroughToml) {
   EXPECT_EQ(SpecToToml(*back), text);
   EXPECT_EQ(back->env, s->env);
   EXPECT_EQ(back->args, s->args);
+  EXPECT_EQ(back->quotas, s->quotas);
+  EXPECT_FALSE(back->quotas.empty());
 }
 
 TEST(SpecTest, QuotesAwkwardStrings) {
@@ -143,6 +165,21 @@ INSTANTIATE_TEST_SUITE_P(
                 "uid: must be between 1 and"},
         BadCase{"name = \"a\"\ncommand = \"/bin/true\"\nargs = [1]\n",
                 "args: expected an array of strings"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas]\ncalls_per_minute = -1\n",
+                "quotas.calls_per_minute: must be between 0 and"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas]\ntool_calls = \"many\"\n",
+                "quotas.tool_calls: expected an integer"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas]\ncalls_per_day = 1\n",
+                "quotas.calls_per_day: unknown key"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas.actions.\"memory.write\"]\n"
+                "per_day = 1\n",
+                "quotas.actions.\"memory.write\".per_day: unknown key"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas.actions.\"memory.write\"]\n"
+                "total = -5\n",
+                "quotas.actions.\"memory.write\".total: must be between 0 and"},
+        BadCase{"name = \"a\"\ncommand = \"/bin/true\"\n[quotas.actions.\"Memory Write\"]\n"
+                "total = 5\n",
+                "quotas.actions: 'Memory Write' is not an action id"},
         BadCase{"name = \"a\"\ncommand = \n", "syntax error"}));
 
 TEST(SpecTest, LoadSpecDirReadsTomlFilesAndRefusesDuplicates) {

@@ -11,6 +11,8 @@
 //   memory OTHER      use its own memory namespace agent/<own name>, then try
 //                     agent/OTHER, shared/team, namespace admin and spans;
 //                     prints "<what>=<code>" per call, then "memory-done"
+//   whoami-n N        N Whoami calls, "call<i>=<code>" each, then "calls-done";
+//                     then wait for SIGTERM
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -66,6 +68,22 @@ int main(int argc, char** argv) {
     // Agents may call only Whoami under the built-in authorizer.
     auto st = (*c)->Status();
     std::printf("status=%s\n", st.ok() ? "OK" : aikernel::StatusCodeName(st.status().code()));
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "whoami-n") {
+    auto c = aikernel::Client::Connect({});
+    if (!c.ok()) {
+      std::printf("connect-error %s\n", c.status().ToString().c_str());
+      return 2;
+    }
+    const int n = argc > 2 ? std::atoi(argv[2]) : 1;
+    for (int i = 1; i <= n; ++i) {
+      auto me = (*c)->Whoami();
+      std::printf("call%d=%s\n", i,
+                  me.ok() ? "OK" : aikernel::StatusCodeName(me.status().code()));
+    }
+    std::printf("calls-done\n");
     WaitForTerm();
     return 0;
   }

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -512,6 +513,49 @@ TEST_F(AgentsTest, AnAgentUsesItsOwnMemoryNamespaceAndNoOther) {
   }
   EXPECT_EQ(allowed, 7u);
   EXPECT_EQ(denied, 9u);
+}
+
+// The spec's [quotas] are enforced by the kernel before policy: the agent
+// gets RESOURCE_EXHAUSTED past its quota, and the ledger says which quota.
+TEST_F(AgentsTest, SpecQuotasRefuseCallsPastTheQuotaNamingIt) {
+  StartDaemon();
+  const std::string spec = tmp_.path() + "/limited.toml";
+  std::ofstream(spec) << "name = \"limited\"\ncommand = \"" << Probe()
+                      << "\"\nargs = [\"whoami-n\", \"5\"]\n\n[quotas]\ncalls_per_minute = 3\n"
+                      << "\n[quotas.actions.\"kernel.whoami\"]\ntotal = 100\n";
+  CmdResult run = Aictl({"agent", "run", "--spec", spec});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  EXPECT_EQ(ParseJson(run.out)["spec"]["quotas"]["calls"]["per_minute"], 3) << run.out;
+  ASSERT_TRUE(WaitLog("limited", "calls-done"));
+  const std::string log = Logs("limited");
+  for (const char* line : {"call1=OK", "call2=OK", "call3=OK", "call4=RESOURCE_EXHAUSTED",
+                           "call5=RESOURCE_EXHAUSTED"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << "no '" << line << "' in:\n" << log;
+  }
+  nlohmann::json info = Inspect("limited");
+  EXPECT_EQ(info["spec"]["quotas"]["actions"]["kernel.whoami"]["total"], 100) << info;
+  CmdResult text = RunAictl({"--socket", daemon_->socket(), "agent", "inspect", "limited"});
+  EXPECT_NE(text.out.find("calls 3/min, kernel.whoami 100 total"), std::string::npos) << text.out;
+
+  auto c = ConnectTo(*daemon_);
+  ASSERT_NE(c, nullptr);
+  AuditFilter f;
+  f.principal = "agent:spiffe://it-node/agent/limited#" + info["instance"]["id"].get<std::string>();
+  f.action = "kernel.whoami";
+  std::vector<AuditRecord> recs = Query(*c, f);
+  ASSERT_EQ(recs.size(), 5u);
+  for (size_t i = 3; i < 5; ++i) {
+    EXPECT_EQ(recs[i].decision, Decision::kDeny);
+    EXPECT_EQ(recs[i].rule_ids, std::vector<std::string>{"quota:calls_per_minute"});
+    EXPECT_EQ(recs[i].code, static_cast<int>(StatusCode::kResourceExhausted));
+  }
+
+  // A quota on an action the kernel does not have is refused, naming it.
+  std::ofstream(spec) << "name = \"typo\"\ncommand = \"" << Probe()
+                      << "\"\n[quotas.actions.\"memory.wrte\"]\nper_minute = 1\n";
+  CmdResult bad = Aictl({"agent", "run", "--spec", spec});
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_NE(bad.err.find("quotas.actions: 'memory.wrte'"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -96,6 +96,8 @@ TEST(Basics, SdkAndAictlCallsAreServedAndEachIsAuditedAsItself) {
                                                       Decision::kAllow, 0};
   }
   ASSERT_EQ(calls.size(), 8u) << "every reply must carry its own audit sequence";
+  // Record 1 is the kernel's own: the policy set loaded at start-up.
+  calls[1] = {"policy.load", "kernel", Decision::kAllow, 0};
 
   // --- every call is in the ledger as itself, and nothing else is.
   std::vector<AuditRecord> all = Query(*c);
@@ -111,36 +113,38 @@ TEST(Basics, SdkAndAictlCallsAreServedAndEachIsAuditedAsItself) {
     EXPECT_EQ(rec.decision, e.decision) << "record " << rec.sequence;
     EXPECT_EQ(rec.code, e.code) << "record " << rec.sequence;
     EXPECT_EQ(rec.node, "it-node");
-    EXPECT_EQ(rec.resource, rec.action == "audit.query" ? "ledger:audit" : "node:it-node");
+    if (rec.action != "policy.load") {
+      EXPECT_EQ(rec.resource, rec.action == "audit.query" ? "ledger:audit" : "node:it-node");
+    }
     EXPECT_EQ(rec.prev_hash, prev_hash) << "record " << rec.sequence;
     EXPECT_EQ(rec.hash.size(), 32u);
     EXPECT_EQ(rec.request_digest.size(), 32u);
     prev_hash = rec.hash;
   }
-  uint64_t n = all.size();  // 8 records; the SDK query above made record 9.
+  uint64_t n = all.size();  // 9 records; the SDK query above made record 10.
 
   // --- aictl audit query filters
-  r = AictlJson(d, {"audit", "query", "--action", "admin.ping"});  // record 10
+  r = AictlJson(d, {"audit", "query", "--action", "admin.ping"});  // record 11
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   json q = ParseJson(r.out);
   ASSERT_TRUE(q.is_array()) << r.out;
   EXPECT_EQ(q.size(), 4u) << r.out;  // one SDK ping, three from aictl
   for (const auto& rec : q) EXPECT_EQ(rec["action"], "admin.ping");
 
-  r = AictlJson(d, {"audit", "query", "--decision", "deny"});  // record 11
+  r = AictlJson(d, {"audit", "query", "--decision", "deny"});  // record 12
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(ParseJson(r.out).size(), 0u) << r.out;
 
   r = AictlJson(d, {"audit", "query", "--principal", "operator:0", "--action", "kernel.whoami",
-                    "--decision", "allow"});  // record 12
+                    "--decision", "allow"});  // record 13
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(ParseJson(r.out).size(), 2u) << r.out;
 
-  r = AictlJson(d, {"audit", "query", "--principal", "user:12345"});  // record 13
+  r = AictlJson(d, {"audit", "query", "--principal", "user:12345"});  // record 14
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(ParseJson(r.out).size(), 0u) << r.out;
 
-  r = AictlJson(d, {"audit", "query", "--after", "3", "--limit", "2"});  // record 14
+  r = AictlJson(d, {"audit", "query", "--after", "3", "--limit", "2"});  // record 15
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   json lim = ParseJson(r.out);
   ASSERT_EQ(lim.size(), 2u) << r.out;
@@ -153,34 +157,34 @@ TEST(Basics, SdkAndAictlCallsAreServedAndEachIsAuditedAsItself) {
   EXPECT_EQ(r.exit_code, 2) << r.Describe();
   std::string t4 = lim[0]["time"].get<std::string>();  // RFC 3339, ns precision
   r = AictlJson(d, {"audit", "query", "--since", t4, "--until", "2200-01-01T00:00:00Z",
-                    "--action", "admin.ping"});  // record 15
+                    "--action", "admin.ping"});  // record 16
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   json since = ParseJson(r.out);
   for (const auto& rec : since) EXPECT_GE(rec["sequence"].get<uint64_t>(), 4u) << r.out;
-  EXPECT_EQ(since.size(), 3u) << "pings at or after record 4 (" << t4 << "): " << r.out;
-  r = AictlJson(d, {"audit", "query", "--until", t4});  // record 16
+  EXPECT_EQ(since.size(), 4u) << "pings at or after record 4 (" << t4 << "): " << r.out;
+  r = AictlJson(d, {"audit", "query", "--until", t4});  // record 17
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(ParseJson(r.out).size(), 3u) << "records before record 4: " << r.out;
 
   // --- aictl audit tail: the newest records, oldest first, one JSON per line.
-  r = AictlJson(d, {"audit", "tail", "-n", "3"});  // record 17
+  r = AictlJson(d, {"audit", "tail", "-n", "3"});  // record 18
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   auto tail = ParseJsonLines(r.out);
   ASSERT_EQ(tail.size(), 3u) << r.out;
-  EXPECT_EQ(tail[0]["sequence"], 14);
-  EXPECT_EQ(tail[1]["sequence"], 15);
-  EXPECT_EQ(tail[2]["sequence"], 16);
+  EXPECT_EQ(tail[0]["sequence"], 15);
+  EXPECT_EQ(tail[1]["sequence"], 16);
+  EXPECT_EQ(tail[2]["sequence"], 17);
   for (const auto& rec : tail) EXPECT_EQ(rec["action"], "audit.query");
 
-  r = AictlJson(d, {"audit", "tail", "-n", "5", "--action", "admin.ping"});  // record 18
+  r = AictlJson(d, {"audit", "tail", "-n", "5", "--action", "admin.ping"});  // record 19
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(ParseJsonLines(r.out).size(), 4u) << r.out;
 
   // --- aictl audit export --format jsonl: every record, every field, chained.
-  r = RunAictl({"--socket", d.socket(), "audit", "export", "--format", "jsonl"});  // record 19
+  r = RunAictl({"--socket", d.socket(), "audit", "export", "--format", "jsonl"});  // record 20
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   auto exported = ParseJsonLines(r.out);
-  ASSERT_EQ(exported.size(), 18u) << r.out;
+  ASSERT_EQ(exported.size(), 19u) << r.out;
   std::string prev = std::string(64, '0');
   for (size_t i = 0; i < exported.size(); ++i) {
     const json& e = exported[i];
@@ -195,15 +199,15 @@ TEST(Basics, SdkAndAictlCallsAreServedAndEachIsAuditedAsItself) {
   for (uint64_t s = 1; s <= n; ++s) {
     EXPECT_EQ(exported[s - 1]["action"], calls[s].action);
   }
-  for (uint64_t s = n + 1; s <= 18; ++s) {
+  for (uint64_t s = n + 1; s <= 19; ++s) {
     EXPECT_EQ(exported[s - 1]["action"], "audit.query") << "record " << s;
     EXPECT_EQ(exported[s - 1]["principal"], "operator:0");
   }
-  // The usage error above reached no daemon and wrote no record: 18 records
+  // The usage error above reached no daemon and wrote no record: 19 records
   // plus the export's own.
   auto st2 = c->Status();
   ASSERT_TRUE(st2.ok()) << st2.status().ToString();
-  EXPECT_EQ(st2->ledger.sequence, 19u);
+  EXPECT_EQ(st2->ledger.sequence, 20u);
 
   c.reset();
   EXPECT_EQ(d.Stop(), 0) << d.Log();
@@ -246,15 +250,15 @@ TEST(Basics, SigtermExitsZeroAfterAFinalCheckpoint) {
     }
     auto st = c->Status();
     ASSERT_TRUE(st.ok()) << st.status().ToString();
-    EXPECT_EQ(st->ledger.sequence, 5u);
+    EXPECT_EQ(st->ledger.sequence, 6u);  // the start-up policy load, then 5 pings
     EXPECT_EQ(st->ledger.checkpoint_sequence, 0u) << "a periodic checkpoint was not expected";
   }
   d.DrainNotifications();
   d.Signal(SIGTERM);
   EXPECT_TRUE(d.WaitForNotification("STOPPING=1"));
   EXPECT_EQ(d.WaitForExit(), 0) << d.Log();
-  EXPECT_EQ(SqliteScalar(d.audit_db(), "SELECT max(seq) FROM records"), 6u);
-  EXPECT_EQ(SqliteScalar(d.audit_db(), "SELECT max(seq) FROM checkpoints"), 6u)
+  EXPECT_EQ(SqliteScalar(d.audit_db(), "SELECT max(seq) FROM records"), 7u);
+  EXPECT_EQ(SqliteScalar(d.audit_db(), "SELECT max(seq) FROM checkpoints"), 7u)
       << "the final checkpoint must cover the last record";
   EXPECT_FALSE(std::filesystem::exists(d.socket())) << "socket left behind after a clean stop";
 
@@ -263,8 +267,10 @@ TEST(Basics, SigtermExitsZeroAfterAFinalCheckpoint) {
   ASSERT_NE(c, nullptr);
   auto st = c->Status();
   ASSERT_TRUE(st.ok()) << st.status().ToString();
-  EXPECT_EQ(st->ledger.sequence, 6u);
-  EXPECT_EQ(st->ledger.checkpoint_sequence, st->ledger.sequence);
+  // The restart's own policy load (record 8) comes after the final
+  // checkpoint; the status call sees it as the head.
+  EXPECT_EQ(st->ledger.sequence, 8u);
+  EXPECT_EQ(st->ledger.checkpoint_sequence, 7u);
   c.reset();
   EXPECT_EQ(d.Stop(), 0) << d.Log();
 }

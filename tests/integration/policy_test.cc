@@ -153,16 +153,19 @@ TEST(Policy, ABadSetOnReloadIsRefusedNamingFileLineColAndTheOldSetStays) {
   EXPECT_EQ(r.exit_code, 3) << r.Describe();
   EXPECT_NE(r.err.find("no-ping"), std::string::npos) << r.Describe();
 
-  // The ledger has each load: two refusals, then the new set with its digest.
+  // The ledger has each load: the set loaded at start-up, two refusals,
+  // then the new set with its digest.
   auto c = ConnectTo(d);
   ASSERT_NE(c, nullptr);
   auto loads = Records(*c, "policy.load");
-  ASSERT_EQ(loads.size(), 3u);
-  EXPECT_EQ(loads[0].decision, Decision::kDeny);
+  ASSERT_EQ(loads.size(), 4u);
+  EXPECT_EQ(loads[0].decision, Decision::kAllow);
+  EXPECT_EQ(loads[0].rule_ids.front(), "trigger:start");
   EXPECT_EQ(loads[1].decision, Decision::kDeny);
-  EXPECT_EQ(loads[2].decision, Decision::kAllow);
-  EXPECT_EQ(loads[2].principal, "kernel");
-  EXPECT_EQ(loads[2].resource, "policyset:sha256:" + j["digest"].get<std::string>());
+  EXPECT_EQ(loads[2].decision, Decision::kDeny);
+  EXPECT_EQ(loads[3].decision, Decision::kAllow);
+  EXPECT_EQ(loads[3].principal, "kernel");
+  EXPECT_EQ(loads[3].resource, "policyset:sha256:" + j["digest"].get<std::string>());
   auto reloads = Records(*c, "policy.reload");
   ASSERT_EQ(reloads.size(), 2u);
   EXPECT_EQ(reloads[0].code, static_cast<int>(StatusCode::kInvalidArgument));
