@@ -127,6 +127,7 @@ struct CallCounts {
 struct ConfinementSummary {
   std::string summary;                  // one line
   std::vector<std::string> mechanisms;  // e.g. "landlock-abi7", "seccomp", "rlimit:as"
+  std::vector<std::string> profiles;    // "<name>: <what it confines>" per sandbox profile
 };
 
 struct NodeStatus {

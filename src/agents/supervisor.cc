@@ -320,7 +320,8 @@ class Supervisor::Impl {
   // Supervisor state.
   Status Prepare(const Agent& ag, Pending& pd) {
     const AgentSpec& s = ag.info.spec;
-    AIK_ASSIGN_OR_RETURN(sandbox::Profile profile, sandbox::ProfileByName(s.profile));
+    AIK_ASSIGN_OR_RETURN(const AgentProfile* ap, FindProfile(s.profile));
+    sandbox::Profile profile = ap->sandbox;
     AIK_RETURN_IF_ERROR(PrepareWorkdir(s));
     int out[2], err[2], sp[2];
     if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe2");
@@ -357,9 +358,13 @@ class Supervisor::Impl {
       profile.readonly_paths.push_back(std::filesystem::path(s.command).parent_path().string());
     }
     ls.profile = profile;
-    ls.limits.memory_bytes = static_cast<uint64_t>(s.limits.memory_bytes);
-    ls.limits.pids = static_cast<uint64_t>(s.limits.pids);
-    ls.limits.open_files = static_cast<uint64_t>(s.limits.open_files);
+    // The profile's caps, if any, bound the spec's limits.
+    auto capped = [](int64_t v, int64_t cap) {
+      return static_cast<uint64_t>(cap > 0 && cap < v ? cap : v);
+    };
+    ls.limits.memory_bytes = capped(s.limits.memory_bytes, ap->caps.memory_bytes);
+    ls.limits.pids = capped(s.limits.pids, ap->caps.pids);
+    ls.limits.open_files = capped(s.limits.open_files, ap->caps.open_files);
     ls.limits.cpu_percent = static_cast<uint32_t>(s.limits.cpu * 100.0 + 0.5);
     ls.stdout_fd = pd.out_w.get();
     ls.stderr_fd = pd.err_w.get();
@@ -423,7 +428,7 @@ class Supervisor::Impl {
     }
     ag.proc = p;
     ag.info.instance.pid = p->l.pid;
-    std::string conf = Join(p->l.in_force, " ");
+    std::string conf = "profile " + s.profile + ": " + Join(p->l.in_force, " ");
     if (!p->l.not_enforced.empty()) conf += " (not enforced: " + Join(p->l.not_enforced, "; ") + ")";
     ag.info.confinement = conf;
     store_->PutInstance(StoredInstance{ag.info.instance, s.name, p->start_time_ticks,
@@ -736,16 +741,24 @@ class Supervisor::Impl {
 
   // ---- operations (on the loop) ----
 
+  // The profile `name` as configured; INVALID_ARGUMENT naming it otherwise.
+  StatusOr<const AgentProfile*> FindProfile(const std::string& name) const {
+    auto it = o_.profiles.find(name);
+    if (it == o_.profiles.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("profile: unknown sandbox profile '", name,
+                                                     "' (known: ", ProfileNames(o_.profiles),
+                                                     "; [profiles.<name>] in aikerneld.toml)"));
+    }
+    return &it->second;
+  }
+
   // Validates and fills in the daemon's defaults.
   Status Complete(AgentSpec& spec) const {
     AIK_RETURN_IF_ERROR(Validate(spec));
     if (spec.workdir.empty()) spec.workdir = o_.state_dir + "/agents/" + spec.name;
-    if (spec.uid < 0) spec.uid = o_.default_uid;
-    if (spec.gid < 0) spec.gid = o_.default_gid;
-    if (StatusOr<sandbox::Profile> p = sandbox::ProfileByName(spec.profile); !p.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "profile: unknown sandbox profile '", spec.profile, "' (known: default, trusted)"));
-    }
+    AIK_ASSIGN_OR_RETURN(const AgentProfile* profile, FindProfile(spec.profile));
+    if (spec.uid < 0) spec.uid = profile->uid >= 0 ? profile->uid : o_.default_uid;
+    if (spec.gid < 0) spec.gid = profile->gid >= 0 ? profile->gid : o_.default_gid;
     AIK_RETURN_IF_ERROR(kernel::CheckQuotaActions(spec.quotas));
     if (spec.limits.memory_bytes > o_.memory_budget_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -1061,6 +1074,7 @@ ConfinementInfo Supervisor::Confinement() const {
   const sandbox::HostCapabilities& caps = sandbox::Detect();
   ConfinementInfo c;
   c.summary = sandbox::Describe(caps);
+  for (const auto& [name, p] : impl_->o_.profiles) c.profiles.push_back(name + ": " + DescribeProfile(p));
   c.mechanisms.push_back("namespaces");
   if (caps.landlock_abi > 0) c.mechanisms.push_back("landlock-abi" + std::to_string(caps.landlock_abi));
   if (caps.seccomp) c.mechanisms.push_back("seccomp");

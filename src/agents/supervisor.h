@@ -49,6 +49,7 @@
 #include <string>
 
 #include "agents/log_file.h"
+#include "agents/profile.h"
 #include "agents/schedule.h"
 #include "agents/state_store.h"
 #include "agents/types.h"
@@ -74,6 +75,8 @@ struct SupervisorOptions {
   bool full_sync = true;  // state.db synchronous=FULL
   // Not owned; must outlive the Supervisor. Tests wrap it to inject faults.
   sandbox::Launcher* launcher = nullptr;
+  // The sandbox profiles specs may name (config [profiles.<name>]).
+  ProfileMap profiles = BuiltinProfiles();
   // Gets the daemon end of each instance's socketpair.
   std::function<void(UniqueFd, const kernel::AgentIdentity&)> on_connection;
   std::function<void(const std::string& instance_id)> on_instance_end;

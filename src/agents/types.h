@@ -54,6 +54,7 @@ struct AgentInfo {
 struct ConfinementInfo {
   std::string summary;                  // one line, e.g. "cgroup v2 (memory pids cpu)"
   std::vector<std::string> mechanisms;  // "namespaces", "landlock", "seccomp", "cgroup", "rlimits"
+  std::vector<std::string> profiles;    // "<name>: <what it confines>" per configured profile
 };
 
 }  // namespace aikernel::agents

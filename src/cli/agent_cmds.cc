@@ -560,7 +560,7 @@ void AddAgentCommands(CLI::App& agent, Context& ctx) {
   run->add_option("--group", ra->groups, "Group for policy (repeatable)")->type_name("GROUP");
   run->add_option("--priority", ra->priority, "0..100, higher starts first (default 50)")
       ->type_name("N");
-  run->add_option("--profile", ra->profile, "Sandbox profile: default or trusted")
+  run->add_option("--profile", ra->profile, "Sandbox profile: default, trusted, or one of the daemon's [profiles.<name>]")
       ->type_name("NAME");
   run->add_option("--uid", ra->uid, "Run as this uid (default [agents] default_uid)")
       ->type_name("UID");

@@ -72,7 +72,9 @@ json StatusJson(const NodeStatus& s) {
         {"failed", s.calls.failed},
         {"connections", s.calls.connections}}},
       {"confinement",
-       {{"summary", s.confinement.summary}, {"mechanisms", s.confinement.mechanisms}}},
+       {{"summary", s.confinement.summary},
+        {"mechanisms", s.confinement.mechanisms},
+        {"profiles", s.confinement.profiles}}},
       {"agents",
        {{"total", s.agents_total}, {"running", s.agents_running}, {"queued", s.agents_queued}}},
       {"audit_sequence", s.audit_sequence},
@@ -101,6 +103,7 @@ std::string StatusText(const NodeStatus& s) {
                      " running, " + std::to_string(s.agents_queued) + " queued"},
       {"confinement", s.confinement.summary.empty() ? "agents disabled" : s.confinement.summary},
       {"in force", s.confinement.mechanisms.empty() ? "-" : Join(s.confinement.mechanisms, " ")},
+      {"profiles", s.confinement.profiles.empty() ? "-" : Join(s.confinement.profiles, "; ")},
       {"audit record", Seq(s.audit_sequence)},
   });
 }

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/profile_config.h"
 #include "tools/mcp/manager.h"
 
 namespace aikernel::daemon {
@@ -290,11 +291,15 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
       AIK_RETURN_IF_ERROR(ParseMcp(section_node, file, config));
       continue;
     }
+    if (section == "profiles") {
+      AIK_RETURN_IF_ERROR(ParseProfiles(section_node, file, &config.profiles));
+      continue;
+    }
     auto known = Schema().find(section);
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory], [msg], [[mcp]])");
+                 "[memory], [msg], [[mcp]], [profiles.<name>])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -366,6 +371,7 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("msg.max_payload_bytes", a.msg_max_payload_bytes, b.msg_max_payload_bytes);
   cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);
   cmp("mcp", a.mcp, b.mcp);
+  cmp("profiles", a.profiles, b.profiles);
   return out;
 }
 

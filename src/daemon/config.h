@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/profile.h"
 #include "common/status.h"
 #include "tools/mcp/server_config.h"
 
@@ -73,6 +74,9 @@ struct Config {
   // [[mcp]]: MCP servers mounted as tool providers (docs/mcp.md). The
   // command, args, sandbox and limits are checked when parsed.
   std::vector<tools::mcp::ServerConfig> mcp;
+  // [profiles.<name>]: sandbox profiles agents may name; "default" and
+  // "trusted" are built in and may be overridden (daemon/profile_config.h).
+  agents::ProfileMap profiles = agents::BuiltinProfiles();
 };
 
 StatusOr<Config> LoadConfig(const std::string& path);

@@ -173,6 +173,7 @@ class Server {
       ao.log_max_bytes = config_.agents_log_max_bytes;
       ao.log_keep = static_cast<int>(config_.agents_log_keep);
       ao.full_sync = config_.audit_synchronous != "normal";
+      ao.profiles = config_.profiles;
       ao.on_connection = [this](UniqueFd fd, const kernel::AgentIdentity& id) {
         rpc_->AdoptAgent(std::move(fd), id);
       };

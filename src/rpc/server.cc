@@ -87,6 +87,7 @@ class AdminService final : public pb::Admin::Service {
       if (s.agents_enabled) {
         resp->mutable_confinement()->set_summary(s.confinement.summary);
         for (const auto& m : s.confinement.mechanisms) resp->mutable_confinement()->add_mechanisms(m);
+        for (const auto& p : s.confinement.profiles) resp->mutable_confinement()->add_profiles(p);
         resp->mutable_agents()->set_total(s.agents_total);
         resp->mutable_agents()->set_running(s.agents_running);
         resp->mutable_agents()->set_queued(s.agents_queued);

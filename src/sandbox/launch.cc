@@ -72,6 +72,7 @@ struct ChildPlan {
   int sync_rd = -1, sync_wr = -1, err_rd = -1, err_wr = -1;
   int fd_in = -1, fd_out = -1, fd_err = -1, fd_kernel = -1;
   bool die_with_parent = true;
+  bool loopback = true;
   bool net_ns = false, uts_ns = false, user_ns = false, pid_ns = false, mount_ns = false;
   const char* hostname = nullptr;
   size_t hostname_len = 0;
@@ -308,7 +309,7 @@ void ApplyLandlock(const ChildPlan& p) {
   sigprocmask(SIG_SETMASK, &all, nullptr);  // unblocked again right before exec
 
   CHECK_STEP(setsid(), "setsid", "");
-  if (p.net_ns) LoopbackUp(p);
+  if (p.net_ns && p.loopback) LoopbackUp(p);
   if (p.uts_ns) CHECK_STEP(sethostname(p.hostname, p.hostname_len), "sethostname", p.hostname);
   if (p.mount_ns) SetupMounts(p);
   for (int i = 0; i < p.n_rlims; ++i) {
@@ -455,6 +456,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   p.pid_ns = prof.new_pid_ns;
   p.mount_ns = prof.new_mount_ns;
   p.net_ns = prof.new_net_ns;
+  p.loopback = prof.loopback;
   p.uts_ns = prof.new_uts_ns;
   std::string hostname = spec.hostname.empty() ? "agent" : spec.hostname;
   p.hostname = hostname.c_str();
@@ -489,7 +491,10 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if (prof.new_user_ns) clone_flags |= CLONE_NEWUSER, in_force.push_back("userns");
   if (prof.new_pid_ns) clone_flags |= CLONE_NEWPID, in_force.push_back("pidns");
   if (prof.new_mount_ns) clone_flags |= CLONE_NEWNS, in_force.push_back("mountns");
-  if (prof.new_net_ns) clone_flags |= CLONE_NEWNET, in_force.push_back("netns");
+  if (prof.new_net_ns) {
+    clone_flags |= CLONE_NEWNET;
+    in_force.push_back(prof.loopback ? "netns" : "netns:no-loopback");
+  }
   if (prof.new_ipc_ns) clone_flags |= CLONE_NEWIPC, in_force.push_back("ipcns");
   if (prof.new_uts_ns) clone_flags |= CLONE_NEWUTS, in_force.push_back("utsns");
   if (prof.readonly_root) in_force.push_back("readonly-root");

@@ -56,7 +56,8 @@ struct Profile {
   bool new_user_ns = false;   // own user namespace; uid/gid mapped 1:1 for the agent's ids only
   bool new_pid_ns = false;    // own pid namespace with the tiny init described above
   bool new_mount_ns = false;  // required by readonly_root and private_tmp
-  bool new_net_ns = false;    // only `lo`, brought up
+  bool new_net_ns = false;    // only `lo`, brought up when `loopback`
+  bool loopback = true;       // with new_net_ns: bring `lo` up (false: no network at all)
   bool new_ipc_ns = false;
   bool new_uts_ns = false;    // hostname = LaunchSpec::hostname (or "agent")
   bool readonly_root = false;  // the whole tree re-bound read-only (pivot_root into it)
@@ -80,6 +81,7 @@ struct Profile {
   // the host are skipped). Default: /run, so host Unix sockets (the kernel's
   // own, D-Bus, container runtimes) cannot be reached by path.
   std::vector<std::string> masked_paths;
+  bool operator==(const Profile&) const = default;
 };
 
 // default: every namespace, read-only root, private /tmp, minimal /dev, /run

@@ -283,6 +283,8 @@ Result<NodeStatus> Client::Status(const CallOptions& call) {
   r.confinement.summary = resp.confinement().summary();
   r.confinement.mechanisms.assign(resp.confinement().mechanisms().begin(),
                                   resp.confinement().mechanisms().end());
+  r.confinement.profiles.assign(resp.confinement().profiles().begin(),
+                                resp.confinement().profiles().end());
   r.agents_total = resp.agents().total();
   r.agents_running = resp.agents().running();
   r.agents_queued = resp.agents().queued();

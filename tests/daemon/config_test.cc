@@ -188,5 +188,67 @@ TEST(ConfigTest, BadMcpEntriesNameTheEntryAndField) {
   }
 }
 
+TEST(ConfigTest, ProfilesAddToAndOverrideTheBuiltinOnes) {
+  auto c = ParseConfig(R"(
+[profiles.sealed]
+network = "none"
+landlock = false
+writable_paths = ["/srv/shared"]
+uid = 4000
+[profiles.sealed.rlimits]
+pids = 16
+
+[profiles.trusted]
+namespaces = ["pid"]
+network = "loopback"
+)", "p.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->profiles.size(), 3u);
+  const agents::AgentProfile& sealed = c->profiles.at("sealed");
+  EXPECT_EQ(sealed.sandbox.name, "sealed");
+  EXPECT_TRUE(sealed.sandbox.new_user_ns) << "starts from default";
+  EXPECT_TRUE(sealed.sandbox.new_net_ns);
+  EXPECT_FALSE(sealed.sandbox.loopback);
+  EXPECT_FALSE(sealed.sandbox.landlock);
+  EXPECT_TRUE(sealed.sandbox.seccomp);
+  EXPECT_EQ(sealed.sandbox.writable_paths, std::vector<std::string>{"/srv/shared"});
+  EXPECT_EQ(sealed.uid, 4000);
+  EXPECT_EQ(sealed.gid, -1);
+  EXPECT_EQ(sealed.caps.pids, 16);
+  const agents::AgentProfile& trusted = c->profiles.at("trusted");
+  EXPECT_TRUE(trusted.sandbox.new_pid_ns);
+  EXPECT_FALSE(trusted.sandbox.new_ipc_ns);
+  EXPECT_TRUE(trusted.sandbox.new_net_ns) << "overridden: own loopback";
+  EXPECT_EQ(c->profiles.at("default"), agents::BuiltinProfiles().at("default"));
+  EXPECT_EQ(ChangedKeys(Config{}, *c), std::vector<std::string>{"profiles"});
+  EXPECT_FALSE(IsReloadable("profiles"));
+  EXPECT_NE(agents::DescribeProfile(sealed).find("net:none"), std::string::npos);
+}
+
+TEST(ConfigTest, BadProfilesNameTheKey) {
+  struct Case {
+    const char* toml;
+    const char* want;
+  } cases[] = {
+      {"[profiles.x]\nnetwork = \"wifi\"\n", "profiles.x.network: 'wifi': expected none"},
+      {"[profiles.x]\nnamespaces = [\"time\"]\n", "profiles.x.namespaces: unknown namespace 'time'"},
+      {"[profiles.x]\nnamespaces = [\"net\"]\n", "set by 'network'"},
+      {"[profiles.x]\nnamespaces = [\"pid\"]\n", "profiles.x.namespaces: readonly_root and private_tmp"},
+      {"[profiles.x]\nbase = \"x\"\n", "profiles.x.base: expected \"default\" or \"trusted\""},
+      {"[profiles.x]\nuid = 0\n", "profiles.x.uid: must be between 1"},
+      {"[profiles.x]\nwritable_paths = [\"rel\"]\n", "profiles.x.writable_paths: expected absolute"},
+      {"[profiles.x]\ncolour = 1\n", "profiles.x.colour: unknown key"},
+      {"[profiles.x.rlimits]\nswap = 1\n", "profiles.x.rlimits.swap: unknown key"},
+      {"[profiles.\"Bad Name\"]\n", "a profile name is"},
+  };
+  for (const Case& k : cases) {
+    auto c = ParseConfig(k.toml, "bad.toml");
+    ASSERT_FALSE(c.ok()) << k.toml;
+    EXPECT_NE(c.status().message().find(k.want), std::string::npos)
+        << k.toml << " -> " << c.status().message();
+    EXPECT_EQ(c.status().message().rfind("bad.toml:", 0), 0u) << c.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace aikernel::daemon

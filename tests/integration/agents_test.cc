@@ -558,5 +558,46 @@ TEST_F(AgentsTest, SpecQuotasRefuseCallsPastTheQuotaNamingIt) {
   EXPECT_NE(bad.err.find("quotas.actions: 'memory.wrte'"), std::string::npos) << bad.err;
 }
 
+// Profiles named in config: an added one is used (its network setting is
+// observable from inside), status and inspect show it, and a spec naming an
+// unknown profile is refused naming it.
+TEST_F(AgentsTest, ConfigProfilesAreUsedShownAndUnknownOnesRefused) {
+  daemon_->WriteConfigText(
+      "[node]\nname = \"it-node\"\n\n[daemon]\nlogs_dir = \"" + tmp_.path() +
+      "/logs\"\n\n[audit]\nsynchronous = \"normal\"\n\n[agents]\nspecs_dir = \"" + tmp_.path() +
+      "/agents\"\n\n[profiles.lab-lo]\nlandlock = false\nnetwork = \"loopback\"\n"
+      "\n[profiles.lab-none]\nlandlock = false\nnetwork = \"none\"\n");
+  StartDaemon();
+  CmdResult bad = Run("ghost", {"--profile", "ghost"}, {"sleep"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_NE(bad.err.find("profile: unknown sandbox profile 'ghost' (known: default, lab-lo, "
+                         "lab-none, trusted"),
+            std::string::npos)
+      << bad.err;
+
+  // Nothing listens on this port inside the agent's own network namespace:
+  // with loopback up that is a refusal, with no network at all unreachable.
+  ASSERT_EQ(Run("lo", {"--profile", "lab-lo"}, {"connect", "9"}).exit_code, 0);
+  ASSERT_EQ(Run("none", {"--profile", "lab-none"}, {"connect", "9"}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("lo", "connect: "));
+  ASSERT_TRUE(WaitLog("none", "connect: "));
+  EXPECT_NE(Logs("lo").find("connect: ECONNREFUSED"), std::string::npos) << Logs("lo");
+  EXPECT_NE(Logs("none").find("connect: ENETUNREACH"), std::string::npos) << Logs("none");
+
+  nlohmann::json info = Inspect("none");
+  const std::string conf = info["confinement"];
+  EXPECT_EQ(conf.rfind("profile lab-none: ", 0), 0u) << conf;
+  EXPECT_NE(conf.find("netns:no-loopback"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("landlock"), std::string::npos) << conf;
+
+  CmdResult status = Aictl({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  nlohmann::json profiles = ParseJson(status.out)["confinement"]["profiles"];
+  ASSERT_EQ(profiles.size(), 4u) << profiles;
+  EXPECT_EQ(profiles[2].get<std::string>().rfind("lab-none: ", 0), 0u) << profiles;
+  EXPECT_NE(profiles[2].get<std::string>().find("net:none"), std::string::npos) << profiles;
+  EXPECT_NE(profiles[0].get<std::string>().find("landlock"), std::string::npos) << profiles;
+}
+
 }  // namespace
 }  // namespace aikernel::testing
