@@ -107,7 +107,9 @@ class Daemon {
     unlink(notify.c_str());
     if (bind(nfd, reinterpret_cast<sockaddr*>(&na), sizeof(na)) != 0) Die("bind notify socket");
     pid_ = Spawn({AIK_AIKERNELD_PATH, "--foreground", "--config", dir + "/aikerneld.toml",
-                  "--state-dir", dir + "/state", "--socket", socket_},
+                  "--state-dir", dir + "/state", "--socket", socket_,
+                  // The shipped policy set: operators may run agents.
+                  "--policy-dir", AIK_POLICY_DIR},
                  dir + "/daemon.log", {"NOTIFY_SOCKET=" + notify});
     if (pid_ < 0) Die("cannot start aikerneld");
     g_daemon = pid_;
