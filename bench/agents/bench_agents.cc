@@ -8,7 +8,9 @@
 //    until exit, interleaved in the same run (skipped, and said so, when
 //    bwrap is not installed). Note the two are not the same work: ours
 //    includes the RPC, the daemon's bookkeeping, a gRPC connection and a
-//    round trip from inside the sandbox; bwrap's ends at exit.
+//    round trip from inside the sandbox; bwrap's ends at exit. The agent is
+//    linked statically (aik_link_sdk_static); the same agent linked to the
+//    shared gRPC/protobuf/absl libraries is timed too, interleaved.
 // 2. 1,000 idle agents (/bin/sleep under the default profile): the daemon's
 //    RSS growth per agent, and the wall time of `aictl agent ls`.
 //
@@ -175,7 +177,7 @@ int main(int argc, char** argv) {
   const std::string bwrap = "/usr/bin/bwrap";
   const bool have_bwrap = access(bwrap.c_str(), X_OK) == 0;
 
-  std::vector<double> ours_ms, bwrap_ms, rpc_ms, exec_to_call_ms;
+  std::vector<double> bwrap_ms;
   long rss_before = 0, rss_after = 0;
   double ls_ms = -1;
   int idle_running = 0;
@@ -191,10 +193,14 @@ int main(int argc, char** argv) {
     std::printf("bench_agents: %d spawns of a default-profile agent until its first call reaches "
                 "the kernel%s\n",
                 iterations, have_bwrap ? ", interleaved with bwrap" : "");
-    for (int i = 0; i < iterations; ++i) {
+    // One spawn of `command` until its first call reaches the kernel.
+    struct Times {
+      std::vector<double> total, rpc, exec_to_call;
+    };
+    auto measure = [&](const std::string& name, const std::string& command, Times* out) {
       aikernel::AgentSpec spec;
-      spec.name = "first-" + std::to_string(i);
-      spec.command = AIK_FIRST_CALL_AGENT;
+      spec.name = name;
+      spec.command = command;
       // Find this agent's Whoami in the ledger as it becomes durable.
       const std::string want = "agent:spiffe://bench/agent/" + spec.name + "#";
       aikernel::AuditFilter f;
@@ -228,12 +234,16 @@ int main(int argc, char** argv) {
             (info.ok() ? std::string(aikernel::AgentStateName(info->state)) + ": " + info->reason
                        : info.status().ToString()));
       }
-      ours_ms.push_back(static_cast<double>(t_call - t0) / 1e6);
-      rpc_ms.push_back(static_cast<double>(t_rpc - t0) / 1e6);
-      if (t_spawned) exec_to_call_ms.push_back(static_cast<double>(t_call - t_spawned) / 1e6);
+      out->total.push_back(static_cast<double>(t_call - t0) / 1e6);
+      out->rpc.push_back(static_cast<double>(t_rpc - t0) / 1e6);
+      if (t_spawned) out->exec_to_call.push_back(static_cast<double>(t_call - t_spawned) / 1e6);
       auto rm = client.RemoveAgent(spec.name, true);
       if (!rm.ok()) Die("RemoveAgent: " + rm.status().ToString());
-
+    };
+    Times ours, shared;
+    for (int i = 0; i < iterations; ++i) {
+      measure("first-" + std::to_string(i), AIK_FIRST_CALL_AGENT, &ours);
+      measure("shared-" + std::to_string(i), AIK_FIRST_CALL_AGENT_SHARED, &shared);
       if (have_bwrap) {
         auto b0 = Clock::now();
         pid_t pid = Spawn({bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
@@ -244,12 +254,15 @@ int main(int argc, char** argv) {
         bwrap_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - b0).count());
       }
     }
-    std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "aikernel agent (RunAgent -> first call)",
-                Pct(ours_ms, 50), Pct(ours_ms, 99));
-    std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "  of which RunAgent RPC (spawn, state.db)",
-                Pct(rpc_ms, 50), Pct(rpc_ms, 99));
-    std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "  of which spawn start -> first call",
-                Pct(exec_to_call_ms, 50), Pct(exec_to_call_ms, 99));
+    auto row = [](const char* what, const std::vector<double>& v) {
+      std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", what, Pct(v, 50), Pct(v, 99));
+    };
+    row("aikernel agent (RunAgent -> first call)", ours.total);
+    row("  of which RunAgent RPC (spawn, state.db)", ours.rpc);
+    row("  of which spawn start -> first call", ours.exec_to_call);
+    row("same agent linked to the shared libraries", shared.total);
+    row("  of which spawn start -> first call", shared.exec_to_call);
+    const std::vector<double>& ours_ms = ours.total;
     if (have_bwrap) {
       std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "bwrap --unshare-all ... /bin/true",
                   Pct(bwrap_ms, 50), Pct(bwrap_ms, 99));
