@@ -13,11 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<AuditRecord> Loads(Client& c) {
-  AuditFilter f;
-  f.action = "policy.load";
-  return Query(c, f);
-}
+std::vector<AuditRecord> Loads(Client& c) { return RecordsOf(c, "policy.load"); }
 
 TEST(PolicyLedger, TheSetLoadedAtStartUpIsRecordedBeforeAnyCall) {
   TempDir tmp;
@@ -114,9 +110,7 @@ TEST(PolicyLedger, ExplainShowsTheDeterminingPolicyUntilTheSetChanges) {
   // A call the new set denies is explained by it, with its text.
   auto denied = c->Ping("y");
   ASSERT_FALSE(denied.ok());
-  AuditFilter pings;
-  pings.action = "admin.ping";
-  std::vector<AuditRecord> recs = Query(*c, pings);
+  std::vector<AuditRecord> recs = RecordsOf(*c, "admin.ping");
   ASSERT_EQ(recs.size(), 2u);
   auto last = c->ExplainDecision(recs[1].sequence);
   ASSERT_TRUE(last.ok()) << last.status().ToString();

@@ -64,6 +64,13 @@ inline std::vector<aikernel::AuditRecord> Query(aikernel::Client& c,
   return out;
 }
 
+// Every record of `action`.
+inline std::vector<aikernel::AuditRecord> RecordsOf(aikernel::Client& c, const std::string& action) {
+  aikernel::AuditFilter f;
+  f.action = action;
+  return Query(c, f);
+}
+
 // Parses one JSON document; on failure records the text and returns null.
 inline nlohmann::json ParseJson(const std::string& text) {
   try {

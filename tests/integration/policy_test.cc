@@ -29,12 +29,6 @@ std::string MakeStore(const TempDir& tmp, const std::string& extra = "",
   return dir;
 }
 
-std::vector<AuditRecord> Records(Client& c, const std::string& action) {
-  AuditFilter f;
-  f.action = action;
-  return Query(c, f);
-}
-
 TEST(Policy, DefaultSetLetsOperatorsAdministerAndOthersOnlyWhoami) {
   TempDir tmp;
   DaemonProcess d(tmp.path());
@@ -43,12 +37,12 @@ TEST(Policy, DefaultSetLetsOperatorsAdministerAndOthersOnlyWhoami) {
   ASSERT_NE(c, nullptr);
   auto st = c->Status();
   ASSERT_TRUE(st.ok()) << st.status().ToString();
-  auto recs = Records(*c, "admin.status");
+  auto recs = RecordsOf(*c, "admin.status");
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].rule_ids, std::vector<std::string>{"default.operators-administer"});
   auto who = c->Whoami();
   ASSERT_TRUE(who.ok());
-  recs = Records(*c, "kernel.whoami");
+  recs = RecordsOf(*c, "kernel.whoami");
   ASSERT_EQ(recs.size(), 1u);
   // Both the builtin and the default set's agent rule could apply; for an
   // operator both the builtin whoami and operators-administer are reasons.
@@ -88,7 +82,7 @@ forbid(principal, action == Action::"admin.ping", resource);
   EXPECT_EQ(r.exit_code, 0) << "other actions are still permitted\n" << r.Describe();
   auto c = ConnectTo(d);
   ASSERT_NE(c, nullptr);
-  auto recs = Records(*c, "admin.ping");
+  auto recs = RecordsOf(*c, "admin.ping");
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].decision, Decision::kDeny);
   EXPECT_EQ(recs[0].rule_ids, std::vector<std::string>{"no-ping-today"});
@@ -157,7 +151,7 @@ TEST(Policy, ABadSetOnReloadIsRefusedNamingFileLineColAndTheOldSetStays) {
   // then the new set with its digest.
   auto c = ConnectTo(d);
   ASSERT_NE(c, nullptr);
-  auto loads = Records(*c, "policy.load");
+  auto loads = RecordsOf(*c, "policy.load");
   ASSERT_EQ(loads.size(), 4u);
   EXPECT_EQ(loads[0].decision, Decision::kAllow);
   EXPECT_EQ(loads[0].rule_ids.front(), "trigger:start");
@@ -166,7 +160,7 @@ TEST(Policy, ABadSetOnReloadIsRefusedNamingFileLineColAndTheOldSetStays) {
   EXPECT_EQ(loads[3].decision, Decision::kAllow);
   EXPECT_EQ(loads[3].principal, "kernel");
   EXPECT_EQ(loads[3].resource, "policyset:sha256:" + j["digest"].get<std::string>());
-  auto reloads = Records(*c, "policy.reload");
+  auto reloads = RecordsOf(*c, "policy.reload");
   ASSERT_EQ(reloads.size(), 2u);
   EXPECT_EQ(reloads[0].code, static_cast<int>(StatusCode::kInvalidArgument));
   EXPECT_EQ(reloads[1].code, 0);
@@ -258,13 +252,13 @@ TEST_F(PolicyApprovals, ApprovedViaAictlTheCallRunsAndTheLedgerSaysWho) {
   t.join();
   EXPECT_EQ(ping.exit_code, 0) << ping.Describe();
 
-  auto waits = Records(*c, "approval.request");
+  auto waits = RecordsOf(*c, "approval.request");
   ASSERT_EQ(waits.size(), 1u);
   EXPECT_EQ(waits[0].principal, "operator:0");
-  auto decides = Records(*c, "approval.decide");
+  auto decides = RecordsOf(*c, "approval.decide");
   ASSERT_EQ(decides.size(), 1u);
   EXPECT_EQ(decides[0].resource, "approval:" + std::to_string(pending->id));
-  auto pings = Records(*c, "admin.ping");
+  auto pings = RecordsOf(*c, "admin.ping");
   ASSERT_EQ(pings.size(), 1u);
   EXPECT_EQ(pings[0].decision, Decision::kAllow);
   EXPECT_EQ(pings[0].rule_ids.front(), "ping-needs-a-human");
@@ -286,7 +280,7 @@ TEST_F(PolicyApprovals, DeniedViaAictlTheCallerGetsTheReason) {
   EXPECT_EQ(ping.exit_code, 3) << ping.Describe();
   EXPECT_NE(ping.err.find("denied by operator:0: not during the freeze"), std::string::npos)
       << ping.Describe();
-  auto pings = Records(*c, "admin.ping");
+  auto pings = RecordsOf(*c, "admin.ping");
   ASSERT_EQ(pings.size(), 1u);
   EXPECT_EQ(pings[0].decision, Decision::kDeny);
   EXPECT_EQ(pings[0].rule_ids.back(),
@@ -303,7 +297,7 @@ TEST_F(PolicyApprovals, NoDecisionBeforeTheTimeoutDenies) {
   CmdResult ping = RunAictl({"--socket", d->socket(), "ping"});
   EXPECT_EQ(ping.exit_code, 3) << ping.Describe();
   EXPECT_NE(ping.err.find("timed out"), std::string::npos) << ping.Describe();
-  auto pings = Records(*c, "admin.ping");
+  auto pings = RecordsOf(*c, "admin.ping");
   ASSERT_EQ(pings.size(), 1u);
   EXPECT_EQ(pings[0].decision, Decision::kDeny);
   EXPECT_EQ(pings[0].rule_ids.back(), "approval:1:timed-out");

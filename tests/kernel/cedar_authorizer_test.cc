@@ -1,6 +1,7 @@
 // Unit tests of the Cedar adapter (kernel::CedarAuthorizer), the policy
 // store loader, rate counters and approvals on the dispatch path.
 #include "kernel/cedar_authorizer.h"
+#include "kernel/kernel_test_util.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -299,21 +300,7 @@ TEST(RateCountersTest, CountsTheLastMinuteAndHour) {
 
 // ---------------------------------------------------------------- approvals
 
-class RecordingSink : public audit::Sink {
- public:
-  StatusOr<uint64_t> Append(audit::Record r) override {
-    std::lock_guard<std::mutex> lock(mu);
-    records.push_back(std::move(r));
-    return records.size();
-  }
-  bool Accepting() const override { return true; }
-  std::vector<audit::Record> Records() {
-    std::lock_guard<std::mutex> lock(mu);
-    return records;
-  }
-  std::mutex mu;
-  std::vector<audit::Record> records;
-};
+using testutil::RecordingSink;
 
 class ApprovalDispatchTest : public ::testing::Test {
  protected:

@@ -11,25 +11,12 @@
 
 #include "aikernel/v1/admin.pb.h"
 #include "common/unique_fd.h"
+#include "kernel/kernel_test_util.h"
 
 namespace aikernel::kernel {
 namespace {
 
-class RecordingSink : public audit::Sink {
- public:
-  StatusOr<uint64_t> Append(audit::Record r) override {
-    std::lock_guard<std::mutex> lock(mu);
-    if (fail_appends) return absl::UnavailableError("disk on fire");
-    records.push_back(std::move(r));
-    return records.size();
-  }
-  bool Accepting() const override { return accepting; }
-
-  std::mutex mu;
-  std::vector<audit::Record> records;
-  bool fail_appends = false;
-  bool accepting = true;
-};
+using testutil::RecordingSink;
 
 class FixedClock : public Clock {
  public:

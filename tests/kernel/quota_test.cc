@@ -14,22 +14,13 @@
 #include "common/unique_fd.h"
 #include "kernel/cedar_authorizer.h"
 #include "kernel/kernel.h"
+#include "kernel/kernel_test_util.h"
 #include "kernel/quota.h"
 
 namespace aikernel::kernel {
 namespace {
 
-class Sink : public audit::Sink {
- public:
-  StatusOr<uint64_t> Append(audit::Record r) override {
-    std::lock_guard<std::mutex> lock(mu);
-    records.push_back(std::move(r));
-    return records.size();
-  }
-  bool Accepting() const override { return true; }
-  std::mutex mu;
-  std::vector<audit::Record> records;
-};
+using Sink = testutil::RecordingSink;
 
 class SettableClock : public Clock {
  public:
