@@ -28,12 +28,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "aikernel/identity.h"
 #include "aikernel/memory.h"
 #include "aikernel/msg.h"
 #include "aikernel/status.h"
@@ -101,6 +103,11 @@ struct Principal {
   int32_t pid = 0;
   std::string spiffe_id;    // agents only
   std::string instance_id;  // agents only
+  std::vector<uint32_t> groups;  // supplementary groups at connect time
+  bool admin = false;            // an operator: uid 0 or in daemon.admin_group
+  std::string admin_via;         // "uid 0" / "admin group <gid>"; "" if not admin
+  int64_t admin_gid = -1;        // daemon.admin_group in force; -1: none
+  std::vector<std::string> agent_groups;  // agents only: its spec's groups
 };
 
 struct WhoamiResult {
@@ -519,11 +526,77 @@ class Client {
   Result<MsgListResult> MsgList(const MsgListOptions& options = {},
                                 const CallOptions& call = {});
 
+  // ---- Identity service (types: aikernel/identity.h) ----
+  // Each is one governed call (actions identity.*, docs/identity.md); the
+  // shipped default policy allows an agent to fetch SVIDs for itself and to
+  // validate JWT-SVIDs, operators everything, and refuses everyone else
+  // (PERMISSION_DENIED).
+  // Identity.FetchX509SVID: a new X.509-SVID for this agent (agents the
+  // daemon spawned only; PERMISSION_DENIED for everyone else and for a
+  // revoked instance). Use X509SvidSource to keep one current.
+  Result<X509Svid> FetchX509SVID(const CallOptions& call = {});
+  // Identity.FetchJWTSVID: a JWT-SVID for this agent naming `audiences`
+  // (1..16). Agents only.
+  Result<JwtSvid> FetchJWTSVID(const std::vector<std::string>& audiences,
+                               const CallOptions& call = {});
+  // Identity.ValidateJWTSVID: checks `token` for `audience` against this
+  // node's bundle and revocations. Agents and operators. A refused token is
+  // an OK result with valid == false.
+  Result<JwtValidation> ValidateJWTSVID(std::string_view token, std::string_view audience,
+                                        const CallOptions& call = {});
+  // Identity.TrustBundle: the CA certificates (PEM), JWKS and SPIFFE
+  // bundle. Operators (the shipped policy; a site may open it to agents).
+  Result<TrustBundle> FetchTrustBundle(const CallOptions& call = {});
+  // Identity.RotateCA: operators only.
+  Result<RotateCAResult> RotateCA(const CallOptions& call = {});
+
   class Impl;
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Keeps an agent's X.509-SVID current: Get() returns the cached SVID until
+// half its lifetime has passed (X509Svid::RefreshAt), then fetches a new
+// one. If that fetch fails while the cached SVID has not expired, Get()
+// still returns the cached one (the next Get() tries again); once it has
+// expired the error is returned. Thread-safe; the Client is not owned and
+// must outlive the source. `now` is for tests.
+class X509SvidSource {
+ public:
+  explicit X509SvidSource(Client* client,
+                          std::function<Timestamp()> now = [] {
+                            return std::chrono::time_point_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now());
+                          })
+      : client_(client), now_(std::move(now)) {}
+
+  Result<X509Svid> Get(const CallOptions& call = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Timestamp now = now_();
+    if (cached_ && now < cached_->RefreshAt()) return *cached_;
+    Result<X509Svid> fresh = client_->FetchX509SVID(call);
+    if (fresh.ok()) {
+      cached_ = *fresh;
+      ++fetches_;
+      return fresh;
+    }
+    if (cached_ && now < cached_->expires_at) return *cached_;
+    return fresh;
+  }
+  // How many SVIDs were fetched so far.
+  uint64_t fetches() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fetches_;
+  }
+
+ private:
+  Client* client_;
+  std::function<Timestamp()> now_;
+  mutable std::mutex mu_;
+  std::optional<X509Svid> cached_;  // guarded by mu_
+  uint64_t fetches_ = 0;            // guarded by mu_
 };
 
 }  // namespace sdk

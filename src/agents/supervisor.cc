@@ -572,7 +572,7 @@ class Supervisor::Impl {
     ag.proc.reset();
     --running_;
     memory_used_ -= s.limits.memory_bytes;
-    if (o_.on_instance_end) o_.on_instance_end(ag.info.instance.id);
+    if (o_.on_instance_end) o_.on_instance_end(ag.info.instance.id, SpiffeId(s.name));
 
     const int64_t now = NowNs();
     InstanceInfo& inst = ag.info.instance;
@@ -841,6 +841,7 @@ class Supervisor::Impl {
 
   void Erase(const AgentPtr& a) {
     a->removed = true;
+    if (o_.on_agent_removed) o_.on_agent_removed(SpiffeId(a->info.spec.name));
     Dequeue(*a);
     if (a->log) a->log->RemoveAll();
     store_->DeleteAgent(a->info.spec.name);
@@ -890,7 +891,7 @@ class Supervisor::Impl {
       boost::system::error_code ignored;
       p->pid_sd.close(ignored);
       if (p->cgroup) p->cgroup->Remove().IgnoreError();
-      if (o_.on_instance_end) o_.on_instance_end(a->info.instance.id);
+      if (o_.on_instance_end) o_.on_instance_end(a->info.instance.id, SpiffeId(a->info.spec.name));
       a->proc.reset();
       RunStarted(*a);
       RunSettled(*a);

@@ -61,7 +61,7 @@
 namespace aikernel::agents {
 
 struct SupervisorOptions {
-  std::string node;        // for SPIFFE ids: spiffe://<node>/agent/<name>
+  std::string node;        // the trust domain, for SPIFFE ids: spiffe://<node>/agent/<name>
   std::string state_dir;   // state.db and default workdirs (<state>/agents/<name>)
   std::string logs_dir;    // logs go to <logs_dir>/agents/<name>.log
   std::string specs_dir;   // *.toml loaded at Start(); "" for none
@@ -79,7 +79,13 @@ struct SupervisorOptions {
   ProfileMap profiles = BuiltinProfiles();
   // Gets the daemon end of each instance's socketpair.
   std::function<void(UniqueFd, const kernel::AgentIdentity&)> on_connection;
-  std::function<void(const std::string& instance_id)> on_instance_end;
+  // An instance ended (exit, crash, stop, kill, daemon shutdown): the daemon
+  // revokes its identity and its connections. Runs on the loop.
+  std::function<void(const std::string& instance_id, const std::string& spiffe_id)>
+      on_instance_end;
+  // An agent was removed (rm): every credential of its SPIFFE ID issued so
+  // far is revoked. Runs on the loop.
+  std::function<void(const std::string& spiffe_id)> on_agent_removed;
 };
 
 class Supervisor final : public kernel::AgentControl {

@@ -81,6 +81,12 @@ void BuildApp(CLI::App& app, Context& ctx) {
   msg->require_subcommand(1);
   msg->footer(kGlobalFooter);
   AddMsgCommands(*msg, ctx);
+
+  CLI::App* identity = app.add_subcommand(
+      "identity", "The node's SPIFFE identity: trust bundle and CA rotation");
+  identity->require_subcommand(1);
+  identity->footer(kGlobalFooter);
+  AddIdentityCommands(*identity, ctx);
 }
 
 namespace {

@@ -29,6 +29,8 @@ struct Context {
 void AddNodeCommands(CLI::App& app, Context& ctx);
 // audit tail, audit query, audit export (audit_cmds.cc).
 void AddAuditCommands(CLI::App& audit, Context& ctx);
+// identity bundle, identity rotate-ca (identity_cmds.cc).
+void AddIdentityCommands(CLI::App& identity, Context& ctx);
 // audit verify (verify_cmd.cc): offline, no daemon.
 void AddVerifyCommand(CLI::App& audit, Context& ctx);
 // mem ls|get|put|rm|history|search|export|import (mem_cmds.cc), append,

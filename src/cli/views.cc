@@ -1,5 +1,7 @@
 #include "cli/views.h"
 
+#include <grp.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -22,6 +24,23 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
   }
   return out;
 }
+// "<gid>(<name>)" when this host's group database knows the gid, else
+// "<gid>". A display aid only: the daemon decides on numbers.
+std::string GroupName(uint32_t gid) {
+  std::vector<char> buf(16384);
+  group grp{};
+  group* found = nullptr;
+  if (getgrgid_r(static_cast<gid_t>(gid), &grp, buf.data(), buf.size(), &found) == 0 &&
+      found != nullptr) {
+    return std::to_string(gid) + "(" + found->gr_name + ")";
+  }
+  return std::to_string(gid);
+}
+std::string GroupList(const std::vector<uint32_t>& gids) {
+  std::vector<std::string> names;
+  for (uint32_t g : gids) names.push_back(GroupName(g));
+  return names.empty() ? "-" : Join(names, ", ");
+}
 }  // namespace
 
 json WhoamiJson(const WhoamiResult& r) {
@@ -31,8 +50,13 @@ json WhoamiJson(const WhoamiResult& r) {
              {"uid", p.uid},
              {"gid", p.gid},
              {"pid", p.pid}};
+  pj["groups"] = p.groups;
+  pj["admin"] = p.admin;
+  if (!p.admin_via.empty()) pj["admin_via"] = p.admin_via;
+  pj["admin_gid"] = p.admin_gid;
   if (!p.spiffe_id.empty()) pj["spiffe_id"] = p.spiffe_id;
   if (!p.instance_id.empty()) pj["instance_id"] = p.instance_id;
+  if (!p.agent_groups.empty()) pj["agent_groups"] = p.agent_groups;
   return {{"principal", pj}, {"node", r.node}, {"audit_sequence", r.audit_sequence}};
 }
 
@@ -42,11 +66,18 @@ std::string WhoamiText(const WhoamiResult& r) {
       {"principal", p.id},
       {"kind", PrincipalKindName(p.kind)},
       {"uid", std::to_string(p.uid)},
-      {"gid", std::to_string(p.gid)},
+      {"gid", GroupName(p.gid)},
+      {"groups", GroupList(p.groups)},
       {"pid", std::to_string(p.pid)},
+      {"admin", p.admin ? "yes (" + p.admin_via + ")"
+                        : p.admin_gid < 0
+                              ? "no (only uid 0 is; daemon.admin_group is not set)"
+                              : "no (not uid 0, not in admin group " +
+                                    GroupName(static_cast<uint32_t>(p.admin_gid)) + ")"},
   };
   if (!p.spiffe_id.empty()) f.emplace_back("spiffe id", p.spiffe_id);
   if (!p.instance_id.empty()) f.emplace_back("instance", p.instance_id);
+  if (!p.agent_groups.empty()) f.emplace_back("agent groups", Join(p.agent_groups, ", "));
   f.emplace_back("node", r.node);
   f.emplace_back("audit record", Seq(r.audit_sequence));
   return RenderFields(f);

@@ -6,6 +6,7 @@
 #define TOML_HEADER_ONLY 1
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "daemon/profile_config.h"
+#include "identity/spiffe_id.h"
 #include "tools/mcp/manager.h"
 
 namespace aikernel::daemon {
@@ -70,6 +72,23 @@ Setter Synchronous(std::string Config::*field) {
       return Bad(file, n, key, "expected \"full\" or \"normal\"");
     }
     c.*field = *v;
+    return absl::OkStatus();
+  };
+}
+
+Setter Duration(int64_t Config::*field, int64_t min_s, int64_t max_s) {
+  return [=](const toml::node& n, const std::string& key, const std::string& file,
+             Config& c) -> Status {
+    auto v = n.value<std::string>();
+    int64_t s = 0;
+    if (!n.is_string() || !v || !ParseDurationSeconds(*v, &s)) {
+      return Bad(file, n, key, "expected a duration as a string, e.g. \"90s\", \"5m\", \"1h\", \"365d\"");
+    }
+    if (s < min_s || s > max_s) {
+      return Bad(file, n, key,
+                 absl::StrCat("must be between ", min_s, "s and ", max_s, "s, got ", s, "s"));
+    }
+    c.*field = s;
     return absl::OkStatus();
   };
 }
@@ -162,6 +181,26 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"synchronous", Synchronous(&Config::msg_synchronous)},
         {"max_payload_bytes", Integer(&Config::msg_max_payload_bytes, 1, 64ll << 20)},
         {"default_ttl_ms", Integer(&Config::msg_default_ttl_ms, 1, 365ll * 86400000)}}},
+      {"identity",
+       {{"trust_domain",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           auto v = n.value<std::string>();
+           if (!n.is_string() || !v) return Bad(file, n, key, "expected a string");
+           if (!v->empty()) {
+             if (Status s = identity::ValidateTrustDomain(*v); !s.ok()) {
+               return Bad(file, n, key,
+                          absl::StrCat("not a SPIFFE trust domain: ", s.message()));
+             }
+           }
+           c.trust_domain = *v;
+           return absl::OkStatus();
+         }},
+        {"x509_svid_ttl", Duration(&Config::x509_svid_ttl_s, 1, 86400 * 366)},
+        {"jwt_svid_ttl", Duration(&Config::jwt_svid_ttl_s, 1, 86400 * 366)},
+        {"max_svid_ttl", Duration(&Config::max_svid_ttl_s, 1, 86400 * 366)},
+        {"ca_ttl", Duration(&Config::ca_ttl_s, 2, 86400 * 366 * 20)},
+        {"clock_skew", Duration(&Config::clock_skew_s, 0, 3600)}}},
   };
   return *schema;
 }
@@ -299,7 +338,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory], [msg], [[mcp]], [profiles.<name>])");
+                 "[memory], [msg], [identity], [[mcp]], [profiles.<name>])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -318,7 +357,72 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
       config.positions[dotted] = Where(file, value.source());
     }
   }
+  // Checks across keys, naming the key that has to change.
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(config.Where(key), ": ", key, ": ", why));
+  };
+  if (config.x509_svid_ttl_s > config.max_svid_ttl_s) {
+    return bad("identity.x509_svid_ttl",
+               absl::StrCat("must not exceed identity.max_svid_ttl (", config.max_svid_ttl_s,
+                            "s), got ", config.x509_svid_ttl_s, "s"));
+  }
+  if (config.jwt_svid_ttl_s > config.max_svid_ttl_s) {
+    return bad("identity.jwt_svid_ttl",
+               absl::StrCat("must not exceed identity.max_svid_ttl (", config.max_svid_ttl_s,
+                            "s), got ", config.jwt_svid_ttl_s, "s"));
+  }
+  if (config.ca_ttl_s < 2 * config.max_svid_ttl_s) {
+    return bad("identity.ca_ttl",
+               absl::StrCat("must be at least twice identity.max_svid_ttl (",
+                            2 * config.max_svid_ttl_s, "s), got ", config.ca_ttl_s, "s"));
+  }
   return config;
+}
+
+std::string DefaultTrustDomain(const std::string& node_name) {
+  std::string out;
+  for (char ch : node_name) {
+    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_';
+    out.push_back(ok ? c : '-');
+    if (out.size() == 255) break;
+  }
+  return out.empty() ? "localhost" : out;
+}
+
+std::string TrustDomainOf(const Config& c, const std::string& node_name) {
+  return c.trust_domain.empty() ? DefaultTrustDomain(node_name) : c.trust_domain;
+}
+
+bool ParseDurationSeconds(const std::string& text, int64_t* seconds) {
+  constexpr int64_t kMax = 100LL * 366 * 86400;
+  int64_t total = 0;
+  size_t i = 0;
+  if (text.empty()) return false;
+  while (i < text.size()) {
+    size_t start = i;
+    int64_t n = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      n = n * 10 + (text[i] - '0');
+      if (n > kMax) return false;
+      ++i;
+    }
+    if (i == start || i == text.size()) return false;
+    int64_t unit = 0;
+    switch (text[i]) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      default: return false;
+    }
+    ++i;
+    total += n * unit;
+    if (total > kMax) return false;
+  }
+  *seconds = total;
+  return true;
 }
 
 StatusOr<Config> LoadConfig(const std::string& path) {
@@ -372,6 +476,12 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);
   cmp("mcp", a.mcp, b.mcp);
   cmp("profiles", a.profiles, b.profiles);
+  cmp("identity.trust_domain", a.trust_domain, b.trust_domain);
+  cmp("identity.x509_svid_ttl", a.x509_svid_ttl_s, b.x509_svid_ttl_s);
+  cmp("identity.jwt_svid_ttl", a.jwt_svid_ttl_s, b.jwt_svid_ttl_s);
+  cmp("identity.max_svid_ttl", a.max_svid_ttl_s, b.max_svid_ttl_s);
+  cmp("identity.ca_ttl", a.ca_ttl_s, b.ca_ttl_s);
+  cmp("identity.clock_skew", a.clock_skew_s, b.clock_skew_s);
   return out;
 }
 

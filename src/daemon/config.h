@@ -51,6 +51,13 @@ struct Config {
   std::string msg_synchronous = "full";
   int64_t msg_max_payload_bytes = 1 << 20;
   int64_t msg_default_ttl_ms = 86'400'000;
+  // [identity] (durations in seconds; the file takes "90s", "5m", "1h", "365d")
+  std::string trust_domain;  // "" -> DefaultTrustDomain(node name)
+  int64_t x509_svid_ttl_s = 3600;
+  int64_t jwt_svid_ttl_s = 300;
+  int64_t max_svid_ttl_s = 86400;
+  int64_t ca_ttl_s = 365 * 86400;
+  int64_t clock_skew_s = 0;
 
   // Where each key that was set came from ("file:line:col"), so checks made
   // after parsing (e.g. that a group exists) can point at the line.
@@ -78,6 +85,17 @@ struct Config {
   // "trusted" are built in and may be overridden (daemon/profile_config.h).
   agents::ProfileMap profiles = agents::BuiltinProfiles();
 };
+
+// The trust domain for a node name when identity.trust_domain is empty:
+// lower-cased, every character outside [a-z0-9.-_] replaced by '-', at most
+// 255 characters; "localhost" if that leaves nothing.
+std::string DefaultTrustDomain(const std::string& node_name);
+// identity.trust_domain, or the default for `node_name`.
+std::string TrustDomainOf(const Config& c, const std::string& node_name);
+
+// "90s", "5m", "1h30m", "365d" (units s, m, h, d; at least one part) ->
+// seconds. false if malformed or over ~100 years.
+bool ParseDurationSeconds(const std::string& text, int64_t* seconds);
 
 StatusOr<Config> LoadConfig(const std::string& path);
 StatusOr<Config> ParseConfig(const std::string& text, const std::string& source_name);

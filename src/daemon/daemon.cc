@@ -22,13 +22,17 @@
 #include "common/version.h"
 #include "daemon/config.h"
 #include "daemon/systemd_notify.h"
+#include "identity/ca.h"
 #include "identity/node_key.h"
+#include "identity/revocation.h"
 #include "kernel/cedar_authorizer.h"
 #include "kernel/connection_table.h"
+#include "kernel/identity_calls.h"
 #include "kernel/kernel.h"
 #include "memory/memory.h"
 #include "net/mailbox.h"
 #include "net/messenger.h"
+#include "rpc/identity_service.h"
 #include "rpc/memory_service.h"
 #include "rpc/msg_service.h"
 #include "rpc/policy_service.h"
@@ -131,6 +135,7 @@ class Server {
     const std::string state = config_.state_dir;
 
     AIK_ASSIGN_OR_RETURN(key_, identity::NodeKey::LoadOrCreate(state + "/keys"));
+    AIK_RETURN_IF_ERROR(OpenIdentity(state + "/keys"));
     audit::LedgerOptions lo;
     lo.path = state + "/audit.db";
     lo.synchronous = config_.audit_synchronous == "normal"
@@ -157,7 +162,7 @@ class Server {
     AIK_RETURN_IF_ERROR(OpenMessages(state));
     if (config_.agents_enabled) {
       agents::SupervisorOptions ao;
-      ao.node = config_.node_name;
+      ao.node = TrustDomainOf(config_, config_.node_name);
       ao.state_dir = state;
       ao.logs_dir = config_.logs_dir;
       ao.specs_dir = config_.agents_specs_dir;
@@ -177,7 +182,15 @@ class Server {
       ao.on_connection = [this](UniqueFd fd, const kernel::AgentIdentity& id) {
         rpc_->AdoptAgent(std::move(fd), id);
       };
-      ao.on_instance_end = [this](const std::string& id) { connections_.RevokeAgent(id); };
+      // Revocation (docs/identity.md): the instance's connections are
+      // closed, its credentials refused by this node from now on, no new
+      // ones issued; each an identity.revoke record in the ledger.
+      ao.on_instance_end = [this](const std::string& id, const std::string& spiffe_id) {
+        RecordRevocation(identity_->EndInstance(spiffe_id, id));
+      };
+      ao.on_agent_removed = [this](const std::string& spiffe_id) {
+        RecordRevocation(identity_->RemoveAgent(spiffe_id));
+      };
       AIK_ASSIGN_OR_RETURN(supervisor_, agents::Supervisor::Create(io_, std::move(ao)));
     }
 
@@ -196,6 +209,7 @@ class Server {
     deps.sink = ledger_.get();
     deps.ledger = ledger_.get();
     deps.memory = memory_.get();
+    deps.identity = identity_.get();
     deps.key_id = key_->KeyId();
     deps.agents = supervisor_.get();
     deps.approvals = approvals_.get();
@@ -215,6 +229,8 @@ class Server {
     so.services.push_back(memory_service_.get());
     msg_service_ = rpc::MakeMsgService(kernel_.get(), messenger_.get());
     so.services.push_back(msg_service_.get());
+    identity_service_ = rpc::MakeIdentityService(kernel_.get());
+    so.services.push_back(identity_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -223,6 +239,56 @@ class Server {
     AIK_ASSIGN_OR_RETURN(listener_, rpc::UnixListener::Bind(io_, opts));
     listener_->Start([this](UniqueFd fd) { rpc_->Adopt(std::move(fd)); });
     return absl::OkStatus();
+  }
+
+  // The revocation list, then the node CA under `keys` (made on first
+  // start). A bad trust domain or CA files for another one stop start-up
+  // with exit 78, naming identity.trust_domain.
+  Status OpenIdentity(const std::string& keys) {
+    AIK_ASSIGN_OR_RETURN(revocations_,
+                         identity::RevocationList::Open(keys + "/revocations.json"));
+    const std::string td = TrustDomainOf(config_, config_.node_name);
+    identity::NodeCA::Options o;
+    o.keys_dir = keys;
+    o.trust_domain = td;
+    o.ca_ttl = std::chrono::seconds(config_.ca_ttl_s);
+    o.max_svid_ttl = std::chrono::seconds(config_.max_svid_ttl_s);
+    o.leeway = std::chrono::seconds(config_.clock_skew_s);
+    o.revocations = revocations_.get();
+    StatusOr<std::unique_ptr<identity::NodeCA>> ca = identity::NodeCA::Open(std::move(o));
+    if (!ca.ok()) {
+      std::string msg = absl::StrCat(
+          config_.Where("identity.trust_domain"), ": identity.trust_domain = \"", td, "\"",
+          config_.trust_domain.empty() ? " (from the node name)" : "",
+          ": node CA: ", ca.status().message());
+      if (absl::IsInvalidArgument(ca.status()) || absl::IsFailedPrecondition(ca.status())) {
+        return absl::InvalidArgumentError(msg);
+      }
+      return absl::Status(ca.status().code(), msg);
+    }
+    ca_ = *std::move(ca);
+    spdlog::info("identity: trust domain {}, CA {}", td, ca_->ActiveKid());
+    kernel::IdentitySettings is;
+    is.x509_svid_ttl = std::chrono::seconds(config_.x509_svid_ttl_s);
+    is.jwt_svid_ttl = std::chrono::seconds(config_.jwt_svid_ttl_s);
+    is.max_svid_ttl = std::chrono::seconds(config_.max_svid_ttl_s);
+    identity_ = std::make_unique<kernel::IdentityCalls>(ca_.get(), revocations_.get(),
+                                                        &connections_, is);
+    return absl::OkStatus();
+  }
+
+  // Writes a revocation's record; a revocation is in force whether or not
+  // it could be recorded.
+  void RecordRevocation(audit::Record r) {
+    const std::string what = r.resource;
+    if (!kernel_) {
+      spdlog::warn("identity: revoked {} before the kernel started; not recorded", what);
+      return;
+    }
+    if (auto seq = kernel_->AppendEvent(std::move(r)); !seq.ok()) {
+      spdlog::error("identity: revocation of {} not recorded in the ledger: {}", what,
+                    std::string(seq.status().message()));
+    }
   }
 
   void Serve() {
@@ -263,6 +329,20 @@ class Server {
       watchdog.expires_after(*interval);
       watchdog.async_wait(on_tick);
     }
+
+    // Revocations older than the longest SVID lifetime match nothing
+    // unexpired: forget them hourly (and once now).
+    boost::asio::steady_timer prune(io_);
+    std::function<void(const boost::system::error_code&)> on_prune =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          if (Status st = identity_->Prune(); !st.ok()) {
+            spdlog::warn("identity: pruning revocations: {}", std::string(st.message()));
+          }
+          prune.expires_after(std::chrono::hours(1));
+          prune.async_wait(on_prune);
+        };
+    on_prune({});
 
     spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={}, "
                  "memory synchronous={})",
@@ -445,6 +525,10 @@ class Server {
   kernel::CedarAuthorizer authorizer_;
   std::unique_ptr<kernel::ApprovalQueue> approvals_;
   std::unique_ptr<identity::NodeKey> key_;
+  std::unique_ptr<identity::RevocationList> revocations_;
+  std::unique_ptr<identity::NodeCA> ca_;
+  // Before supervisor_: its hooks revoke through it until it is destroyed.
+  std::unique_ptr<kernel::IdentityCalls> identity_;
   std::unique_ptr<audit::Ledger> ledger_;
   std::unique_ptr<agents::Supervisor> supervisor_;
   std::unique_ptr<memory::Memory> memory_;
@@ -454,6 +538,7 @@ class Server {
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr memory_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr msg_service_{nullptr, nullptr};     // must outlive rpc_
+  rpc::ServicePtr identity_service_{nullptr, nullptr};  // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

@@ -34,7 +34,9 @@ struct ResourceRef {
 };
 
 // The ledger form "node:n1" -> {Node, n1}: the type is the part before the
-// first ':' with its first letter upper-cased; no ':' gives {Resource, s}.
+// first ':' with its first letter upper-cased, and a kind in kebab-case
+// becomes CamelCase ("trust-domain:td" -> {TrustDomain, td}); no ':' gives
+// {Resource, s}.
 ResourceRef ParseResourceString(const std::string& s);
 
 // Calls the same principal made with the same action before this one.

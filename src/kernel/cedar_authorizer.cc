@@ -193,6 +193,10 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
     if (!p.agent_name.empty()) {
       pe.attrs.emplace("memory", Value::Entity({"Memory", "agent/" + p.agent_name}));
     }
+    // Its own SPIFFE ID, for policies on SVIDs (`resource == principal.identity`).
+    if (!p.spiffe_id.empty()) {
+      pe.attrs.emplace("identity", Value::Entity({"SpiffeId", p.spiffe_id}));
+    }
     for (const std::string& g : p.agent_groups) pe.parents.push_back({"Group", g});
   }
   (void)layer->Add(std::move(pe));

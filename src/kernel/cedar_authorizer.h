@@ -4,9 +4,9 @@
 //   principal  Operator::"<uid>" | User::"<uid>" | Anonymous::"anonymous" |
 //              Agent::"<spiffe id>" (parents: Group::"<name>" per group);
 //              added per call to an entity layer over the store's entities,
-//              with attributes uid, gid, pid (and instance, name and memory,
-//              the entity Memory::"agent/<name>" of its own namespace, for
-//              agents)
+//              with attributes uid, gid, pid (and instance, name, memory,
+//              the entity Memory::"agent/<name>" of its own namespace, and
+//              identity, its SpiffeId::"<spiffe id>", for agents)
 //   action     Action::"<syscall action>" (syscalls.cc)
 //   resource   the call's typed resource, e.g. Node::"n1", Agent::"web"
 //   context    { args: the request message as a record (secrets redacted),

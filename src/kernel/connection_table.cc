@@ -1,5 +1,6 @@
 #include "kernel/connection_table.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -68,6 +69,11 @@ Status ConnectionTable::RegisterAgent(int fd, const AgentIdentity& agent) {
   e.creds.gid = agent.gid;
   e.is_agent = true;
   e.agent = agent;
+  // A duplicate, so RevokeAgent() can shut this very socket down even after
+  // gRPC closed fd N and the number went to another connection.
+  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return absl::InternalError(absl::StrCat("dup: ", std::strerror(errno)));
+  e.agent_socket = std::make_shared<UniqueFd>(dup);
   std::lock_guard<std::mutex> lock(mu_);
   entries_[fd] = std::move(e);
   return absl::OkStatus();
@@ -77,6 +83,11 @@ void ConnectionTable::RevokeAgent(const std::string& instance_id) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.is_agent && it->second.agent.instance_id == instance_id) {
+      // Close the connection now, whoever still holds its other end (a
+      // child the agent left behind): shutdown() on the table's own
+      // duplicate ends the stream for both sides while gRPC keeps owning,
+      // and later closes, its fd.
+      if (it->second.agent_socket) shutdown(it->second.agent_socket->get(), SHUT_RDWR);
       it = entries_.erase(it);
     } else {
       ++it;

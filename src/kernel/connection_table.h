@@ -17,8 +17,9 @@
 // agent instance is registered with RegisterAgent(); that registration, and
 // nothing a peer sends, makes the connection's principal an agent. A
 // connection accepted on the daemon's socket (Register) is never an agent,
-// whatever process is on the other end. RevokeAgent() makes every connection
-// of an ended instance UNAUTHENTICATED.
+// whatever process is on the other end. RevokeAgent() closes every connection
+// of an ended instance at once (shutdown(2) of the daemon end) and makes any
+// call still in flight on it UNAUTHENTICATED.
 #pragma once
 
 #include <sys/types.h>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "kernel/principal.h"
 
 namespace aikernel::kernel {
@@ -67,7 +69,8 @@ class ConnectionTable {
   // Records `fd` (the daemon end of an agent's socketpair) as that agent
   // instance's connection. Replaces any stale entry for the same fd number.
   Status RegisterAgent(int fd, const AgentIdentity& agent);
-  // The instance ended: its connections no longer authenticate.
+  // The instance ended: its connections are shut down and no longer
+  // authenticate.
   void RevokeAgent(const std::string& instance_id);
 
   // Resolves a gRPC peer string ("fd:N") to a principal. UNAUTHENTICATED if
@@ -89,6 +92,7 @@ class ConnectionTable {
     PeerCredentials creds;
     bool is_agent = false;
     AgentIdentity agent;
+    std::shared_ptr<UniqueFd> agent_socket;  // agents: a dup of fd, for RevokeAgent
   };
   Principal Classify(const PeerCredentials& creds) const;
 

@@ -114,6 +114,9 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   }
   if (!call.correlation.empty()) record.rule_ids.push_back("corr:" + call.correlation);
   record.code = static_cast<int32_t>(status.code());
+  if (status.ok() && call.audited_outcome != nullptr && !call.audited_outcome->ok()) {
+    record.code = static_cast<int32_t>(call.audited_outcome->code());
+  }
   record.latency_ns = deps_.clock->MonotonicNs() - t0;
 
   // 6 audit: durable before the reply.
@@ -368,6 +371,13 @@ StatusOr<memory::Memory*> Kernel::MemoryForWrite(std::string_view ns) const {
     AIK_RETURN_IF_ERROR(m->EnsureNamespace({std::string(ns)}).status());
   }
   return m;
+}
+
+StatusOr<IdentityCalls*> Kernel::Identity() const {
+  if (deps_.identity == nullptr) {
+    return absl::UnavailableError("identity is not enabled in this daemon");
+  }
+  return deps_.identity;
 }
 
 void Kernel::SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn) {

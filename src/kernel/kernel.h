@@ -57,6 +57,7 @@
 #include "kernel/explain.h"
 #include "kernel/clock.h"
 #include "kernel/connection_table.h"
+#include "kernel/identity_calls.h"
 #include "kernel/principal.h"
 #include "kernel/rate_counters.h"
 #include "kernel/request_digest.h"
@@ -107,6 +108,11 @@ struct CallRequest {
   // agent whose node authenticated over mTLS and signed an assertion naming
   // it; `peer` is then ignored.
   const Principal* authenticated = nullptr;
+  // If set, the execute closure may store here a refusal that is part of a
+  // successful reply (identity.validate_jwt: a rejected token is an OK
+  // reply with valid = false). The audit record then carries that code
+  // instead of OK, so the ledger shows every failed validation. Not owned.
+  const Status* audited_outcome = nullptr;
 };
 
 struct CallResult {
@@ -149,6 +155,10 @@ struct KernelDeps {
   audit::Ledger* ledger = nullptr;  // may be null in tests: no head, no query
   AgentControl* agents = nullptr;   // null: agent syscalls are UNAVAILABLE
   memory::Memory* memory = nullptr;  // null: memory.* syscalls are UNAVAILABLE
+  // The node CA, SVIDs and revocation (identity_calls.h); null: identity.*
+  // syscalls are UNAVAILABLE. Also how other subsystems reach the node's
+  // own credentials (Kernel::Identity()).
+  IdentityCalls* identity = nullptr;
   const Clock* clock = &SystemClock::Get();
   std::string key_id;
   // Parks calls that need an operator's approval; null: such calls are
@@ -188,6 +198,11 @@ class Kernel {
   // quotas; shared/<name> namespaces are created by operators
   // (memory.admin), so a write to a missing one is NOT_FOUND.
   StatusOr<memory::Memory*> MemoryForWrite(std::string_view ns) const;
+  // identity.* syscalls (rpc/identity_service.cc) work through this inside
+  // their `execute` closures; other parts of the daemon use it for the
+  // node's own SVID and trust bundle (identity_calls.h). UNAVAILABLE when
+  // none is attached.
+  StatusOr<IdentityCalls*> Identity() const;
 
   // agent.* syscalls: forwarded to the AgentControl (kernel/agent_control.h
   // has their contract); UNAVAILABLE when none is attached.
@@ -210,6 +225,8 @@ class Kernel {
   // are tagged (Dispatch step 6). Returns its sequence.
   StatusOr<uint64_t> NotePolicyLoad(const std::string& digest, audit::Record record);
   ApprovalQueue* approvals() const { return deps_.approvals; }
+  // daemon.admin_group in force (-1: none), for Whoami.
+  gid_t AdminGroup() const { return deps_.connections->admin_group(); }
   RateCounters& rates() { return rates_; }
 
   void SetReloadHandler(std::function<StatusOr<ReloadResult>()> fn);

@@ -89,6 +89,16 @@ constexpr SyscallInfo kTable[] = {
      "operators' view of inboxes and the outbox"},
     {Syscall::kPolicyExplain, Service::kPolicy, "policy.explain",
      "/aikernel.v1.Policy/ExplainDecision", "why an audited call was decided as it was"},
+    {Syscall::kIdentityFetchX509, Service::kIdentity, "identity.fetch_x509",
+     "/aikernel.v1.Identity/FetchX509SVID", "an X.509-SVID for the calling agent"},
+    {Syscall::kIdentityFetchJwt, Service::kIdentity, "identity.fetch_jwt",
+     "/aikernel.v1.Identity/FetchJWTSVID", "a JWT-SVID for the calling agent"},
+    {Syscall::kIdentityValidateJwt, Service::kIdentity, "identity.validate_jwt",
+     "/aikernel.v1.Identity/ValidateJWTSVID", "check a JWT-SVID of this trust domain"},
+    {Syscall::kIdentityBundle, Service::kIdentity, "identity.bundle",
+     "/aikernel.v1.Identity/TrustBundle", "the trust bundle (PEM, JWKS; public)"},
+    {Syscall::kIdentityRotateCa, Service::kIdentity, "identity.rotate_ca",
+     "/aikernel.v1.Identity/RotateCA", "make a new node CA the signer"},
 };
 
 }  // namespace

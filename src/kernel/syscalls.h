@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -57,6 +57,12 @@ enum class Syscall {
   kMsgAck,      // Msg.Ack       msg.receive on agent:<inbox>
   kMsgList,     // Msg.List      msg.list on messages:<box>
   kPolicyExplain,       // Policy.ExplainDecision
+  // Identity service (proto/aikernel/v1/identity.proto): docs/identity.md.
+  kIdentityFetchX509,    // Identity.FetchX509SVID
+  kIdentityFetchJwt,     // Identity.FetchJWTSVID
+  kIdentityValidateJwt,  // Identity.ValidateJWTSVID
+  kIdentityBundle,       // Identity.TrustBundle
+  kIdentityRotateCa,     // Identity.RotateCA
 };
 
 struct SyscallInfo {

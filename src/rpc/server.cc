@@ -48,6 +48,14 @@ class KernelService final : public pb::Kernel::Service {
       out->set_pid(p.pid);
       out->set_spiffe_id(p.spiffe_id);
       out->set_instance_id(p.instance_id);
+      for (gid_t g : p.groups) out->add_groups(g);
+      for (const std::string& g : p.agent_groups) out->add_agent_groups(g);
+      const gid_t admin = k_->AdminGroup();
+      out->set_admin_gid(admin == static_cast<gid_t>(-1) ? -1 : static_cast<int64_t>(admin));
+      if (p.kind == Principal::Kind::kOperator) {
+        out->set_admin(true);
+        out->set_admin_via(p.uid == 0 ? "uid 0" : absl::StrCat("admin group ", admin));
+      }
       resp->set_node(node_);
       return absl::OkStatus();
     }));

@@ -230,6 +230,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   impl->admin = pb::Admin::NewStub(impl->channel);
   impl->memory = pb::Memory::NewStub(impl->channel);
   impl->msg = pb::Msg::NewStub(impl->channel);
+  impl->identity = pb::Identity::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -251,6 +252,11 @@ Result<WhoamiResult> Client::Whoami(const CallOptions& call) {
   r.principal.pid = p.pid();
   r.principal.spiffe_id = p.spiffe_id();
   r.principal.instance_id = p.instance_id();
+  r.principal.groups.assign(p.groups().begin(), p.groups().end());
+  r.principal.admin = p.admin();
+  r.principal.admin_via = p.admin_via();
+  r.principal.admin_gid = p.admin_gid();
+  r.principal.agent_groups.assign(p.agent_groups().begin(), p.agent_groups().end());
   r.node = resp.node();
   r.audit_sequence = AuditSeqOf(ctx);
   return r;

@@ -1,6 +1,7 @@
 // Internal to the SDK (src/sdk/, not installed): the gRPC state behind a
 // Client and the conversions its translation units share: client.cc
-// (channel setup, Kernel and Admin calls) and memory.cc (Memory calls).
+// (channel setup, Kernel and Admin calls), memory.cc (Memory calls) and
+// identity.cc (Identity calls).
 // gRPC and protobuf stay in src/sdk/; include/aikernel/ is plain C++.
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include "aikernel/client.h"
 #include "aikernel/v1/admin.grpc.pb.h"
+#include "aikernel/v1/identity.grpc.pb.h"
 #include "aikernel/v1/kernel.grpc.pb.h"
 #include "aikernel/v1/memory.grpc.pb.h"
 #include "aikernel/v1/msg.grpc.pb.h"
@@ -43,6 +45,7 @@ class Client::Impl {
   std::unique_ptr<::aikernel::v1::Admin::Stub> admin;
   std::unique_ptr<::aikernel::v1::Memory::Stub> memory;
   std::unique_ptr<::aikernel::v1::Msg::Stub> msg;
+  std::unique_ptr<::aikernel::v1::Identity::Stub> identity;
 
   std::chrono::milliseconds EffectiveTimeout(const CallOptions& call) const {
     return call.timeout ? *call.timeout : default_timeout;
@@ -103,7 +106,7 @@ class StreamCall {
 };
 
 // One unary call on `stub`: context with deadline and stop, the RPC, the
-// error mapping. `fill` converts the response on success (memory.cc, msg.cc).
+// error mapping. `fill` converts the response on success (memory.cc, msg.cc, identity.cc).
 template <typename Req, typename Resp, typename Out, typename Stub, typename Rpc,
           typename Fill>
 Result<Out> UnaryCall(Client::Impl& impl, Stub* stub, const CallOptions& call, const Req& req,

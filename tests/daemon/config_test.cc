@@ -104,8 +104,64 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"UnknownMemoryKey", "[memory]\npath = \"x\"\n", "memory.path: unknown key"},
         BadCase{"RedactNotStrings", "[audit]\nredact_fields = [1]\n", "audit.redact_fields"},
         BadCase{"MissingValue", "[daemon]\nsocket = \n", "syntax error"},
-        BadCase{"DuplicateTable", "[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"}),
+        BadCase{"DuplicateTable", "[audit]\nsynchronous = \"full\"\n[audit]\n", "syntax error"},
+        BadCase{"TrustDomainNotSpiffe", "[identity]\ntrust_domain = \"Node A\"\n",
+                "identity.trust_domain: not a SPIFFE trust domain"},
+        BadCase{"TtlNotADuration", "[identity]\njwt_svid_ttl = 300\n",
+                "identity.jwt_svid_ttl: expected a duration"},
+        BadCase{"TtlBadUnit", "[identity]\njwt_svid_ttl = \"5y\"\n",
+                "identity.jwt_svid_ttl: expected a duration"},
+        BadCase{"TtlZero", "[identity]\nx509_svid_ttl = \"0s\"\n",
+                "identity.x509_svid_ttl: must be between"},
+        BadCase{"TtlOverMax", "[identity]\nmax_svid_ttl = \"1h\"\nx509_svid_ttl = \"2h\"\n",
+                "identity.x509_svid_ttl: must not exceed identity.max_svid_ttl"},
+        BadCase{"CaTooShort", "[identity]\nca_ttl = \"36h\"\n",
+                "identity.ca_ttl: must be at least twice"},
+        BadCase{"SkewTooLarge", "[identity]\nclock_skew = \"2h\"\n",
+                "identity.clock_skew: must be between"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+
+TEST(ConfigTest, IdentityValuesAreRead) {
+  auto c = ParseConfig(R"(
+[identity]
+trust_domain = "node-a.example"
+x509_svid_ttl = "30m"
+jwt_svid_ttl = "90s"
+max_svid_ttl = "2h"
+ca_ttl = "1d"
+clock_skew = "5s"
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->trust_domain, "node-a.example");
+  EXPECT_EQ(c->x509_svid_ttl_s, 1800);
+  EXPECT_EQ(c->jwt_svid_ttl_s, 90);
+  EXPECT_EQ(c->max_svid_ttl_s, 7200);
+  EXPECT_EQ(c->ca_ttl_s, 86400);
+  EXPECT_EQ(c->clock_skew_s, 5);
+  EXPECT_EQ(TrustDomainOf(*c, "ignored"), "node-a.example");
+}
+
+TEST(ConfigTest, DefaultTrustDomainIsTheNodeNameMadeSpiffeValid) {
+  EXPECT_EQ(DefaultTrustDomain("node-a"), "node-a");
+  EXPECT_EQ(DefaultTrustDomain("Build Host#3.Example"), "build-host-3.example");
+  EXPECT_EQ(DefaultTrustDomain(""), "localhost");
+  EXPECT_EQ(DefaultTrustDomain(std::string(300, 'a')).size(), 255u);
+  Config c;
+  EXPECT_EQ(TrustDomainOf(c, "My_Node"), "my_node");
+}
+
+TEST(ConfigTest, Durations) {
+  int64_t s = 0;
+  EXPECT_TRUE(ParseDurationSeconds("1h30m", &s));
+  EXPECT_EQ(s, 5400);
+  EXPECT_TRUE(ParseDurationSeconds("365d", &s));
+  EXPECT_EQ(s, 365 * 86400);
+  EXPECT_TRUE(ParseDurationSeconds("0s", &s));
+  EXPECT_EQ(s, 0);
+  for (const char* bad : {"", "5", "m", "1x", "1h ", "-1s", "99999999999999999999s"}) {
+    EXPECT_FALSE(ParseDurationSeconds(bad, &s)) << bad;
+  }
+}
 
 TEST(ConfigTest, ErrorsCarryTheLine) {
   auto c = ParseConfig("[daemon]\n\n\nlog_level = \"loud\"\n", "f.toml");

@@ -13,6 +13,9 @@
 //                     prints "<what>=<code>" per call, then "memory-done"
 //   whoami-n N        N Whoami calls, "call<i>=<code>" each, then "calls-done";
 //                     then wait for SIGTERM
+//   svid              FetchX509SVID (prints the certificate between
+//                     "cert-begin"/"cert-end") and FetchJWTSVID for "svc"
+//                     (prints "jwt <token>"); then wait for SIGTERM
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -84,6 +87,30 @@ int main(int argc, char** argv) {
                   me.ok() ? "OK" : aikernel::StatusCodeName(me.status().code()));
     }
     std::printf("calls-done\n");
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "svid") {
+    auto c = aikernel::Client::Connect({});
+    if (!c.ok()) {
+      std::printf("connect-error %s\n", c.status().ToString().c_str());
+      return 2;
+    }
+    aikernel::X509SvidSource source(c->get());
+    auto x = source.Get();
+    if (!x.ok()) {
+      std::printf("x509-error %s\n", x.status().ToString().c_str());
+    } else {
+      std::printf("x509 %s %s\ncert-begin\n%scert-end\n", x->spiffe_id.c_str(),
+                  x->instance_id.c_str(), x->cert_pem.c_str());
+    }
+    auto j = (*c)->FetchJWTSVID({"svc"});
+    if (!j.ok()) {
+      std::printf("jwt-error %s\n", j.status().ToString().c_str());
+    } else {
+      std::printf("jwt %s\n", j->token.c_str());
+    }
+    std::printf("svid-done\n");
     WaitForTerm();
     return 0;
   }
