@@ -764,6 +764,29 @@ TEST_F(AgentsTest, KillAndRemoveRevokeTheAgentsCredentials) {
             resources.end());
   EXPECT_NE(std::find(resources.begin(), resources.end(), id), resources.end())
       << "rm is a revocation of the SPIFFE ID";
+
+  // The same through `aictl audit query` (issue 4, item 6): issue, revoke
+  // and the refused token, each a record.
+  auto query = [&](const std::string& action) {
+    CmdResult q = Aictl({"audit", "query", "--action", action});
+    EXPECT_EQ(q.exit_code, 0) << q.Describe();
+    return ParseJson(q.out);
+  };
+  nlohmann::json issued = query("identity.fetch_jwt");
+  ASSERT_GE(issued.size(), 2u) << issued;
+  for (const auto& r : issued) {
+    EXPECT_EQ(r["resource"], "spiffe-id:spiffe://it-node/agent/victim");
+    EXPECT_EQ(r["decision"], "allow");
+    EXPECT_EQ(r["code_name"], "OK");
+  }
+  nlohmann::json revoked = query("identity.revoke");
+  ASSERT_GE(revoked.size(), 2u) << revoked;
+  EXPECT_EQ(revoked[0]["principal"], "kernel");
+  EXPECT_EQ(revoked[0]["rule_ids"], nlohmann::json::array({"kernel/event"}));
+  nlohmann::json refused = query("identity.validate_jwt");
+  size_t unauthenticated = 0;
+  for (const auto& r : refused) unauthenticated += r["code_name"] == "UNAUTHENTICATED";
+  EXPECT_GE(unauthenticated, 2u) << "each refused (revoked) token is a record\n" << refused;
 }
 
 // PID reuse (issue 4, item 7): a process that gets a dead agent's pid and
