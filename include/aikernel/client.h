@@ -39,6 +39,7 @@
 #include "aikernel/memory.h"
 #include "aikernel/msg.h"
 #include "aikernel/status.h"
+#include "aikernel/tools.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -525,6 +526,22 @@ class Client {
                               const CallOptions& call = {});
   Result<MsgListResult> MsgList(const MsgListOptions& options = {},
                                 const CallOptions& call = {});
+  // ---- Tools service (types: aikernel/tools.h) ----
+  // Every tool whose name starts with `prefix`, sorted by name.
+  Result<ToolList> ListTools(std::string_view prefix = "", const CallOptions& call = {});
+  // NOT_FOUND for an unknown tool.
+  Result<ToolInfoResult> DescribeTool(std::string_view name, const CallOptions& call = {});
+  // Runs `name` with `args_json` (a JSON object; "" means {}). Errors:
+  // INVALID_ARGUMENT naming the field (schema, before policy),
+  // PERMISSION_DENIED (policy), FAILED_PRECONDITION (refused until
+  // accepted), RESOURCE_EXHAUSTED (size caps), DEADLINE_EXCEEDED, and the
+  // tool's own failures. A tool that ran and reported an error is OK with
+  // is_error set.
+  Result<ToolCallResult> CallTool(std::string_view name, std::string_view args_json,
+                                  const ToolCallOptions& options = {},
+                                  const CallOptions& call = {});
+  // Operators: re-pin a tool refused because it changed since pinned.
+  Result<ToolInfoResult> AcceptTool(std::string_view name, const CallOptions& call = {});
 
   // ---- Identity service (types: aikernel/identity.h) ----
   // Each is one governed call (actions identity.*, docs/identity.md); the

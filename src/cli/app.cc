@@ -87,6 +87,12 @@ void BuildApp(CLI::App& app, Context& ctx) {
   identity->require_subcommand(1);
   identity->footer(kGlobalFooter);
   AddIdentityCommands(*identity, ctx);
+  CLI::App* tool = app.add_subcommand(
+      "tool", "Tools through the kernel: ls, describe, call (schema-checked, decided by policy, "
+              "audited), accept");
+  tool->require_subcommand(1);
+  tool->footer(kGlobalFooter);
+  AddToolCommands(*tool, ctx);
 }
 
 namespace {

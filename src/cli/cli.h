@@ -46,6 +46,8 @@ void AddPolicyExplainCommand(CLI::App& policy, Context& ctx);
 
 // msg send|recv|ack|ls (msg_cmds.cc).
 void AddMsgCommands(CLI::App& msg, Context& ctx);
+// tool ls|describe|call|accept (tool_cmds.cc).
+void AddToolCommands(CLI::App& tool, Context& ctx);
 
 // Builds the whole command tree into `app` (used by main and by tests).
 void BuildApp(CLI::App& app, Context& ctx);

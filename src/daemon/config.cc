@@ -93,6 +93,82 @@ Setter Duration(int64_t Config::*field, int64_t min_s, int64_t max_s) {
   };
 }
 
+// A [section.sub] table: its keys are set by `keys` (dotted "section.sub.key").
+Setter SubTable(std::map<std::string, Setter> keys) {
+  return [keys = std::move(keys)](const toml::node& n, const std::string& key,
+                                  const std::string& file, Config& c) -> Status {
+    const toml::table* t = n.as_table();
+    if (t == nullptr) return Bad(file, n, key, "expected a table");
+    for (const auto& [k, v] : *t) {
+      auto it = keys.find(std::string(k.str()));
+      if (it == keys.end()) {
+        std::string names;
+        for (const auto& [name, _] : keys) absl::StrAppend(&names, names.empty() ? "" : ", ", name);
+        return Bad(file, v, absl::StrCat(key, ".", std::string(k.str())),
+                   absl::StrCat("unknown key (known in [", key, "]: ", names, ")"));
+      }
+      AIK_RETURN_IF_ERROR(it->second(v, absl::StrCat(key, ".", std::string(k.str())), file, c));
+    }
+    return absl::OkStatus();
+  };
+}
+
+Setter StringList(std::vector<std::string> Config::*field) {
+  return [=](const toml::node& n, const std::string& key, const std::string& file,
+             Config& c) -> Status {
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return Bad(file, n, key, "expected an array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& e : *a) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v || v->empty()) return Bad(file, e, key, "expected non-empty strings");
+      out.push_back(*v);
+    }
+    c.*field = std::move(out);
+    return absl::OkStatus();
+  };
+}
+
+// [tools.fs] roots = [{name = "work", path = "/srv/work", writable = true}, ...]
+Status FsRoots(const toml::node& n, const std::string& key, const std::string& file, Config& c) {
+  const toml::array* a = n.as_array();
+  if (a == nullptr) return Bad(file, n, key, "expected an array of {name, path, writable} tables");
+  std::vector<tools::FsRoot> roots;
+  for (const toml::node& e : *a) {
+    const toml::table* t = e.as_table();
+    if (t == nullptr) return Bad(file, e, key, "expected {name = \"...\", path = \"/...\"}");
+    tools::FsRoot r;
+    for (const auto& [k, v] : *t) {
+      const std::string field(k.str());
+      if (field == "name" || field == "path") {
+        auto s = v.value<std::string>();
+        if (!v.is_string() || !s || s->empty()) {
+          return Bad(file, v, key + "." + field, "expected a non-empty string");
+        }
+        (field == "name" ? r.name : r.path) = *s;
+      } else if (field == "writable") {
+        if (!v.is_boolean()) return Bad(file, v, key + ".writable", "expected true or false");
+        r.writable = *v.value<bool>();
+      } else {
+        return Bad(file, v, key + "." + field, "unknown key (known: name, path, writable)");
+      }
+    }
+    if (r.name.empty() || r.path.empty()) {
+      return Bad(file, e, key, "each root needs a name and a path");
+    }
+    if (r.path.front() != '/') return Bad(file, e, key + ".path", "must be an absolute path");
+    if (r.name.find_first_of("/:") != std::string::npos) {
+      return Bad(file, e, key + ".name", "must not contain '/' or ':'");
+    }
+    for (const auto& o : roots) {
+      if (o.name == r.name) return Bad(file, e, key, "duplicate root name '" + r.name + "'");
+    }
+    roots.push_back(std::move(r));
+  }
+  c.tools_fs_roots = std::move(roots);
+  return absl::OkStatus();
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& Schema() {
   static const auto* schema = new std::map<std::string, std::map<std::string, Setter>>{
       {"node", {{"name", String(&Config::node_name)}}},
@@ -171,6 +247,26 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
       {"policy",
        {{"dir", String(&Config::policy_dir, false)},
         {"approval_timeout_ms", Integer(&Config::approval_timeout_ms, 1, 86400000)}}},
+      {"tools",
+       {{"max_args_bytes", Integer(&Config::tools_max_args_bytes, 2, 1 << 30)},
+        {"max_result_bytes", Integer(&Config::tools_max_result_bytes, 2, 1 << 30)},
+        {"call_timeout_ms", Integer(&Config::tools_call_timeout_ms, 1, 86400000)},
+        {"fs", SubTable({{"roots", FsRoots},
+                         {"max_read_bytes", Integer(&Config::tools_fs_max_read_bytes, 0, 1 << 30)},
+                         {"max_write_bytes",
+                          Integer(&Config::tools_fs_max_write_bytes, 0, 1 << 30)}})},
+        {"http",
+         SubTable({{"max_response_bytes",
+                    Integer(&Config::tools_http_max_response_bytes, 0, 1 << 30)},
+                   {"timeout_ms", Integer(&Config::tools_http_timeout_ms, 1, 3600000)},
+                   {"max_redirects", Integer(&Config::tools_http_max_redirects, 0, 50)}})},
+        {"exec",
+         SubTable({{"profiles", StringList(&Config::tools_exec_profiles)},
+                   {"max_output_bytes",
+                    Integer(&Config::tools_exec_max_output_bytes, 0, 1 << 30)},
+                   {"timeout_ms", Integer(&Config::tools_exec_timeout_ms, 1, 3600000)},
+                   {"uid", Integer(&Config::tools_exec_uid, 1, 4294967294ll)},
+                   {"gid", Integer(&Config::tools_exec_gid, 1, 4294967294ll)}})}}},
       {"memory",
        {{"synchronous", Synchronous(&Config::memory_synchronous)},
         {"default_max_bytes",
@@ -338,7 +434,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory], [msg], [identity], [[mcp]], [profiles.<name>])");
+                 "[memory], [msg], [identity], [tools], [[mcp]], [profiles.<name>])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -471,6 +567,22 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("memory.default_max_bytes", a.memory_default_max_bytes, b.memory_default_max_bytes);
   cmp("memory.default_max_records", a.memory_default_max_records,
       b.memory_default_max_records);
+  cmp("tools.max_args_bytes", a.tools_max_args_bytes, b.tools_max_args_bytes);
+  cmp("tools.max_result_bytes", a.tools_max_result_bytes, b.tools_max_result_bytes);
+  cmp("tools.call_timeout_ms", a.tools_call_timeout_ms, b.tools_call_timeout_ms);
+  cmp("tools.fs.roots", a.tools_fs_roots, b.tools_fs_roots);
+  cmp("tools.fs.max_read_bytes", a.tools_fs_max_read_bytes, b.tools_fs_max_read_bytes);
+  cmp("tools.fs.max_write_bytes", a.tools_fs_max_write_bytes, b.tools_fs_max_write_bytes);
+  cmp("tools.http.max_response_bytes", a.tools_http_max_response_bytes,
+      b.tools_http_max_response_bytes);
+  cmp("tools.http.timeout_ms", a.tools_http_timeout_ms, b.tools_http_timeout_ms);
+  cmp("tools.http.max_redirects", a.tools_http_max_redirects, b.tools_http_max_redirects);
+  cmp("tools.exec.profiles", a.tools_exec_profiles, b.tools_exec_profiles);
+  cmp("tools.exec.max_output_bytes", a.tools_exec_max_output_bytes,
+      b.tools_exec_max_output_bytes);
+  cmp("tools.exec.timeout_ms", a.tools_exec_timeout_ms, b.tools_exec_timeout_ms);
+  cmp("tools.exec.uid", a.tools_exec_uid, b.tools_exec_uid);
+  cmp("tools.exec.gid", a.tools_exec_gid, b.tools_exec_gid);
   cmp("msg.synchronous", a.msg_synchronous, b.msg_synchronous);
   cmp("msg.max_payload_bytes", a.msg_max_payload_bytes, b.msg_max_payload_bytes);
   cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);

@@ -17,6 +17,7 @@
 #include "agents/profile.h"
 #include "common/status.h"
 #include "tools/mcp/server_config.h"
+#include "tools/builtin.h"
 
 namespace aikernel::daemon {
 
@@ -84,6 +85,24 @@ struct Config {
   // [profiles.<name>]: sandbox profiles agents may name; "default" and
   // "trusted" are built in and may be overridden (daemon/profile_config.h).
   agents::ProfileMap profiles = agents::BuiltinProfiles();
+  // [tools] (docs/tools.md)
+  int64_t tools_max_args_bytes = 1 << 20;
+  int64_t tools_max_result_bytes = 1 << 20;
+  int64_t tools_call_timeout_ms = 30000;
+  // [tools.fs]
+  std::vector<tools::FsRoot> tools_fs_roots;
+  int64_t tools_fs_max_read_bytes = 1 << 20;
+  int64_t tools_fs_max_write_bytes = 1 << 20;
+  // [tools.http]
+  int64_t tools_http_max_response_bytes = 1 << 20;
+  int64_t tools_http_timeout_ms = 10000;
+  int64_t tools_http_max_redirects = 5;
+  // [tools.exec]
+  std::vector<std::string> tools_exec_profiles;
+  int64_t tools_exec_max_output_bytes = 64 << 10;
+  int64_t tools_exec_timeout_ms = 10000;
+  int64_t tools_exec_uid = 65534;
+  int64_t tools_exec_gid = 65534;
 };
 
 // The trust domain for a node name when identity.trust_domain is empty:

@@ -37,6 +37,9 @@
 #include "rpc/msg_service.h"
 #include "rpc/policy_service.h"
 #include "rpc/server.h"
+#include "rpc/tools_service.h"
+#include "tools/builtin.h"
+#include "tools/registry.h"
 #include "rpc/unix_listener.h"
 
 namespace aikernel::daemon {
@@ -194,6 +197,8 @@ class Server {
       AIK_ASSIGN_OR_RETURN(supervisor_, agents::Supervisor::Create(io_, std::move(ao)));
     }
 
+    AIK_RETURN_IF_ERROR(StartTools(state));
+
     connections_.SetAdminGroup(admin_gid);
     authorizer_.SetRedactedFields(config_.redact_fields);
     approvals_ = std::make_unique<kernel::ApprovalQueue>(
@@ -214,6 +219,7 @@ class Server {
     deps.agents = supervisor_.get();
     deps.approvals = approvals_.get();
     deps.policies = &authorizer_;
+    deps.tools = tools_.get();
     kernel_ = std::make_unique<kernel::Kernel>(info, deps);
     store_dir_ = config_.policy_dir;
     AIK_RETURN_IF_ERROR(InstallPolicies(std::move(store), "start"));
@@ -231,6 +237,8 @@ class Server {
     so.services.push_back(msg_service_.get());
     identity_service_ = rpc::MakeIdentityService(kernel_.get());
     so.services.push_back(identity_service_.get());
+    tools_service_ = rpc::MakeToolsService(kernel_.get());
+    so.services.push_back(tools_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -289,6 +297,33 @@ class Server {
       spdlog::error("identity: revocation of {} not recorded in the ledger: {}", what,
                     std::string(seq.status().message()));
     }
+  }
+
+  // The tool registry with the builtin provider ([tools]; docs/tools.md).
+  Status StartTools(const std::string& state) {
+    tools::RegistryOptions ro;
+    ro.max_args_bytes = static_cast<size_t>(config_.tools_max_args_bytes);
+    ro.max_result_bytes = static_cast<size_t>(config_.tools_max_result_bytes);
+    ro.call_timeout = std::chrono::milliseconds(config_.tools_call_timeout_ms);
+    tools_ = std::make_unique<tools::Registry>(ro);
+    tools::BuiltinOptions bo;
+    bo.fs_roots = config_.tools_fs_roots;
+    bo.fs_max_read_bytes = config_.tools_fs_max_read_bytes;
+    bo.fs_max_write_bytes = config_.tools_fs_max_write_bytes;
+    bo.http_max_response_bytes = config_.tools_http_max_response_bytes;
+    bo.http_timeout_ms = config_.tools_http_timeout_ms;
+    bo.http_max_redirects = config_.tools_http_max_redirects;
+    bo.exec_profiles = config_.tools_exec_profiles;
+    bo.exec_max_output_bytes = config_.tools_exec_max_output_bytes;
+    bo.exec_timeout_ms = config_.tools_exec_timeout_ms;
+    bo.exec_uid = static_cast<uid_t>(config_.tools_exec_uid);
+    bo.exec_gid = static_cast<gid_t>(config_.tools_exec_gid);
+    bo.exec_work_base = state + "/tools/exec";
+    AIK_ASSIGN_OR_RETURN(auto builtin, tools::BuiltinProvider::Create(bo));
+    AIK_RETURN_IF_ERROR(tools_->AddProvider(std::move(builtin)));
+    spdlog::info("tools: {} tools from providers {}", tools_->List().size(),
+                 absl::StrJoin(tools_->ProviderNames(), ","));
+    return absl::OkStatus();
   }
 
   void Serve() {
@@ -534,11 +569,13 @@ class Server {
   std::unique_ptr<memory::Memory> memory_;
   std::unique_ptr<net::Mailbox> mailbox_;
   std::unique_ptr<net::Messenger> messenger_;
+  std::unique_ptr<tools::Registry> tools_;  // providers are added to it at start
   std::unique_ptr<kernel::Kernel> kernel_;
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr memory_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr msg_service_{nullptr, nullptr};     // must outlive rpc_
   rpc::ServicePtr identity_service_{nullptr, nullptr};  // must outlive rpc_
+  rpc::ServicePtr tools_service_{nullptr, nullptr};   // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

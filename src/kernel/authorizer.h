@@ -18,6 +18,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "kernel/principal.h"
 #include "kernel/syscalls.h"
 
@@ -70,6 +72,10 @@ struct AuthzRequest {
   const SyscallInfo* call = nullptr;
   ResourceRef resource;
   const google::protobuf::Message* args = nullptr;  // may be null
+  // Extra context (a JSON object, may be null): each key is added to the
+  // Cedar context, "args" replacing the one built from `args` (tool calls:
+  // the JSON arguments, already redacted; http.fetch adds "http").
+  const nlohmann::json* context = nullptr;
   std::string node;
   int64_t time_ns = 0;  // receipt time, ns since the Unix epoch
   RateCounts counts;

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "kernel/quota.h"
@@ -81,6 +83,41 @@ std::string KeyString(const Value& v) {
   if (v.is(Value::Kind::kLong)) return std::to_string(v.as_long());
   if (v.is(Value::Kind::kBool)) return v.as_bool() ? "true" : "false";
   return v.ToString();
+}
+
+// JSON -> Cedar: numbers as Long (saturating) or decimal, arrays as sets,
+// objects as records; null members are left out (test with `has`).
+Value JsonToValue(const nlohmann::json& j, int depth) {
+  using T = nlohmann::json::value_t;
+  if (depth > 64) return Value::String("[too deep]");
+  switch (j.type()) {
+    case T::boolean: return Value::Bool(j.get<bool>());
+    case T::number_integer: return Value::Long(j.get<int64_t>());
+    case T::number_unsigned: {
+      uint64_t v = j.get<uint64_t>();
+      return Value::Long(v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
+                                                              : static_cast<int64_t>(v));
+    }
+    case T::number_float: {
+      double scaled = std::round(j.get<double>() * 10000.0);
+      if (!std::isfinite(scaled) || std::fabs(scaled) > 9.2e18) return Value::String("nan");
+      return Value::Dec(policy::Decimal{static_cast<int64_t>(scaled)});
+    }
+    case T::string: return Value::String(j.get<std::string>());
+    case T::array: {
+      std::vector<Value> elems;
+      for (const auto& e : j) elems.push_back(JsonToValue(e, depth + 1));
+      return Value::Set(std::move(elems));
+    }
+    case T::object: {
+      policy::Record rec;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!it.value().is_null()) rec.emplace(it.key(), JsonToValue(it.value(), depth + 1));
+      }
+      return Value::MakeRecord(std::move(rec));
+    }
+    default: return Value::String("");
+  }
 }
 
 }  // namespace
@@ -223,6 +260,11 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
                   : std::holds_alternative<int64_t>(v) ? Value::Long(std::get<int64_t>(v))
                                                        : Value::String(std::get<std::string>(v));
       ctx.emplace(name, std::move(val));  // never replaces args, node, time, counters, budgets
+    }
+  }
+  if (req.context != nullptr && req.context->is_object()) {
+    for (auto it = req.context->begin(); it != req.context->end(); ++it) {
+      ctx.insert_or_assign(it.key(), JsonToValue(it.value(), 0));
     }
   }
   policy::Request out;

@@ -56,10 +56,25 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   } else {
     record.principal = principal->Id();
   }
-  AuthzRequest areq;
+  // An operator trying a call under an agent's policy (CallRequest::act_as),
+  // then the checks made before policy (CallRequest::prepare).
+  StatusOr<Principal> acting = principal;
   if (principal.ok()) {
+    if (!call.act_as.empty()) acting = ActAs(*principal, call.act_as);
+    Status pre = !acting.ok()   ? acting.status()
+                 : call.prepare ? call.prepare(*acting)
+                                : absl::OkStatus();
+    if (!pre.ok()) {
+      record.decision = audit::Decision::kDeny;
+      record.rule_ids = {acting.ok() ? "precheck" : "as:refused"};
+      status = pre;
+      (absl::IsPermissionDenied(pre) ? denied_ : failed_).fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  AuthzRequest areq;
+  if (principal.ok() && status.ok()) {
     // 2 admit: the caller's counters for this action and its hard quotas.
-    areq.principal = &*principal;
+    areq.principal = &*acting;
     areq.call = &info;
     areq.time_ns = received_ns;
     status = Admit(call, &areq, &record);
@@ -69,10 +84,11 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
     // 3 authorize
     areq.resource = ParseResourceString(call.resource);
     areq.args = call.request;
+    areq.context = call.context;
     areq.node = info_.node;
     ContextAttrs extra;
     if (call.bind) {
-      call.bind(*principal, &record.resource, &extra);
+      call.bind(*acting, &record.resource, &extra);
       areq.resource = ParseResourceString(record.resource);
       areq.extra = &extra;
     }
@@ -80,6 +96,7 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
     policy_set = std::move(decision.policy_set);
     record.rule_ids = decision.rule_ids;
     for (const std::string& id : decision.error_ids) record.rule_ids.push_back("error:" + id);
+    if (!call.act_as.empty()) record.rule_ids.push_back("as:" + acting->Id());
     if (decision.allow && decision.approval) {
       // 4 approve
       status = AwaitApproval(record, decision);
@@ -107,8 +124,11 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
         failed_.fetch_add(1, std::memory_order_relaxed);
         return {status, 0};
       } else {
-        status = execute(*principal);
+        status = execute(*acting);
         if (!status.ok()) failed_.fetch_add(1, std::memory_order_relaxed);
+        if (call.annotations != nullptr) {
+          for (std::string& a : *call.annotations) record.rule_ids.push_back(std::move(a));
+        }
       }
     }
   }
@@ -179,6 +199,75 @@ StatusOr<uint64_t> Kernel::NotePolicyLoad(const std::string& digest, audit::Reco
   std::unique_lock<std::shared_mutex> lock(policy_record_mu_);
   recorded_policy_set_ = digest;
   return AppendEvent(std::move(record));
+}
+
+StatusOr<Principal> Kernel::ActAs(const Principal& caller, const std::string& agent) const {
+  if (caller.kind != Principal::Kind::kOperator) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "permission denied: ", caller.Id(), " may not act as agent ", agent,
+        " (only operators may try a call under an agent's policy)"));
+  }
+  if (deps_.agents == nullptr) {
+    return absl::UnavailableError("agents are not enabled in this daemon; cannot act as one");
+  }
+  AIK_ASSIGN_OR_RETURN(agents::AgentInfo a, deps_.agents->Inspect(agent));
+  Principal p;
+  p.kind = Principal::Kind::kAgent;
+  p.uid = static_cast<uid_t>(a.spec.uid);
+  p.gid = static_cast<gid_t>(a.spec.gid);
+  p.pid = caller.pid;
+  p.spiffe_id = a.spiffe_id.empty() ? absl::StrCat("spiffe://", info_.node, "/agent/", agent)
+                                    : a.spiffe_id;
+  p.instance_id = "as-operator";
+  p.agent_name = agent;
+  p.agent_groups = a.spec.groups;
+  return p;
+}
+
+StatusOr<tools::Registry*> Kernel::Tools() const {
+  if (deps_.tools == nullptr) {
+    return absl::UnavailableError("tools are not enabled in this daemon");
+  }
+  return deps_.tools;
+}
+
+Status Kernel::AuthorizeStep(const Principal& principal, Syscall syscall,
+                             const std::string& resource, const nlohmann::json& context,
+                             const std::string& step) {
+  const SyscallInfo& info = Describe(syscall);
+  const int64_t now_ns = deps_.clock->RealtimeNs();
+  AuthzRequest areq;
+  areq.principal = &principal;
+  areq.call = &info;
+  areq.resource = ParseResourceString(resource);
+  areq.context = &context;
+  areq.node = info_.node;
+  areq.time_ns = now_ns;
+  areq.counts = rates_.Hit(principal.Id(), info.action, now_ns / 1'000'000'000);
+  Decision d = deps_.authorizer->Decide(areq);
+  Status status;
+  if (d.allow && d.approval) {
+    d.allow = false;
+    d.reason = absl::StrCat(*d.approval, " (a step inside a call is never parked for approval)");
+  }
+  if (!d.allow) {
+    status = absl::PermissionDeniedError(absl::StrCat("permission denied: ", step, ": ", d.reason));
+  }
+  audit::Record r;
+  r.time_ns = now_ns;
+  r.principal = principal.Id();
+  r.action = std::string(info.action);
+  r.resource = resource;
+  r.decision = d.allow ? audit::Decision::kAllow : audit::Decision::kDeny;
+  r.rule_ids = d.rule_ids;
+  for (const std::string& id : d.error_ids) r.rule_ids.push_back("error:" + id);
+  r.rule_ids.push_back("step:" + step);
+  r.code = static_cast<int32_t>(status.code());
+  if (StatusOr<uint64_t> seq = AppendEvent(std::move(r)); !seq.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("audit ledger cannot be written: ", seq.status().message()));
+  }
+  return status;
 }
 
 Status Kernel::AwaitApproval(audit::Record& record, const Decision& decision) {

@@ -4,6 +4,10 @@
 // - Dispatch() runs, in this order and never otherwise:
 //     1 authenticate  the call's connection -> Principal (ConnectionTable);
 //                     failure is UNAUTHENTICATED, audited, not executed;
+//                     then CallRequest::act_as (operators trying a call as
+//                     an agent) and CallRequest::prepare (checks made
+//                     before policy); a failure is the outcome, audited
+//                     (rule id "as:refused" / "precheck"), not executed;
 //     2 admit         the caller's counters for this action (calls in the
 //                     last minute and hour, RateCounters) are counted; an
 //                     agent's hard quotas (its spec's [quotas], quota.h) are
@@ -63,6 +67,7 @@
 #include "kernel/request_digest.h"
 #include "kernel/syscalls.h"
 #include "memory/memory.h"
+#include "tools/registry.h"
 
 namespace aikernel::kernel {
 
@@ -113,6 +118,23 @@ struct CallRequest {
   // reply with valid = false). The audit record then carries that code
   // instead of OK, so the ledger shows every failed validation. Not owned.
   const Status* audited_outcome = nullptr;
+  // Optional checks run after authentication and before authorization (a
+  // tool's arguments against its schema, so a malformed call is refused
+  // before any policy sees it). An error is the call's outcome: audited
+  // with decision deny and rule id "precheck", not executed. It may fill
+  // *context.
+  std::function<Status(const Principal&)> prepare = {};
+  // Extra policy context (AuthzRequest::context), read after `prepare`.
+  const nlohmann::json* context = nullptr;
+  // Operators only: authorize the call as the agent of this name (its
+  // SPIFFE id and spec groups, instance "as-operator"); `execute` gets that
+  // principal. The record keeps the operator as principal and adds
+  // "as:<agent principal id>" to rule_ids. Anyone else: PERMISSION_DENIED.
+  std::string act_as = {};
+  // `execute` may append here; Dispatch adds them to the record's rule_ids
+  // after the decision's (tool calls: "tool.provider:<p>",
+  // "tool.result_bytes:<n>"; docs/ledger-format.md).
+  std::vector<std::string>* annotations = nullptr;
 };
 
 struct CallResult {
@@ -159,6 +181,7 @@ struct KernelDeps {
   // syscalls are UNAVAILABLE. Also how other subsystems reach the node's
   // own credentials (Kernel::Identity()).
   IdentityCalls* identity = nullptr;
+  tools::Registry* tools = nullptr;  // null: tool.* syscalls are UNAVAILABLE
   const Clock* clock = &SystemClock::Get();
   std::string key_id;
   // Parks calls that need an operator's approval; null: such calls are
@@ -204,6 +227,17 @@ class Kernel {
   // none is attached.
   StatusOr<IdentityCalls*> Identity() const;
 
+  // tool.* syscalls (rpc/tools_service.cc) reach the registry through
+  // this; UNAVAILABLE when none is attached.
+  StatusOr<tools::Registry*> Tools() const;
+  // A further decision inside an executing call (http.fetch: each redirect
+  // hop), by `principal` on the same action and `resource` with `context`:
+  // one Cedar request, recorded as its own ledger record (rule ids the
+  // decision's, then "step:<step>"). OK or PERMISSION_DENIED naming the
+  // rules; a permit needing approval is refused (steps are not parked).
+  Status AuthorizeStep(const Principal& principal, Syscall syscall, const std::string& resource,
+                       const nlohmann::json& context, const std::string& step);
+
   // agent.* syscalls: forwarded to the AgentControl (kernel/agent_control.h
   // has their contract); UNAVAILABLE when none is attached.
   StatusOr<agents::AgentInfo> RunAgent(const agents::AgentSpec& spec, bool replace);
@@ -236,6 +270,8 @@ class Kernel {
   void SetRedactedFields(const std::vector<std::string>& names) {
     digester_.SetRedactedFields(names);
   }
+  std::vector<std::string> RedactedFields() const { return digester_.Fields(); }
+  const std::string& node() const { return info_.node; }
   // Ends follow streams so a drain can finish.
   // From now on calls are refused UNAVAILABLE (and audited), follow
   // streams end, and WaitForIdle() can tell when the drain is done.
@@ -250,6 +286,8 @@ class Kernel {
   CallCounters counters() const;
 
  private:
+  // The principal an operator's act_as names (CallRequest::act_as).
+  StatusOr<Principal> ActAs(const Principal& caller, const std::string& agent) const;
   // Step 4: parks the call; OK when approved, else the refusal (the
   // outcome is added to record.rule_ids).
   Status AwaitApproval(audit::Record& record, const Decision& decision);

@@ -26,6 +26,11 @@ class RequestDigester {
  public:
   void SetRedactedFields(const std::vector<std::string>& names);
   audit::Hash Digest(const google::protobuf::Message& request) const;
+  // The redaction set in force (tool arguments are redacted by the same names).
+  std::vector<std::string> Fields() const {
+    auto n = names();
+    return {n->begin(), n->end()};
+  }
 
  private:
   using NameSet = std::set<std::string, std::less<>>;

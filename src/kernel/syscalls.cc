@@ -99,6 +99,14 @@ constexpr SyscallInfo kTable[] = {
      "/aikernel.v1.Identity/TrustBundle", "the trust bundle (PEM, JWKS; public)"},
     {Syscall::kIdentityRotateCa, Service::kIdentity, "identity.rotate_ca",
      "/aikernel.v1.Identity/RotateCA", "make a new node CA the signer"},
+    {Syscall::kToolList, Service::kTools, "tool.list", "/aikernel.v1.Tools/ListTools",
+     "every tool with its schema"},
+    {Syscall::kToolDescribe, Service::kTools, "tool.list", "/aikernel.v1.Tools/DescribeTool",
+     "one tool with its schema"},
+    {Syscall::kToolCall, Service::kTools, "tool.call", "/aikernel.v1.Tools/CallTool",
+     "run a tool (builtin or MCP) for the caller"},
+    {Syscall::kToolAccept, Service::kTools, "tool.accept", "/aikernel.v1.Tools/AcceptTool",
+     "re-pin a tool that changed since it was pinned"},
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity, kTools };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -63,6 +63,11 @@ enum class Syscall {
   kIdentityValidateJwt,  // Identity.ValidateJWTSVID
   kIdentityBundle,       // Identity.TrustBundle
   kIdentityRotateCa,     // Identity.RotateCA
+  // Tools service (proto/aikernel/v1/tools.proto, docs/tools.md).
+  kToolList,      // Tools.ListTools (resource node:<node>)
+  kToolDescribe,  // Tools.DescribeTool (tool:<name>)
+  kToolCall,      // Tools.CallTool (tool:<name>)
+  kToolAccept,    // Tools.AcceptTool (tool:<name>)
 };
 
 struct SyscallInfo {

@@ -231,6 +231,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   impl->memory = pb::Memory::NewStub(impl->channel);
   impl->msg = pb::Msg::NewStub(impl->channel);
   impl->identity = pb::Identity::NewStub(impl->channel);
+  impl->tools = pb::Tools::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

@@ -20,6 +20,7 @@
 #include "aikernel/v1/kernel.grpc.pb.h"
 #include "aikernel/v1/memory.grpc.pb.h"
 #include "aikernel/v1/msg.grpc.pb.h"
+#include "aikernel/v1/tools.grpc.pb.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -46,6 +47,7 @@ class Client::Impl {
   std::unique_ptr<::aikernel::v1::Memory::Stub> memory;
   std::unique_ptr<::aikernel::v1::Msg::Stub> msg;
   std::unique_ptr<::aikernel::v1::Identity::Stub> identity;
+  std::unique_ptr<::aikernel::v1::Tools::Stub> tools;
 
   std::chrono::milliseconds EffectiveTimeout(const CallOptions& call) const {
     return call.timeout ? *call.timeout : default_timeout;
@@ -62,6 +64,25 @@ class Client::Impl {
 };
 
 namespace internal {
+
+// One unary call on `stub`: context with deadline and stop, the RPC, the
+// error mapping; `fill` converts the response on success and the audit
+// sequence is set from the trailer.
+template <typename Out, typename Stub, typename Req, typename Resp, typename Fill>
+Result<Out> Unary(const Client::Impl& impl, const CallOptions& call, Stub& stub,
+                  grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
+                  const Req& req, Fill fill) {
+  grpc::ClientContext ctx;
+  impl.Prepare(ctx, call);
+  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
+  Resp resp;
+  grpc::Status st = (stub.*rpc)(&ctx, req, &resp);
+  if (!st.ok()) return impl.FromGrpc(st, ctx, call);
+  Out out;
+  fill(resp, out);
+  out.audit_sequence = AuditSeqOf(ctx);
+  return out;
+}
 
 // A server-streaming call the caller may stop, from its callback (which
 // then calls StopByCaller()) or through CallOptions::stop: QueryAudit,
