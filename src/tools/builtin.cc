@@ -25,9 +25,12 @@ std::shared_ptr<const Tool> MakeBuiltinTool(std::string name, std::string descri
 }
 
 StatusOr<std::shared_ptr<BuiltinProvider>> BuiltinProvider::Create(const BuiltinOptions& options) {
-  (void)options;  // fs, http and exec tools read it as they land
   std::shared_ptr<BuiltinProvider> p(new BuiltinProvider());
   for (auto& t : ClockTools()) p->Add(std::move(t));
+  AIK_ASSIGN_OR_RETURN(std::vector<BuiltinTool> fs, FsTools(options));
+  for (auto& t : fs) p->Add(std::move(t));
+  for (auto& t : HttpTools(options)) p->Add(std::move(t));
+  for (auto& t : ExecTools(options)) p->Add(std::move(t));
   return p;
 }
 

@@ -16,13 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-// Every record of `action` in call order.
-std::vector<AuditRecord> Records(Client& c, const std::string& action) {
-  AuditFilter f;
-  f.action = action;
-  return Query(c, f);
-}
-
 const AuditRecord* BySequence(const std::vector<AuditRecord>& recs, uint64_t seq) {
   for (const auto& r : recs) {
     if (r.sequence == seq) return &r;
@@ -105,7 +98,7 @@ TEST_F(ToolsTest, ClockNowThroughTheSdkIsServedAndAudited) {
   EXPECT_EQ(r->result_bytes, r->result_json.size());
   EXPECT_FALSE(r->is_error);
 
-  auto recs = Records(*client_, "tool.call");
+  auto recs = RecordsOf(*client_, "tool.call");
   const AuditRecord* rec = BySequence(recs, r->audit_sequence);
   ASSERT_NE(rec, nullptr) << "no ledger record #" << r->audit_sequence;
   EXPECT_EQ(rec->resource, "tool:clock.now");
@@ -116,7 +109,7 @@ TEST_F(ToolsTest, ClockNowThroughTheSdkIsServedAndAudited) {
   EXPECT_TRUE(Has(rec->rule_ids, "tool.result_bytes:" + std::to_string(r->result_bytes)));
   EXPECT_GT(rec->latency.count(), 0);
   // Listing and describing are audited too.
-  EXPECT_NE(BySequence(Records(*client_, "tool.list"), d->audit_sequence), nullptr);
+  EXPECT_NE(BySequence(RecordsOf(*client_, "tool.list"), d->audit_sequence), nullptr);
 }
 
 TEST_F(ToolsTest, BadArgumentsAreRefusedBeforePolicyNamingTheField) {
@@ -131,7 +124,7 @@ TEST_F(ToolsTest, BadArgumentsAreRefusedBeforePolicyNamingTheField) {
   auto missing = client_->CallTool("no.such.tool", "{}");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   // Audited: denied before any policy, rule "precheck", with the code.
-  auto recs = Records(*client_, "tool.call");
+  auto recs = RecordsOf(*client_, "tool.call");
   ASSERT_EQ(recs.size(), 3u);
   for (const auto& rec : recs) {
     EXPECT_EQ(rec.decision, Decision::kDeny);
@@ -180,7 +173,7 @@ TEST_F(ToolsTest, AsAgentIsDecidedUnderTheAgentsPolicyAndAuditedAsTheOperator) {
   EXPECT_EQ(denied.exit_code, 3) << denied.Describe();
   EXPECT_THAT(denied.err, ::testing::HasSubstr("default-deny"));
   const std::string as = "as:agent:spiffe://it-node/agent/timer#as-operator";
-  auto recs = Records(*client_, "tool.call");
+  auto recs = RecordsOf(*client_, "tool.call");
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].principal, "operator:0") << "the ledger names the real caller";
   EXPECT_EQ(recs[0].decision, Decision::kDeny);
@@ -195,7 +188,7 @@ permit(principal in Group::"timekeepers", action == Action::"tool.call",
   o.as_agent = "timer";
   auto ok = client_->CallTool("clock.now", "{}", o);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
-  recs = Records(*client_, "tool.call");
+  recs = RecordsOf(*client_, "tool.call");
   const AuditRecord* rec = BySequence(recs, ok->audit_sequence);
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->principal, "operator:0");
@@ -222,7 +215,7 @@ TEST_F(ToolsTest, OnlyOperatorsMayActAsAnAgent) {
   EXPECT_THAT(r.err, ::testing::HasSubstr("only operators"));
   CmdResult plain = AictlJson(*daemon_, {"tool", "call", "clock.now"}, nobody);
   EXPECT_EQ(plain.exit_code, 3) << "users call no tool by default: " << plain.Describe();
-  auto recs = Records(*client_, "tool.call");
+  auto recs = RecordsOf(*client_, "tool.call");
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0].principal, "user:65534");
   EXPECT_EQ(recs[0].rule_ids, std::vector<std::string>{"as:refused"});

@@ -1,0 +1,287 @@
+// http.fetch: one HTTP(S) request through libcurl, decided by policy on what
+// the kernel parsed from the URL.
+//
+// The URL is parsed with libcurl's own parser (CURLU), the same one the
+// transfer uses, so policy (context.http {scheme, host, port, method}) sees
+// exactly what will be contacted. Only http and https; libcurl is told so
+// too (CURLOPT_PROTOCOLS_STR), so no other protocol is reachable. Redirects
+// are never followed by libcurl: each Location is resolved against the
+// current URL, parsed again, and decided again by policy
+// (CallContext::authorize_step, step "redirect", recorded in the ledger)
+// before it is requested; a denied hop ends the call PERMISSION_DENIED.
+// Credentials (Authorization, Cookie, Proxy-Authorization headers) are not
+// sent on to another host. The body is capped ([tools.http]
+// max_response_bytes, or the call's smaller max_bytes): a larger one fails
+// the call RESOURCE_EXHAUSTED. The transfer honours the call's deadline and
+// cancellation (libcurl's progress callback aborts it).
+//
+// Known limit: policy decides on the host name; the address it resolves to
+// is not checked (DNS answers are the network's business here).
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/text.h"
+#include "tools/builtin.h"
+
+namespace aikernel::tools {
+namespace {
+
+using nlohmann::json;
+
+struct CurlUrl {
+  CURLU* h = curl_url();
+  ~CurlUrl() { curl_url_cleanup(h); }
+};
+
+std::string Part(CURLU* u, CURLUPart part, unsigned flags = 0) {
+  char* s = nullptr;
+  if (curl_url_get(u, part, &s, flags) != CURLUE_OK || s == nullptr) return "";
+  std::string out = s;
+  curl_free(s);
+  return out;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+struct Target {
+  std::string url;  // normalized by libcurl
+  std::string scheme, host;
+  int64_t port = 0;
+};
+
+// `url` parsed (and, with `base`, resolved against it, for a Location).
+StatusOr<Target> ParseUrl(const std::string& url, const std::string& base = "",
+                          const char* field = "args.url") {
+  CurlUrl u;
+  if (!base.empty()) curl_url_set(u.h, CURLUPART_URL, base.c_str(), 0);
+  CURLUcode rc = curl_url_set(u.h, CURLUPART_URL, url.c_str(), 0);
+  if (rc != CURLUE_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": '", url, "' is not a URL (", curl_url_strerror(rc), ")"));
+  }
+  Target t;
+  t.scheme = Lower(Part(u.h, CURLUPART_SCHEME));
+  if (t.scheme != "http" && t.scheme != "https") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": scheme '", t.scheme, "' (only http and https)"));
+  }
+  t.host = Lower(Part(u.h, CURLUPART_HOST));
+  if (t.host.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": no host"));
+  std::string port = Part(u.h, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  t.port = port.empty() ? 0 : std::stoll(port);  // libcurl returns digits only
+  t.url = Part(u.h, CURLUPART_URL);
+  return t;
+}
+
+json HttpContext(const Target& t, const std::string& method) {
+  return {{"http", {{"scheme", t.scheme}, {"host", t.host}, {"port", t.port}, {"method", method}}}};
+}
+
+struct Transfer {
+  std::string body;
+  size_t cap = 0;
+  bool over = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  const CallContext* ctx = nullptr;
+};
+
+size_t OnBody(char* p, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  if (t->body.size() + len > t->cap) {
+    t->over = true;
+    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  }
+  t->body.append(p, len);
+  return len;
+}
+
+size_t OnHeader(char* p, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(p, size * n);
+  // A new response (after a 100 Continue) starts with its status line.
+  if (line.rfind("HTTP/", 0) == 0) t->headers.clear();
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+      value.pop_back();
+    }
+    t->headers.emplace_back(Lower(line.substr(0, colon)), value);
+  }
+  return size * n;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  return t->ctx->Cancelled() ? 1 : 0;  // non-zero aborts (CURLE_ABORTED_BY_CALLBACK)
+}
+
+bool IsCredential(const std::string& header_name) {
+  std::string n = Lower(header_name);
+  return n == "authorization" || n == "cookie" || n == "proxy-authorization";
+}
+
+struct Response {
+  long status = 0;
+  std::string location;  // resolved by libcurl (CURLINFO_REDIRECT_URL) for 3xx
+  Transfer xfer;
+};
+
+StatusOr<Response> Perform(const Target& t, const std::string& method, const json& headers,
+                           const std::string& body, bool send_credentials, size_t cap,
+                           std::chrono::milliseconds timeout, const CallContext& ctx) {
+  std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
+  if (!h) return absl::InternalError("http.fetch: curl_easy_init failed");
+  Response r;
+  r.xfer.cap = cap;
+  r.xfer.ctx = &ctx;
+  CURL* c = h.get();
+  curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(timeout.count(), 1)));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.xfer);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.xfer);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &r.xfer);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "aikernel-http.fetch");
+  if (method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method != "DELETE" || !body.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+  }
+  curl_slist* list = nullptr;
+  if (headers.is_object()) {
+    for (auto it = headers.begin(); it != headers.end(); ++it) {
+      if (!send_credentials && IsCredential(it.key())) continue;
+      std::string line = it.key() + ": " + it.value().get<std::string>();
+      list = curl_slist_append(list, line.c_str());
+    }
+  }
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> owned(list, curl_slist_free_all);
+  if (list != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+
+  CURLcode rc = curl_easy_perform(c);
+  if (r.xfer.over) {
+    return absl::ResourceExhaustedError(absl::StrCat("http.fetch: ", t.url,
+                                                     ": response body over ", cap,
+                                                     " bytes ([tools.http] max_response_bytes "
+                                                     "or args.max_bytes)"));
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return absl::CancelledError("http.fetch: cancelled");
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("http.fetch: ", t.url, ": no complete answer within ", timeout.count(), " ms"));
+  }
+  if (rc != CURLE_OK) {
+    return absl::UnavailableError(absl::StrCat("http.fetch: ", t.url, ": ", curl_easy_strerror(rc)));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  char* loc = nullptr;
+  if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc != nullptr) {
+    r.location = loc;
+  }
+  return r;
+}
+
+StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const CallContext& ctx) {
+  std::string method = args.value("method", "GET");
+  std::string body = args.value("body", "");
+  const json headers = args.value("headers", json::object());
+  const size_t cap = static_cast<size_t>(
+      std::min<int64_t>(args.value("max_bytes", o.http_max_response_bytes), o.http_max_response_bytes));
+  const auto per_call = std::chrono::milliseconds(args.value("timeout_ms", o.http_timeout_ms));
+  const auto end = std::min(ctx.deadline, std::chrono::steady_clock::now() + per_call);
+
+  AIK_ASSIGN_OR_RETURN(Target t, ParseUrl(args.value("url", "")));
+  const std::string first_host = t.host;
+  std::vector<std::string> hops;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return absl::DeadlineExceededError("http.fetch: the call's time ran out");
+    }
+    AIK_ASSIGN_OR_RETURN(Response r, Perform(t, method, headers, body, t.host == first_host, cap,
+                                             left, ctx));
+    const bool redirect = r.status >= 300 && r.status < 400 && !r.location.empty();
+    if (!redirect || static_cast<int64_t>(hops.size()) >= o.http_max_redirects) {
+      ToolResult out;
+      json hdrs = json::object();
+      for (const auto& [k, v] : r.xfer.headers) hdrs[k] = v;  // the last of a repeated one
+      const bool text = ValidUtf8(r.xfer.body);
+      out.content = {{"url", t.url},
+                     {"status", r.status},
+                     {"headers", hdrs},
+                     {"body_encoding", text ? "utf8" : "base64"},
+                     {"body", text ? r.xfer.body : Base64Encode(r.xfer.body)},
+                     {"bytes", r.xfer.body.size()},
+                     {"redirects", hops}};
+      return out;
+    }
+    // 303, and 301/302 after a POST, continue as GET without a body (what
+    // browsers and curl do); 307/308 keep the method and body.
+    if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
+      method = "GET";
+      body.clear();
+    }
+    AIK_ASSIGN_OR_RETURN(Target next, ParseUrl(r.location, t.url, "redirect Location"));
+    if (!ctx.authorize_step) {
+      return absl::PermissionDeniedError("http.fetch: redirects cannot be authorized here");
+    }
+    Status allowed = ctx.authorize_step(HttpContext(next, method), "redirect");
+    if (!allowed.ok()) {
+      return Status(allowed.code(), absl::StrCat("http.fetch: redirect ", hops.size() + 1,
+                                                 " from ", t.url, " to ", next.url, " refused: ",
+                                                 allowed.message()));
+    }
+    hops.push_back(next.url);
+    t = std::move(next);
+  }
+}
+
+}  // namespace
+
+std::vector<BuiltinTool> HttpTools(const BuiltinOptions& o) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  BuiltinTool t;
+  t.tool = MakeBuiltinTool(
+      "http.fetch",
+      "One HTTP(S) request: GET, POST, PUT or DELETE with optional headers and body. Policy "
+      "decides on context.http {scheme, host, port, method}; every redirect is decided again. "
+      "Result: status, headers, body (UTF-8, or base64 when it is not), final url.",
+      R"({"type":"object","properties":{
+        "url":{"type":"string","minLength":1},
+        "method":{"enum":["GET","POST","PUT","DELETE"]},
+        "headers":{"type":"object","additionalProperties":{"type":"string"}},
+        "body":{"type":"string"},
+        "timeout_ms":{"type":"integer","minimum":1},
+        "max_bytes":{"type":"integer","minimum":0}},
+        "required":["url"],"additionalProperties":false})");
+  t.policy_context = [](const json& args) -> StatusOr<json> {
+    AIK_ASSIGN_OR_RETURN(Target target, ParseUrl(args.value("url", "")));
+    return HttpContext(target, args.value("method", "GET"));
+  };
+  t.call = [o](const json& args, const CallContext& ctx) { return Fetch(o, args, ctx); };
+  std::vector<BuiltinTool> out;
+  out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace aikernel::tools
