@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "cli/interrupt.h"
 #include "cli/session.h"
 #include "cli/timeparse.h"
 #include "cli/views.h"
@@ -468,38 +469,6 @@ std::optional<int> ParseSignal(const std::string& s) {
   }
   return std::nullopt;
 }
-
-// SIGINT/SIGTERM become a stop request while alive (for logs -f). Build it
-// before the Client so gRPC's threads inherit the blocked mask.
-class InterruptToStop {
- public:
-  InterruptToStop() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-    watcher_ = std::jthread([this](std::stop_token st) {
-      timespec tick{0, 100'000'000};
-      while (!st.stop_requested()) {
-        if (sigtimedwait(&set_, nullptr, &tick) > 0) {
-          source_.request_stop();
-          return;
-        }
-      }
-    });
-  }
-  ~InterruptToStop() {
-    watcher_.request_stop();
-    watcher_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  std::stop_token token() const { return source_.get_token(); }
-
- private:
-  sigset_t set_, old_;
-  std::stop_source source_;
-  std::jthread watcher_;
-};
 
 struct LogArgs {
   std::string name;

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "cli/interrupt.h"
 #include "cli/session.h"
 #include "cli/timeparse.h"
 #include "cli/views.h"
@@ -91,41 +92,6 @@ bool BuildFilter(const FilterArgs& a, const char* command, AuditFilter* out) {
   }
   return true;
 }
-
-// Turns SIGINT/SIGTERM into a stop request while alive, so a follow stream
-// ends cleanly. Construct it before the Client: the signals are blocked in
-// this thread and in every thread started after it (gRPC's), and a watcher
-// thread takes them with sigtimedwait.
-class InterruptToStop {
- public:
-  InterruptToStop() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-    watcher_ = std::jthread([this](std::stop_token st) {
-      timespec tick{0, 100'000'000};
-      while (!st.stop_requested()) {
-        if (sigtimedwait(&set_, nullptr, &tick) > 0) {
-          source_.request_stop();
-          return;
-        }
-      }
-    });
-  }
-  ~InterruptToStop() {
-    watcher_.request_stop();
-    watcher_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  std::stop_token token() const { return source_.get_token(); }
-
- private:
-  sigset_t set_;
-  sigset_t old_;
-  std::stop_source source_;
-  std::jthread watcher_;
-};
 
 struct TailArgs {
   FilterArgs filter;

@@ -37,7 +37,19 @@ struct FakeState {
   std::vector<pb::AuditRecord> records;  // what QueryAudit streams (set before use)
   std::mutex mu;
   pb::QueryAuditRequest last_query;  // guarded by mu
-  std::atomic<bool> follow_cancelled{false};
+  std::condition_variable follow_cv;  // signalled when following starts and when it ends
+  bool following = false;             // guarded by mu: a follow query sent its backlog
+  bool follow_cancelled = false;      // guarded by mu: the client cancelled a follow
+
+  // Waits until a follow query has sent its backlog (true) or `d` passed (false).
+  bool WaitFollowing(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(mu);
+    return follow_cv.wait_for(l, d, [&] { return following; });
+  }
+  bool WaitFollowCancelled(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(mu);
+    return follow_cv.wait_for(l, d, [&] { return follow_cancelled; });
+  }
 
   // Sets the audit trailer and returns the sequence used.
   uint64_t Audit(grpc::ServerContext* ctx) {
@@ -156,8 +168,17 @@ class FakeAdmin final : public pb::Admin::Service {
       if (!out->Write(r)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
     if (req->follow()) {
+      {
+        std::lock_guard<std::mutex> l(s_->mu);
+        s_->following = true;
+      }
+      s_->follow_cv.notify_all();
       while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      s_->follow_cancelled = true;
+      {
+        std::lock_guard<std::mutex> l(s_->mu);
+        s_->follow_cancelled = true;
+      }
+      s_->follow_cv.notify_all();
       return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     }
     s_->Audit(ctx);
