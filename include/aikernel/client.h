@@ -39,6 +39,7 @@
 #include "aikernel/memory.h"
 #include "aikernel/msg.h"
 #include "aikernel/status.h"
+#include "aikernel/mcp.h"
 #include "aikernel/tools.h"
 
 namespace aikernel {
@@ -566,6 +567,9 @@ class Client {
   Result<TrustBundle> FetchTrustBundle(const CallOptions& call = {});
   // Identity.RotateCA: operators only.
   Result<RotateCAResult> RotateCA(const CallOptions& call = {});
+  // ---- Mcp service (types: aikernel/mcp.h) ----
+  // The MCP servers the daemon mounts: state, counters, last fault.
+  Result<McpServerList> ListMcpServers(const CallOptions& call = {});
 
   class Impl;
 

@@ -87,6 +87,11 @@ void BuildApp(CLI::App& app, Context& ctx) {
   identity->require_subcommand(1);
   identity->footer(kGlobalFooter);
   AddIdentityCommands(*identity, ctx);
+  CLI::App* mcp = app.add_subcommand(
+      "mcp", "The MCP servers the daemon mounts as tool providers: ls (docs/mcp.md)");
+  mcp->require_subcommand(1);
+  mcp->footer(kGlobalFooter);
+  AddMcpCommands(*mcp, ctx);
   CLI::App* tool = app.add_subcommand(
       "tool", "Tools through the kernel: ls, describe, call (schema-checked, decided by policy, "
               "audited), accept");

@@ -46,6 +46,8 @@ void AddPolicyExplainCommand(CLI::App& policy, Context& ctx);
 
 // msg send|recv|ack|ls (msg_cmds.cc).
 void AddMsgCommands(CLI::App& msg, Context& ctx);
+// mcp ls (mcp_cmds.cc).
+void AddMcpCommands(CLI::App& mcp, Context& ctx);
 // tool ls|describe|call|accept (tool_cmds.cc).
 void AddToolCommands(CLI::App& tool, Context& ctx);
 

@@ -33,6 +33,7 @@
 #include "net/mailbox.h"
 #include "net/messenger.h"
 #include "rpc/identity_service.h"
+#include "rpc/mcp_service.h"
 #include "rpc/memory_service.h"
 #include "rpc/msg_service.h"
 #include "rpc/policy_service.h"
@@ -41,6 +42,8 @@
 #include "tools/builtin.h"
 #include "tools/registry.h"
 #include "rpc/unix_listener.h"
+#include "tools/mcp/manager.h"
+#include "tools/mcp/provider.h"
 
 namespace aikernel::daemon {
 namespace {
@@ -221,6 +224,7 @@ class Server {
     deps.policies = &authorizer_;
     deps.tools = tools_.get();
     kernel_ = std::make_unique<kernel::Kernel>(info, deps);
+    AIK_RETURN_IF_ERROR(StartMcp(state));
     store_dir_ = config_.policy_dir;
     AIK_RETURN_IF_ERROR(InstallPolicies(std::move(store), "start"));
     kernel_->SetPolicyReloadHandler([this] { return ReloadPolicies("rpc"); });
@@ -239,6 +243,8 @@ class Server {
     so.services.push_back(identity_service_.get());
     tools_service_ = rpc::MakeToolsService(kernel_.get());
     so.services.push_back(tools_service_.get());
+    mcp_service_ = rpc::MakeMcpService(kernel_.get(), mcp_.get());
+    so.services.push_back(mcp_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -326,6 +332,53 @@ class Server {
     return absl::OkStatus();
   }
 
+  // [[mcp]] servers (docs/mcp.md): one provider per server in the tool
+  // registry; their events (pins, refusals, faults) go to the ledger. The
+  // servers are spawned when the loop runs (Serve).
+  Status StartMcp(const std::string& state) {
+    tools::mcp::ManagerOptions mo;
+    mo.io = &io_;
+    mo.state_dir = state;
+    mo.logs_dir = config_.logs_dir;
+    mo.client_version = kVersion;
+    mo.on_event = [this](const std::string& action, const std::string& resource,
+                         const std::vector<std::string>& details) {
+      audit::Record r;
+      r.principal = "kernel";
+      r.action = action;
+      r.resource = resource;
+      r.decision = action == "tool.pin" ? audit::Decision::kAllow : audit::Decision::kDeny;
+      r.rule_ids = details;
+      if (auto seq = kernel_->AppendEvent(std::move(r)); !seq.ok()) {
+        spdlog::error("{} {} not recorded in the ledger: {}", action, resource,
+                      std::string(seq.status().message()));
+      }
+    };
+    mo.on_change = [this] { MaybeReady(); };
+    AIK_ASSIGN_OR_RETURN(mcp_, tools::mcp::Manager::Create(std::move(mo), config_.mcp));
+    for (auto& p : tools::mcp::MakeProviders(mcp_.get())) {
+      AIK_RETURN_IF_ERROR(tools_->AddProvider(std::move(p)));
+    }
+    return absl::OkStatus();
+  }
+
+  // READY=1 once every MCP server's first mount has settled (ready, or
+  // failed with its fault recorded), so tools are listed when systemd (or a
+  // test) sees the daemon ready. On the loop.
+  void MaybeReady() {
+    if (ready_sent_ || !serving_) return;
+    for (const tools::mcp::ServerView& v : mcp_->Servers()) {
+      bool settled = v.state == tools::mcp::ServerState::kReady || !v.last_error.empty();
+      if (!settled) return;
+    }
+    ready_sent_ = true;
+    spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={}, "
+                 "memory synchronous={})",
+                 kVersion, config_.node_name, config_.socket, config_.state_dir,
+                 config_.audit_synchronous, config_.memory_synchronous);
+    SystemdNotify::Ready(ReadyStatus());
+  }
+
   void Serve() {
     // A member, not a local: it must outlive Serve() so that a second
     // SIGTERM during the drain is caught (and ignored) rather than killing
@@ -379,11 +432,9 @@ class Server {
         };
     on_prune({});
 
-    spdlog::info("aikerneld {} serving node '{}' on {} (state {}, audit synchronous={}, "
-                 "memory synchronous={})",
-                 kVersion, config_.node_name, config_.socket, config_.state_dir,
-                 config_.audit_synchronous, config_.memory_synchronous);
-    SystemdNotify::Ready(ReadyStatus());
+    serving_ = true;
+    mcp_->Start();
+    MaybeReady();
     io_.run();
   }
 
@@ -392,6 +443,7 @@ class Server {
     listener_->Close();
     kernel_->BeginShutdown();
     if (supervisor_) supervisor_->BeginShutdown();
+    mcp_->BeginShutdown();
     int64_t drain_ms;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -405,6 +457,7 @@ class Server {
     rpc_->Shutdown(std::chrono::milliseconds(0));
     // Agents die with the daemon (docs/agents.md); kill and reap them now.
     if (supervisor_) supervisor_->Shutdown();
+    mcp_->Shutdown();
     // Every call has returned: close memory (its queued writes were
     // acknowledged, so they are committed already) before the ledger.
     memory_->Close();
@@ -576,6 +629,9 @@ class Server {
   rpc::ServicePtr msg_service_{nullptr, nullptr};     // must outlive rpc_
   rpc::ServicePtr identity_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr tools_service_{nullptr, nullptr};   // must outlive rpc_
+  std::unique_ptr<tools::mcp::Manager> mcp_;  // before rpc_: its service reads it
+  bool serving_ = false, ready_sent_ = false;  // on the loop
+  rpc::ServicePtr mcp_service_{nullptr, nullptr};  // must outlive rpc_
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

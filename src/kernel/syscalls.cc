@@ -107,6 +107,8 @@ constexpr SyscallInfo kTable[] = {
      "run a tool (builtin or MCP) for the caller"},
     {Syscall::kToolAccept, Service::kTools, "tool.accept", "/aikernel.v1.Tools/AcceptTool",
      "re-pin a tool that changed since it was pinned"},
+    {Syscall::kMcpList, Service::kMcp, "mcp.list", "/aikernel.v1.Mcp/ListMcpServers",
+     "the mounted MCP servers: state, counters, last fault"},
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity, kTools };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity, kTools, kMcp };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -68,6 +68,8 @@ enum class Syscall {
   kToolDescribe,  // Tools.DescribeTool (tool:<name>)
   kToolCall,      // Tools.CallTool (tool:<name>)
   kToolAccept,    // Tools.AcceptTool (tool:<name>)
+  // Mcp service (proto/aikernel/v1/mcp.proto, docs/mcp.md).
+  kMcpList,       // Mcp.ListMcpServers (node:<node>)
 };
 
 struct SyscallInfo {

@@ -34,6 +34,9 @@ Status MakeWorkdir(const ServerConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.workdir, ec);
   if (ec) return Bad(c, "workdir", absl::StrCat("cannot create ", c.workdir, ": ", ec.message()));
+  // The daemon's umask (0027) leaves new parents closed to the server's
+  // uid; it must be able to reach its workdir (search only, no listing).
+  ::chmod(std::filesystem::path(c.workdir).parent_path().c_str(), 0711);
   // The server runs as its own uid and must be able to write its workdir.
   if (::chown(c.workdir.c_str(), static_cast<uid_t>(c.uid), static_cast<gid_t>(c.gid)) != 0 &&
       geteuid() == 0) {

@@ -69,8 +69,8 @@ class Manager {
   std::vector<MountedTool> Tools() const;
   StatusOr<MountedTool> Find(const std::string& name) const;
 
-  // tools/call of `name` with `arguments` (a JSON object). `timeout` 0: the
-  // server's call_timeout_ms. Returns the MCP result object (content,
+  // tools/call of `name` with `arguments` (a JSON object). The deadline is
+  // `timeout` or the server's call_timeout_ms, whichever is shorter. Returns the MCP result object (content,
   // structuredContent, isError) as the server sent it.
   StatusOr<nlohmann::json> Call(const std::string& name, const nlohmann::json& arguments,
                                 std::chrono::milliseconds timeout,

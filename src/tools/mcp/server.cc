@@ -362,7 +362,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     auto call = std::make_shared<Call>(io_);
     call->tool = tool;
     call->args = std::move(args);
-    call->timeout = timeout.count() > 0 ? timeout : milliseconds(c_.call_timeout_ms);
+    // The caller's deadline, but never longer than the server's own limit.
+    call->timeout = milliseconds(c_.call_timeout_ms);
+    if (timeout.count() > 0 && timeout < call->timeout) call->timeout = timeout;
     call->done = std::move(done);
     if (stopped_) {
       Finish(call, absl::UnavailableError(absl::StrCat("mcp server ", c_.name, " is stopped")));
@@ -688,7 +690,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     }
     if (stopped_) return;
     int64_t delay = agents::BackoffMs(c_.restart_initial_ms, c_.restart_max_ms, attempt_++);
-    spdlog::info("mcp {}: restarting in {} ms", c_.name, delay);
+    spdlog::warn("mcp {}: {}; restarting in {} ms", c_.name, why, delay);
     SetState(ServerState::kBackoff);
     restart_timer_.expires_after(milliseconds(delay));
     auto self = shared_from_this();

@@ -107,7 +107,8 @@ class Server {
 
   // On the loop.
   void Start();
-  // `tool` is the server's own name. `timeout` 0 means the config's.
+  // `tool` is the server's own name. The deadline is `timeout` or the
+  // config's call_timeout_ms, whichever is shorter (0: the config's).
   std::shared_ptr<Call> CallTool(const std::string& tool, nlohmann::json args,
                                  std::chrono::milliseconds timeout, Done done);
   void Cancel(const std::shared_ptr<Call>& call, const std::string& reason);
