@@ -10,6 +10,8 @@
 // the JSON-RPC line, read the answer, audit durable before the reply).
 // Run once with audit.synchronous "full" and once "normal" (the ledger's
 // fsync is most of the difference under "full").
+// In the same daemon, interleaved with the echo calls, Admin.Ping (the
+// governed no-op) so the MCP part can be told from the kernel's own cost.
 // Prints p50/p99 of each and the difference, and the load (/proc/loadavg).
 //
 //   bench_mcp [--calls N] (default 2000 each, after 200 warm-up calls)
@@ -132,8 +134,12 @@ std::vector<double> RunDirect(const std::string& entry, int calls, int warmup) {
   return us;
 }
 
-std::vector<double> RunKernel(const std::string& entry, const std::string& mode, int calls,
-                              int warmup) {
+struct KernelRun {
+  std::vector<double> echo_us;  // everything.echo through the kernel
+  std::vector<double> ping_us;  // Admin.Ping, the governed no-op, same daemon
+};
+
+KernelRun RunKernel(const std::string& entry, const std::string& mode, int calls, int warmup) {
   const std::string dir =
       std::filesystem::temp_directory_path() / ("bench-mcp-" + std::to_string(getpid()) + mode);
   std::filesystem::create_directories(dir);
@@ -142,7 +148,7 @@ std::vector<double> RunKernel(const std::string& entry, const std::string& mode,
                        "/logs\"\n[audit]\nsynchronous = \"" + mode +
                        "\"\n[agents]\nenabled = false\n\n[[mcp]]\nname = \"everything\"\n"
                        "command = \"/usr/bin/node\"\nargs = [\"" + entry + "\"]\n";
-  std::vector<double> us;
+  KernelRun run;
   {
     aikernel::bench::BenchDaemon d(AIK_AIKERNELD_PATH, dir, config,
                                    {"--policy-dir", AIK_POLICY_DIR});
@@ -150,16 +156,23 @@ std::vector<double> RunKernel(const std::string& entry, const std::string& mode,
     o.socket_path = dir + "/aikernel.sock";
     auto c = aikernel::Client::Connect(o);
     if (!c.ok()) DieWith("connect: " + c.status().ToString());
+    // Interleaved, so both see the same load.
     for (int i = 0; i < warmup + calls; ++i) {
       auto t0 = Clock::now();
       auto r = (*c)->CallTool("everything.echo", R"({"message":"bench"})");
       auto t1 = Clock::now();
       if (!r.ok()) DieWith("kernel echo failed: " + r.status().ToString());
-      if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      auto p = (*c)->Ping("bench");
+      auto t2 = Clock::now();
+      if (!p.ok()) DieWith("ping failed: " + p.status().ToString());
+      if (i >= warmup) {
+        run.echo_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+        run.ping_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+      }
     }
   }
   std::filesystem::remove_all(dir);
-  return us;
+  return run;
 }
 
 }  // namespace
@@ -185,10 +198,16 @@ int main(int argc, char** argv) {
   std::printf("%-34s %10.1f %10.1f %12s\n", "direct (stdio, this process)", direct.p50_us,
               direct.p99_us, "-");
   for (const char* mode : {"normal", "full"}) {
-    Stats k = Summarize(RunKernel(entry, mode, calls, warmup));
+    KernelRun run = RunKernel(entry, mode, calls, warmup);
+    Stats k = Summarize(run.echo_us);
+    Stats p = Summarize(run.ping_us);
     std::string name = std::string("kernel (SDK->aikerneld, audit ") + mode + ")";
     std::printf("%-34s %10.1f %10.1f %12.1f\n", name.c_str(), k.p50_us, k.p99_us,
                 k.p50_us - direct.p50_us);
+    name = std::string("  governed no-op Admin.Ping, ") + mode;
+    std::printf("%-34s %10.1f %10.1f %12s\n", name.c_str(), p.p50_us, p.p99_us, "-");
+    std::printf("  MCP part (kernel - direct - no-op): %.1f us p50\n",
+                k.p50_us - direct.p50_us - p.p50_us);
   }
   Stats direct2 = Summarize(RunDirect(entry, calls, warmup));
   std::printf("%-34s %10.1f %10.1f %12s\n", "direct again (drift check)", direct2.p50_us,
