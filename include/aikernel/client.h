@@ -571,6 +571,12 @@ class Client {
   // The MCP servers the daemon mounts: state, counters, last fault.
   Result<McpServerList> ListMcpServers(const CallOptions& call = {});
 
+  // ---- Federation service (operators; docs/net.md) ----
+  Result<NodeBundle> FederationBundle(const CallOptions& call = {});
+  Result<PeerResult> AddPeer(const PeerInfo& peer, const CallOptions& call = {});
+  Result<PeerList> ListPeers(const CallOptions& call = {});
+  Result<PeerRemoved> RemovePeer(std::string_view name, const CallOptions& call = {});
+
   class Impl;
 
  private:

@@ -92,5 +92,40 @@ struct MsgListResult {
   uint64_t audit_sequence = 0;
 };
 
+// ---- federation (Federation service) ----
+
+struct NodeBundle {
+  std::string trust_domain;
+  std::string bundle_pem;      // give this to peers (aictl node peer add)
+  std::string node_spiffe_id;  // what this node's peer certificate carries
+  std::string listen_address;  // "" when [peer] listen is off
+  uint64_t audit_sequence = 0;
+};
+
+struct PeerInfo {
+  std::string name;
+  std::string trust_domain;  // empty in AddPeer: taken from the bundle
+  std::string address;       // host:port
+  std::string bundle_pem;
+  std::string source;        // "aictl" or "config"
+  Timestamp added_at{};
+  uint64_t pending = 0;      // outbox messages waiting for it
+};
+
+struct PeerResult {
+  PeerInfo peer;
+  uint64_t audit_sequence = 0;
+};
+
+struct PeerList {
+  std::vector<PeerInfo> peers;
+  uint64_t audit_sequence = 0;
+};
+
+struct PeerRemoved {
+  bool removed = false;
+  uint64_t audit_sequence = 0;
+};
+
 }  // namespace sdk
 }  // namespace aikernel

@@ -98,6 +98,11 @@ void BuildApp(CLI::App& app, Context& ctx) {
   tool->require_subcommand(1);
   tool->footer(kGlobalFooter);
   AddToolCommands(*tool, ctx);
+  CLI::App* node = app.add_subcommand(
+      "node", "This node's federation: bundle, peer add|ls|rm (docs/net.md)");
+  node->require_subcommand(1);
+  node->footer(kGlobalFooter);
+  AddFederationCommands(*node, ctx);
 }
 
 namespace {

@@ -51,6 +51,9 @@ void AddMcpCommands(CLI::App& mcp, Context& ctx);
 // tool ls|describe|call|accept (tool_cmds.cc).
 void AddToolCommands(CLI::App& tool, Context& ctx);
 
+// node bundle, node peer add|ls|rm (federation_cmds.cc).
+void AddFederationCommands(CLI::App& node, Context& ctx);
+
 // Builds the whole command tree into `app` (used by main and by tests).
 void BuildApp(CLI::App& app, Context& ctx);
 

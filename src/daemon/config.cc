@@ -297,6 +297,43 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_svid_ttl", Duration(&Config::max_svid_ttl_s, 1, 86400 * 366)},
         {"ca_ttl", Duration(&Config::ca_ttl_s, 2, 86400 * 366 * 20)},
         {"clock_skew", Duration(&Config::clock_skew_s, 0, 3600)}}},
+      {"peer",
+       {{"listen", String(&Config::peer_listen)},
+        {"peers",
+         [](const toml::node& n, const std::string& key, const std::string& file,
+            Config& c) -> Status {
+           const toml::array* a = n.as_array();
+           if (a == nullptr) {
+             return Bad(file, n, key,
+                        "expected an array of tables {name, trust_domain, address, bundle_file}");
+           }
+           std::vector<Config::PeerEntry> out;
+           for (const toml::node& e : *a) {
+             const toml::table* t = e.as_table();
+             if (t == nullptr) return Bad(file, e, key, "expected a table per peer");
+             Config::PeerEntry p;
+             for (const auto& [k, v] : *t) {
+               auto s = v.value<std::string>();
+               if (!v.is_string() || !s || s->empty()) {
+                 return Bad(file, v, key + "." + std::string(k.str()), "expected a non-empty string");
+               }
+               const std::string name(k.str());
+               if (name == "name") p.name = *s;
+               else if (name == "trust_domain") p.trust_domain = *s;
+               else if (name == "address") p.address = *s;
+               else if (name == "bundle_file") p.bundle_file = *s;
+               else return Bad(file, v, key + "." + name,
+                               "unknown key (known: name, trust_domain, address, bundle_file)");
+             }
+             if (p.name.empty() || p.trust_domain.empty() || p.address.empty() ||
+                 p.bundle_file.empty()) {
+               return Bad(file, e, key, "each peer needs name, trust_domain, address, bundle_file");
+             }
+             out.push_back(std::move(p));
+           }
+           c.peers = std::move(out);
+           return absl::OkStatus();
+         }}}},
   };
   return *schema;
 }
@@ -434,7 +471,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     if (known == Schema().end()) {
       return Bad(file, section_node, section,
                  "unknown section (known: [node], [daemon], [audit], [agents], [policy], "
-                 "[memory], [msg], [identity], [tools], [[mcp]], [profiles.<name>])");
+                 "[memory], [msg], [identity], [tools], [peer], [[mcp]], [profiles.<name>])");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) return Bad(file, section_node, section, "expected a table");
@@ -594,6 +631,20 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("identity.max_svid_ttl", a.max_svid_ttl_s, b.max_svid_ttl_s);
   cmp("identity.ca_ttl", a.ca_ttl_s, b.ca_ttl_s);
   cmp("identity.clock_skew", a.clock_skew_s, b.clock_skew_s);
+  cmp("peer.listen", a.peer_listen, b.peer_listen);
+  if (a.peers.size() != b.peers.size()) {
+    out.push_back("peer.peers");
+  } else {
+    for (size_t i = 0; i < a.peers.size(); ++i) {
+      const auto& x = a.peers[i];
+      const auto& y = b.peers[i];
+      if (x.name != y.name || x.trust_domain != y.trust_domain || x.address != y.address ||
+          x.bundle_file != y.bundle_file) {
+        out.push_back("peer.peers");
+        break;
+      }
+    }
+  }
   return out;
 }
 

@@ -59,6 +59,12 @@ struct Config {
   int64_t max_svid_ttl_s = 86400;
   int64_t ca_ttl_s = 365 * 86400;
   int64_t clock_skew_s = 0;
+  // [peer] (docs/net.md)
+  std::string peer_listen;  // "" -> no peer listener
+  struct PeerEntry {
+    std::string name, trust_domain, address, bundle_file;
+  };
+  std::vector<PeerEntry> peers;
 
   // Where each key that was set came from ("file:line:col"), so checks made
   // after parsing (e.g. that a group exists) can point at the line.

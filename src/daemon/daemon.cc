@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 
 #include <absl/strings/str_join.h>
@@ -30,10 +32,15 @@
 #include "kernel/identity_calls.h"
 #include "kernel/kernel.h"
 #include "memory/memory.h"
+#include "identity/ca.h"
+#include "net/forwarder.h"
 #include "net/mailbox.h"
 #include "net/messenger.h"
 #include "rpc/identity_service.h"
 #include "rpc/mcp_service.h"
+#include "net/peer_auth.h"
+#include "rpc/federation_service.h"
+#include "rpc/peer_link.h"
 #include "rpc/memory_service.h"
 #include "rpc/msg_service.h"
 #include "rpc/policy_service.h"
@@ -245,6 +252,8 @@ class Server {
     so.services.push_back(tools_service_.get());
     mcp_service_ = rpc::MakeMcpService(kernel_.get(), mcp_.get());
     so.services.push_back(mcp_service_.get());
+    AIK_RETURN_IF_ERROR(StartFederation());
+    so.services.push_back(federation_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
     if (supervisor_) AIK_RETURN_IF_ERROR(supervisor_->Start());
@@ -442,6 +451,7 @@ class Server {
     SystemdNotify::Stopping();
     listener_->Close();
     kernel_->BeginShutdown();
+    if (forwarder_) forwarder_->Stop();
     if (supervisor_) supervisor_->BeginShutdown();
     mcp_->BeginShutdown();
     int64_t drain_ms;
@@ -455,6 +465,7 @@ class Server {
       spdlog::warn("drain: calls still in flight after {} ms; cancelling them", drain_ms);
     }
     rpc_->Shutdown(std::chrono::milliseconds(0));
+    if (peer_server_) peer_server_->Shutdown(std::chrono::milliseconds(0));
     // Agents die with the daemon (docs/agents.md); kill and reap them now.
     if (supervisor_) supervisor_->Shutdown();
     mcp_->Shutdown();
@@ -494,6 +505,67 @@ class Server {
     };
     messenger_ = std::make_unique<net::Messenger>(mailbox_.get(), std::move(mo));
     return messenger_->LoadPeers();
+  }
+
+  // Federation (docs/net.md): the node CA under `keys` gives this node its
+  // peer certificate; peers from the configuration join those in
+  // messages.db; the peer listener starts if [peer] listen is set; the
+  // forwarder drains the outbox to peers.
+  Status StartFederation() {
+    // The node CA is identity's (OpenIdentity): one CA per node, so a
+    // rotation and the bundle peers federate with are the same ones.
+    if (ca_ != nullptr) {
+      const std::string td = ca_->trust_domain();
+      const auto ttl = std::min<std::chrono::seconds>(std::chrono::hours(24),
+                                                      std::chrono::seconds(config_.max_svid_ttl_s));
+      StatusOr<identity::X509Svid> svid = ca_->IssueX509SVID(net::NodeSpiffeId(td), ttl);
+      if (!svid.ok()) return svid.status();
+      node_tls_ = net::NodeTls{td, svid->spiffe_id, svid->cert_pem, svid->key_pem,
+                               ca_->TrustBundlePem(), svid->expires_at_s};
+    } else if (!config_.peer_listen.empty() || !config_.peers.empty()) {
+      return absl::FailedPreconditionError("federation needs the node CA, which is not open");
+    }
+    for (const Config::PeerEntry& e : config_.peers) {
+      std::ifstream in(e.bundle_file);
+      std::stringstream pem;
+      pem << in.rdbuf();
+      if (!in || pem.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            config_.Where("peer.peers"), ": peer.peers: ", e.name, ": bundle_file '",
+            e.bundle_file, "' is not a readable PEM bundle"));
+      }
+      net::Peer p{e.name, e.trust_domain, e.address, pem.str(), "config", 0};
+      if (Status s = messenger_->AddPeer(p); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(config_.Where("peer.peers"),
+                                                       ": peer.peers: ", e.name, ": ",
+                                                       s.message()));
+      }
+    }
+    std::string listen;
+    if (!config_.peer_listen.empty()) {
+      peer_service_ = rpc::MakePeerService(kernel_.get(), messenger_.get());
+      AIK_ASSIGN_OR_RETURN(
+          peer_server_,
+          rpc::PeerServer::Start(config_.peer_listen, node_tls_, peer_service_.get(),
+                                 static_cast<size_t>(config_.max_message_bytes) * 4));
+      listen = config_.peer_listen.substr(0, config_.peer_listen.rfind(':') + 1) +
+               std::to_string(peer_server_->port());
+      spdlog::info("peer listener on {} as {} (mutual TLS)", listen, node_tls_.spiffe_id);
+    }
+    rpc::FederationInfo fi;
+    fi.tls = ca_ ? &node_tls_ : nullptr;
+    fi.listen_address = listen;
+    fi.on_peers_changed = [this] {
+      if (forwarder_) forwarder_->Kick();
+    };
+    federation_service_ = rpc::MakeFederationService(kernel_.get(), messenger_.get(), fi);
+    if (ca_) {
+      peer_transport_ = rpc::MakePeerClient(node_tls_, std::chrono::seconds(10));
+      forwarder_ = std::make_unique<net::Forwarder>(mailbox_.get(), messenger_.get(),
+                                                    peer_transport_.get(), net::ForwarderOptions{});
+      forwarder_->Start();
+    }
+    return absl::OkStatus();
   }
 
   std::string ReadyStatus() {
@@ -623,6 +695,9 @@ class Server {
   std::unique_ptr<net::Mailbox> mailbox_;
   std::unique_ptr<net::Messenger> messenger_;
   std::unique_ptr<tools::Registry> tools_;  // providers are added to it at start
+  net::NodeTls node_tls_;
+  std::unique_ptr<net::PeerTransport> peer_transport_;
+  std::unique_ptr<net::Forwarder> forwarder_;
   std::unique_ptr<kernel::Kernel> kernel_;
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_
   rpc::ServicePtr memory_service_{nullptr, nullptr};  // must outlive rpc_
@@ -632,6 +707,9 @@ class Server {
   std::unique_ptr<tools::mcp::Manager> mcp_;  // before rpc_: its service reads it
   bool serving_ = false, ready_sent_ = false;  // on the loop
   rpc::ServicePtr mcp_service_{nullptr, nullptr};  // must outlive rpc_
+  rpc::ServicePtr federation_service_{nullptr, nullptr};  // must outlive rpc_
+  rpc::ServicePtr peer_service_{nullptr, nullptr};  // must outlive peer_server_
+  std::unique_ptr<rpc::PeerServer> peer_server_;
   std::unique_ptr<rpc::RpcServer> rpc_;
   std::unique_ptr<rpc::UnixListener> listener_;
 };

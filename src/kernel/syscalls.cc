@@ -109,6 +109,16 @@ constexpr SyscallInfo kTable[] = {
      "re-pin a tool that changed since it was pinned"},
     {Syscall::kMcpList, Service::kMcp, "mcp.list", "/aikernel.v1.Mcp/ListMcpServers",
      "the mounted MCP servers: state, counters, last fault"},
+    {Syscall::kNodeBundle, Service::kFederation, "node.bundle",
+     "/aikernel.v1.Federation/Bundle", "this node's trust domain and CA bundle"},
+    {Syscall::kPeerAdd, Service::kFederation, "node.peer.add",
+     "/aikernel.v1.Federation/AddPeer", "federate a peer node (trust domain + bundle)"},
+    {Syscall::kPeerList, Service::kFederation, "node.peer.list",
+     "/aikernel.v1.Federation/ListPeers", "federated peer nodes"},
+    {Syscall::kPeerRemove, Service::kFederation, "node.peer.remove",
+     "/aikernel.v1.Federation/RemovePeer", "forget a peer node"},
+    {Syscall::kPeerDeliver, Service::kPeer, "msg.receive", "/aikernel.v1.Peer/Deliver",
+     "a peer node delivers its agents' messages (mTLS)"},
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace aikernel::kernel {
 
-enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity, kTools, kMcp };
+enum class Service { kKernel, kAdmin, kPolicy, kMemory, kMsg, kIdentity, kTools, kMcp, kFederation, kPeer };
 
 enum class Syscall {
   kWhoami,       // Kernel.Whoami
@@ -70,6 +70,12 @@ enum class Syscall {
   kToolAccept,    // Tools.AcceptTool (tool:<name>)
   // Mcp service (proto/aikernel/v1/mcp.proto, docs/mcp.md).
   kMcpList,       // Mcp.ListMcpServers (node:<node>)
+  // Federation and Peer services (proto/aikernel/v1/federation.proto).
+  kNodeBundle,   // Federation.Bundle      node.bundle on node:<node>
+  kPeerAdd,      // Federation.AddPeer     node.peer.add on peer:<name>
+  kPeerList,     // Federation.ListPeers   node.peer.list on peer:*
+  kPeerRemove,   // Federation.RemovePeer  node.peer.remove on peer:<name>
+  kPeerDeliver,  // Peer.Deliver           msg.receive on agent:<recipient>, remote principal
 };
 
 struct SyscallInfo {

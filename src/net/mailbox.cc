@@ -222,55 +222,85 @@ void Mailbox::Close() {
   s_->stmts.clear();
 }
 
+namespace {
+
+// One inbox insert (role holder only); duplicate detection as documented.
+StatusOr<PutResult> InsertInbox(Mailbox::Shared* s, Database& db, const Envelope& env);
+
+}  // namespace
+
 StatusOr<PutResult> Mailbox::Deliver(const Envelope& env) {
+  AIK_ASSIGN_OR_RETURN(std::vector<PutResult> r, DeliverMany({env}));
+  return r[0];
+}
+
+StatusOr<std::vector<PutResult>> Mailbox::DeliverMany(const std::vector<Envelope>& envs) {
   Shared* s = s_.get();
   const int64_t now = s->opt.now_ns();
-  if (env.expires_ns != 0 && env.expires_ns <= now) {
-    PutResult r;
-    r.expired = true;
-    return r;
-  }
   AIK_ASSIGN_OR_RETURN(
-      PutResult r, s->Write<PutResult>([&](Database& db) -> StatusOr<PutResult> {
-        AIK_ASSIGN_OR_RETURN(
-            Statement * ins,
-            s->Stmt(db,
-                    "INSERT OR IGNORE INTO inbox(recipient, sender, message_id, sender_node, "
-                    "topic, payload, sent_ns, expires_ns, correlation) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-        AIK_RETURN_IF_ERROR(BindEnvelope(*ins, env));
-        AIK_RETURN_IF_ERROR(ins->Run());
-        PutResult out;
-        if (db.Changes() == 1) {
-          out.seq = db.LastInsertRowId();
-          out.correlation = env.correlation;
-          return out;
+      std::vector<PutResult> out,
+      s->Write<std::vector<PutResult>>([&](Database& db) -> StatusOr<std::vector<PutResult>> {
+        std::vector<PutResult> res;
+        for (const Envelope& env : envs) {
+          if (env.expires_ns != 0 && env.expires_ns <= now) {
+            PutResult r;
+            r.expired = true;
+            res.push_back(r);
+            continue;
+          }
+          AIK_ASSIGN_OR_RETURN(PutResult r, InsertInbox(s, db, env));
+          res.push_back(std::move(r));
         }
-        AIK_ASSIGN_OR_RETURN(Statement * q,
-                             s->Stmt(db,
-                                     "SELECT seq, correlation FROM inbox WHERE recipient = ?1 "
-                                     "AND sender = ?2 AND message_id = ?3"));
-        AIK_RETURN_IF_ERROR(q->BindText(1, env.recipient));
-        AIK_RETURN_IF_ERROR(q->BindText(2, env.sender));
-        AIK_RETURN_IF_ERROR(q->BindText(3, env.message_id));
-        AIK_ASSIGN_OR_RETURN(bool row, q->Step());
-        out.duplicate = true;
-        if (row) {
-          out.seq = q->ColumnInt64(0);
-          out.correlation = std::string(q->ColumnText(1));
-        }
-        q->Reset();
-        return out;
+        return res;
       }));
-  if (!r.duplicate) {
-    {
-      std::lock_guard<std::mutex> l(s->wait_mu);
-      ++s->inbox_versions[env.recipient];
+  bool any = false;
+  {
+    std::lock_guard<std::mutex> l(s->wait_mu);
+    for (size_t i = 0; i < envs.size(); ++i) {
+      if (out[i].duplicate || out[i].expired) continue;
+      ++s->inbox_versions[envs[i].recipient];
+      any = true;
     }
-    s->wait_cv.notify_all();
   }
-  return r;
+  if (any) s->wait_cv.notify_all();
+  return out;
 }
+
+namespace {
+
+StatusOr<PutResult> InsertInbox(Mailbox::Shared* s, Database& db, const Envelope& env) {
+  AIK_ASSIGN_OR_RETURN(
+      Statement * ins,
+      s->Stmt(db,
+              "INSERT OR IGNORE INTO inbox(recipient, sender, message_id, sender_node, "
+              "topic, payload, sent_ns, expires_ns, correlation) "
+              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  AIK_RETURN_IF_ERROR(BindEnvelope(*ins, env));
+  AIK_RETURN_IF_ERROR(ins->Run());
+  PutResult out;
+  if (db.Changes() == 1) {
+    out.seq = db.LastInsertRowId();
+    out.correlation = env.correlation;
+    return out;
+  }
+  AIK_ASSIGN_OR_RETURN(Statement * q,
+                       s->Stmt(db,
+                               "SELECT seq, correlation FROM inbox WHERE recipient = ?1 "
+                               "AND sender = ?2 AND message_id = ?3"));
+  AIK_RETURN_IF_ERROR(q->BindText(1, env.recipient));
+  AIK_RETURN_IF_ERROR(q->BindText(2, env.sender));
+  AIK_RETURN_IF_ERROR(q->BindText(3, env.message_id));
+  AIK_ASSIGN_OR_RETURN(bool row, q->Step());
+  out.duplicate = true;
+  if (row) {
+    out.seq = q->ColumnInt64(0);
+    out.correlation = std::string(q->ColumnText(1));
+  }
+  q->Reset();
+  return out;
+}
+
+}  // namespace
 
 StatusOr<PutResult> Mailbox::Enqueue(const Envelope& env, const std::string& peer) {
   Shared* s = s_.get();
@@ -509,6 +539,22 @@ Status Mailbox::MarkDelivered(const std::vector<int64_t>& seqs) {
       .status();
 }
 
+Status Mailbox::MarkRefused(int64_t seq, const std::string& error) {
+  Shared* s = s_.get();
+  return s->Write<bool>([&](Database& db) -> StatusOr<bool> {
+           AIK_ASSIGN_OR_RETURN(
+               Statement * u,
+               s->Stmt(db, "UPDATE outbox SET delivered_ns = ?1, payload = NULL, "
+                           "attempts = attempts + 1, last_error = ?2 WHERE seq = ?3"));
+           AIK_RETURN_IF_ERROR(u->BindInt64(1, s->opt.now_ns()));
+           AIK_RETURN_IF_ERROR(u->BindText(2, error));
+           AIK_RETURN_IF_ERROR(u->BindInt64(3, seq));
+           AIK_RETURN_IF_ERROR(u->Run());
+           return true;
+         })
+      .status();
+}
+
 Status Mailbox::MarkFailed(const std::vector<int64_t>& seqs, int64_t next_ns,
                            const std::string& error) {
   Shared* s = s_.get();
@@ -595,6 +641,14 @@ void Mailbox::WaitOutbox(uint64_t* seen, std::chrono::nanoseconds timeout) {
   std::unique_lock<std::mutex> l(s->wait_mu);
   s->wait_cv.wait_for(l, timeout, [&] { return s->closed || s->outbox_version != *seen; });
   *seen = s->outbox_version;
+}
+
+void Mailbox::WakeOutbox() {
+  {
+    std::lock_guard<std::mutex> l(s_->wait_mu);
+    ++s_->outbox_version;
+  }
+  s_->wait_cv.notify_all();
 }
 
 }  // namespace aikernel::net

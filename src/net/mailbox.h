@@ -100,6 +100,9 @@ class Mailbox {
 
   // Into the recipient's inbox (local send, or a delivery from a peer).
   StatusOr<PutResult> Deliver(const Envelope& env);
+  // Several into inboxes in one transaction, in order (a peer's batch);
+  // one result per envelope, as Deliver's.
+  StatusOr<std::vector<PutResult>> DeliverMany(const std::vector<Envelope>& envs);
   // Into the outbox for `peer`; duplicate as for Deliver, by (sender,
   // recipient, message_id).
   StatusOr<PutResult> Enqueue(const Envelope& env, const std::string& peer);
@@ -125,6 +128,9 @@ class Mailbox {
   // Peers with undelivered rows.
   StatusOr<std::vector<std::string>> PeersWithPending();
   Status MarkDelivered(const std::vector<int64_t>& seqs);
+  // Done without delivery: the peer refused it for good (policy, no such
+  // agent). Kept with `error` for `aictl msg ls --outbox --all`.
+  Status MarkRefused(int64_t seq, const std::string& error);
   Status MarkFailed(const std::vector<int64_t>& seqs, int64_t next_ns, const std::string& error);
 
   // Federation.
@@ -135,12 +141,15 @@ class Mailbox {
   // Blocks until something is in `peer`'s outbox beyond what was there at
   // `*seen` (a counter this updates), up to `timeout`.
   void WaitOutbox(uint64_t* seen, std::chrono::nanoseconds timeout);
+  // Wakes WaitOutbox() callers (a peer came back, the forwarder stops).
+  void WakeOutbox();
 
   // Wakes every waiter and closes messages.db. Idempotent.
   void Close();
 
+  struct Shared;  // the implementation's state (mailbox.cc)
+
  private:
-  struct Shared;
   explicit Mailbox(std::unique_ptr<Shared> s);
   std::unique_ptr<Shared> s_;
 };

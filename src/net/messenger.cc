@@ -139,6 +139,39 @@ StatusOr<SendResult> Messenger::Send(const Route& route, const SendArgs& a) {
   return out;
 }
 
+StatusOr<PutResult> Messenger::Accept(const Peer& from, Envelope env) {
+  AIK_ASSIGN_OR_RETURN(Envelope checked, Check(from, std::move(env)));
+  return mailbox_->Deliver(checked);
+}
+
+StatusOr<Envelope> Messenger::Check(const Peer& from, Envelope env) const {
+  StatusOr<identity::SpiffeId> sender = identity::ParseSpiffeId(env.sender);
+  if (!sender.ok() || sender->trust_domain != from.trust_domain ||
+      sender->path.rfind("/agent/", 0) != 0) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "sender: '", env.sender, "' is not an agent of peer ", from.name, "'s trust domain '",
+        from.trust_domain, "'"));
+  }
+  AIK_ASSIGN_OR_RETURN(Route route, Resolve(env.recipient));
+  if (route.remote) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "recipient: '", env.recipient, "' is not an agent of this node (no relaying)"));
+  }
+  AIK_RETURN_IF_ERROR(ValidateTopic(env.topic));
+  AIK_RETURN_IF_ERROR(ValidateMessageId(env.message_id));
+  if (static_cast<int64_t>(env.payload.size()) > opt_.max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("payload: ", env.payload.size(),
+                                                   " bytes, more than this node's limit of ",
+                                                   opt_.max_payload_bytes));
+  }
+  if (opt_.agent_groups && !opt_.agent_groups(route.agent_name).ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("recipient: no agent named '", route.agent_name, "' on this node"));
+  }
+  env.sender_node = from.trust_domain;
+  return env;
+}
+
 Status Messenger::LoadPeers() {
   AIK_ASSIGN_OR_RETURN(std::vector<Peer> peers, mailbox_->ListPeers());
   std::lock_guard<std::mutex> l(peers_mu_);

@@ -69,6 +69,13 @@ class Messenger {
   // The recipient's groups for policy (empty for remote or unknown agents).
   std::vector<std::string> GroupsOf(const Route& route) const;
   StatusOr<SendResult> Send(const Route& route, const SendArgs& args);
+  // A message from an agent of peer `from` (a federated peer, already
+  // authenticated) into a local inbox: the sender must be an agent of the
+  // peer's trust domain, the recipient an existing agent of this node, and
+  // the fields valid as for Send. Duplicates are reported, not stored.
+  StatusOr<PutResult> Accept(const Peer& from, Envelope env);
+  // Accept()'s checks alone: the envelope as it would be stored.
+  StatusOr<Envelope> Check(const Peer& from, Envelope env) const;
 
   // Federation: peers by name, cached here (messages.db keeps them).
   // LoadPeers() reads them at start; Add/Remove write through.
@@ -81,6 +88,7 @@ class Messenger {
 
   Mailbox* mailbox() const { return mailbox_; }
   const MessengerOptions& options() const { return opt_; }
+  const std::string& trust_domain() const { return opt_.node; }
 
   // A fresh random id (128 bits, hex): message ids the kernel picks and
   // correlation ids.

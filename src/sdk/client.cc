@@ -232,6 +232,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   impl->msg = pb::Msg::NewStub(impl->channel);
   impl->identity = pb::Identity::NewStub(impl->channel);
   impl->tools = pb::Tools::NewStub(impl->channel);
+  impl->federation = pb::Federation::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

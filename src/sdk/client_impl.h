@@ -21,6 +21,7 @@
 #include "aikernel/v1/memory.grpc.pb.h"
 #include "aikernel/v1/msg.grpc.pb.h"
 #include "aikernel/v1/tools.grpc.pb.h"
+#include "aikernel/v1/federation.grpc.pb.h"
 
 namespace aikernel {
 inline namespace sdk {
@@ -48,6 +49,7 @@ class Client::Impl {
   std::unique_ptr<::aikernel::v1::Msg::Stub> msg;
   std::unique_ptr<::aikernel::v1::Identity::Stub> identity;
   std::unique_ptr<::aikernel::v1::Tools::Stub> tools;
+  std::unique_ptr<::aikernel::v1::Federation::Stub> federation;
 
   std::chrono::milliseconds EffectiveTimeout(const CallOptions& call) const {
     return call.timeout ? *call.timeout : default_timeout;

@@ -105,5 +105,65 @@ Result<MsgListResult> Client::MsgList(const MsgListOptions& options, const CallO
                       });
 }
 
+namespace {
+
+PeerInfo FromProto(const pb::PeerInfo& p) {
+  PeerInfo out;
+  out.name = p.name();
+  out.trust_domain = p.trust_domain();
+  out.address = p.address();
+  out.bundle_pem = p.bundle_pem();
+  out.source = p.source();
+  out.added_at = internal::FromProto(p.added_at());
+  out.pending = p.pending();
+  return out;
+}
+
+}  // namespace
+
+#define AIK_FED_CALL(Method, ReqT, RespT, Out, req, fill)                            \
+  internal::UnaryCall<pb::ReqT, pb::RespT, Out>(*impl_, impl_->federation.get(), call, req, \
+                                                &pb::Federation::Stub::Method, fill)
+
+Result<NodeBundle> Client::FederationBundle(const CallOptions& call) {
+  pb::FederationBundleRequest req;
+  return AIK_FED_CALL(Bundle, FederationBundleRequest, FederationBundleResponse, NodeBundle, req,
+                      [](const pb::FederationBundleResponse& r, NodeBundle& out) {
+                        out.trust_domain = r.trust_domain();
+                        out.bundle_pem = r.bundle_pem();
+                        out.node_spiffe_id = r.node_spiffe_id();
+                        out.listen_address = r.listen_address();
+                      });
+}
+
+Result<PeerResult> Client::AddPeer(const PeerInfo& peer, const CallOptions& call) {
+  pb::AddPeerRequest req;
+  req.mutable_peer()->set_name(peer.name);
+  req.mutable_peer()->set_trust_domain(peer.trust_domain);
+  req.mutable_peer()->set_address(peer.address);
+  req.mutable_peer()->set_bundle_pem(peer.bundle_pem);
+  return AIK_FED_CALL(AddPeer, AddPeerRequest, AddPeerResponse, PeerResult, req,
+                      [](const pb::AddPeerResponse& r, PeerResult& out) {
+                        out.peer = FromProto(r.peer());
+                      });
+}
+
+Result<PeerList> Client::ListPeers(const CallOptions& call) {
+  pb::ListPeersRequest req;
+  return AIK_FED_CALL(ListPeers, ListPeersRequest, ListPeersResponse, PeerList, req,
+                      [](const pb::ListPeersResponse& r, PeerList& out) {
+                        for (const auto& p : r.peers()) out.peers.push_back(FromProto(p));
+                      });
+}
+
+Result<PeerRemoved> Client::RemovePeer(std::string_view name, const CallOptions& call) {
+  pb::RemovePeerRequest req;
+  req.set_name(std::string(name));
+  return AIK_FED_CALL(RemovePeer, RemovePeerRequest, RemovePeerResponse, PeerRemoved, req,
+                      [](const pb::RemovePeerResponse& r, PeerRemoved& out) {
+                        out.removed = r.removed();
+                      });
+}
+
 }  // namespace sdk
 }  // namespace aikernel

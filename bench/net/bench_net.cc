@@ -1,0 +1,240 @@
+// bench_net: agent -> agent messages across two aikerneld on loopback, durable
+// at both ends (audit and messages.db synchronous = "full"), against a raw
+// gRPC unary call over the same kind of mTLS link (rpc::PeerServer and the
+// peer credentials, node certificates from identity::NodeCA) in the same run.
+//
+// Node A runs agent "alice" (aik_bench_msg_agent send ... THREADS), node B
+// agent "bob" (recv). Figures: alice's Send latency (durable on A), the end
+// to end rate (alice's first send to bob's last receipt) and bob's send ->
+// receipt latency p50/p99; then the raw unary call's rate and p50/p99 with
+// the same number of client threads. Prints; asserts nothing.
+//
+//   bench_net [MESSAGES] [THREADS]     (defaults 20000, 8)
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include "aikernel/client.h"
+#include "aikernel/v1/federation.grpc.pb.h"
+#include "bench/common/bench_daemon.h"
+#include "identity/ca.h"
+#include "net/peer_auth.h"
+#include "rpc/peer_link.h"
+
+namespace {
+
+using aikernel::bench::BenchDaemon;
+using aikernel::bench::DieWith;
+namespace pb = ::aikernel::v1;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t n = sizeof(a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+std::unique_ptr<aikernel::Client> Connect(const std::string& socket) {
+  aikernel::ClientOptions o;
+  o.socket_path = socket;
+  o.connect_timeout = std::chrono::milliseconds(10000);
+  o.default_timeout = std::chrono::milliseconds(60000);
+  auto c = aikernel::Client::Connect(o);
+  if (!c.ok()) DieWith("connect " + socket + ": " + c.status().ToString());
+  return std::move(*c);
+}
+
+// key=value fields of the agent's line starting with `tag`, waiting for it.
+std::map<std::string, std::string> WaitLine(aikernel::Client& c, const std::string& agent,
+                                            const std::string& tag) {
+  for (int i = 0; i < 6000; ++i) {
+    std::string log;
+    aikernel::AgentLogOptions o;
+    auto r = c.AgentLogs(agent, o, [&](std::string_view d) {
+      log.append(d);
+      return true;
+    });
+    size_t at = log.find(tag);
+    if (at != std::string::npos) {
+      std::string line = log.substr(at, log.find('\n', at) - at);
+      std::map<std::string, std::string> kv;
+      size_t p = 0;
+      while ((p = line.find(' ', p)) != std::string::npos) {
+        ++p;
+        size_t eq = line.find('=', p), end = line.find(' ', p);
+        if (eq == std::string::npos || (end != std::string::npos && eq > end)) continue;
+        kv[line.substr(p, eq - p)] = line.substr(eq + 1, end == std::string::npos ? end : end - eq - 1);
+      }
+      return kv;
+    }
+    if (log.find("-error") != std::string::npos) DieWith(agent + ": " + log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  DieWith(agent + " never printed " + tag);
+}
+
+// The raw baseline: Peer.Deliver answered without the kernel.
+class RawPeer final : public pb::Peer::Service {
+  grpc::Status Deliver(grpc::ServerContext*, const pb::PeerDeliverRequest* req,
+                       pb::PeerDeliverResponse* resp) override {
+    for (int i = 0; i < req->messages_size(); ++i) resp->add_results();
+    return grpc::Status::OK;
+  }
+};
+
+aikernel::net::NodeTls Tls(const std::string& dir, const std::string& td) {
+  aikernel::identity::NodeCA::Options o;
+  o.keys_dir = dir;
+  o.trust_domain = td;
+  auto ca = aikernel::identity::NodeCA::Open(o);
+  if (!ca.ok()) DieWith("node CA: " + ca.status().ToString());
+  auto svid = (*ca)->IssueX509SVID(aikernel::net::NodeSpiffeId(td), std::chrono::hours(1));
+  if (!svid.ok()) DieWith("svid: " + svid.status().ToString());
+  return {td, svid->spiffe_id, svid->cert_pem, svid->key_pem, (*ca)->TrustBundlePem(),
+          svid->expires_at_s};
+}
+
+double Raw(int calls, int threads, const std::string& dir) {
+  auto server_tls = Tls(dir + "/raw-a", "ra");
+  auto client_tls = Tls(dir + "/raw-b", "rb");
+  RawPeer svc;
+  auto server = aikernel::rpc::PeerServer::Start("127.0.0.1:0", server_tls, &svc, 4 << 20);
+  if (!server.ok()) DieWith("raw server: " + server.status().ToString());
+  auto creds = aikernel::rpc::PeerChannelCredentials(client_tls, server_tls.bundle_pem);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), creds);
+  auto stub = pb::Peer::NewStub(channel);
+  pb::PeerDeliverRequest req;
+  pb::PeerEnvelope* e = req.add_messages();
+  e->set_message_id("b1");
+  e->set_sender("spiffe://ra/agent/alice");
+  e->set_recipient("spiffe://rb/agent/bob");
+  e->set_topic("bench");
+  e->set_payload(std::string(64, 'x'));
+  {
+    grpc::ClientContext ctx;
+    pb::PeerDeliverResponse resp;
+    grpc::Status st = stub->Deliver(&ctx, req, &resp);
+    if (!st.ok()) DieWith("raw call: " + st.error_message());
+  }
+  std::atomic<int> next{0};
+  std::vector<std::vector<int64_t>> lat(static_cast<size_t>(threads));
+  const int64_t t0 = NowNs();
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      while (next.fetch_add(1) < calls) {
+        grpc::ClientContext ctx;
+        pb::PeerDeliverResponse resp;
+        const int64_t s = NowNs();
+        grpc::Status st = stub->Deliver(&ctx, req, &resp);
+        lat[static_cast<size_t>(t)].push_back(NowNs() - s);
+        if (!st.ok()) DieWith("raw call: " + st.error_message());
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  const double secs = static_cast<double>(NowNs() - t0) / 1e9;
+  std::vector<int64_t> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return static_cast<double>(all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]) /
+           1000.0;
+  };
+  std::printf("  raw gRPC unary over mTLS (%d threads)      %8.0f calls/s  p50 %7.0f us  p99 %7.0f us\n",
+              threads, calls / secs, pct(0.5), pct(0.99));
+  (*server)->Shutdown(std::chrono::milliseconds(0));
+  return calls / secs;
+}
+
+std::string Config(const std::string& dir, const std::string& node, int port) {
+  return "[node]\nname = \"" + node + "\"\n[daemon]\nlogs_dir = \"" + dir +
+         "/logs\"\n[audit]\nsynchronous = \"full\"\n[msg]\nsynchronous = \"full\"\n"
+         "[agents]\nspecs_dir = \"" + dir + "/specs\"\n[peer]\nlisten = \"127.0.0.1:" +
+         std::to_string(port) + "\"\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int messages = argc > 1 ? std::atoi(argv[1]) : 20000;
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 8;
+  char tmpl[] = "/tmp/aik-bench-net-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) DieWith("mkdtemp");
+  const std::string dir = tmpl;
+  chmod(dir.c_str(), 0755);  // agents (uid 65534) reach their workdirs
+  std::filesystem::create_directories(dir + "/policy/policies");
+  std::filesystem::copy_file(AIK_POLICY_DIR "/policies/default.cedar",
+                             dir + "/policy/policies/default.cedar");
+  std::ofstream(dir + "/policy/policies/federation.cedar")
+      << "permit(principal is Agent, action == Action::\"msg.send\", resource is Agent)\n"
+         "  when { context.remote };\n"
+         "permit(principal is Agent, action == Action::\"msg.receive\", resource is Agent)\n"
+         "  when { context.remote && context.peer == \"a\" };\n";
+  const int pa = FreePort(), pb = FreePort();
+  for (const char* n : {"a", "b"}) std::filesystem::create_directories(dir + "/" + n + "/specs");
+  BenchDaemon a(AIK_AIKERNELD_PATH, dir + "/a", Config(dir + "/a", "na", pa),
+                {"--policy-dir", dir + "/policy"});
+  BenchDaemon b(AIK_AIKERNELD_PATH, dir + "/b", Config(dir + "/b", "nb", pb),
+                {"--policy-dir", dir + "/policy"});
+  auto ca = Connect(a.socket());
+  auto cb = Connect(b.socket());
+  auto ba = ca->FederationBundle();
+  auto bb = cb->FederationBundle();
+  if (!ba.ok() || !bb.ok()) DieWith("bundle");
+  aikernel::PeerInfo to_b{"b", "", "127.0.0.1:" + std::to_string(pb), bb->bundle_pem};
+  aikernel::PeerInfo to_a{"a", "", "127.0.0.1:" + std::to_string(pa), ba->bundle_pem};
+  if (!ca->AddPeer(to_b).ok() || !cb->AddPeer(to_a).ok()) DieWith("peer add");
+
+  aikernel::AgentSpec bob;
+  bob.name = "bob";
+  bob.command = AIK_BENCH_AGENT_PATH;
+  bob.args = {"recv", std::to_string(messages)};
+  if (auto r = cb->RunAgent(bob); !r.ok()) DieWith("run bob: " + r.status().ToString());
+  aikernel::AgentSpec alice;
+  alice.name = "alice";
+  alice.command = AIK_BENCH_AGENT_PATH;
+  alice.args = {"send", "spiffe://nb/agent/bob", std::to_string(messages),
+                std::to_string(threads)};
+  if (auto r = ca->RunAgent(alice); !r.ok()) DieWith("run alice: " + r.status().ToString());
+  auto sent = WaitLine(*ca, "alice", "send-done");
+  auto got = WaitLine(*cb, "bob", "recv-done");
+  const double t0 = std::stod(sent["t0"]);
+  const double last = std::stod(got["last"]);
+  const double e2e = (last - t0) / 1e9;
+
+  std::printf("bench_net: %d messages of 64 bytes, agent alice@na -> agent bob@nb, %d sender "
+              "threads, audit and messages.db synchronous=full on both nodes, mTLS on loopback\n",
+              messages, threads);
+  std::printf("  Send (agent -> kernel A, durable)        %8.0f msgs/s  p50 %7s us  p99 %7s us"
+              "  (errors %s)\n",
+              std::stod(sent["n"]) / std::stod(sent["secs"]), sent["p50_us"].c_str(),
+              sent["p99_us"].c_str(), sent["errors"].c_str());
+  std::printf("  end to end (first send -> last receipt)  %8.0f msgs/s  send->receipt p50 %s us"
+              "  p99 %s us  (target >= 5,000 msgs/s)\n",
+              std::stod(got["n"]) / e2e, got["p50_us"].c_str(), got["p99_us"].c_str());
+  const double raw = Raw(std::max(messages, 20000), threads, dir);
+  std::printf("  ratio end-to-end / raw unary: %.3f\n", (std::stod(got["n"]) / e2e) / raw);
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,91 @@
+// net::Forwarder: drains the outbox to peer nodes, per peer in send order,
+// with retry and exponential backoff.
+//
+// Contract
+// - One background thread. For each peer with undelivered outbox rows it
+//   sends the oldest (up to `batch`) through the PeerTransport. A transport
+//   failure (peer down, TLS refused) marks the rows failed with the error,
+//   and the peer waits `backoff` (initial, doubling, at most max_backoff)
+//   before the next try; messages wait in messages.db meanwhile, across
+//   restarts. Per-message outcomes: OK or duplicate -> delivered; a
+//   permanent refusal (PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT,
+//   UNAUTHENTICATED) -> done with the error kept; anything else (the peer
+//   could not store it) stops the batch there, to be retried in order.
+// - A row is marked delivered only after the peer answered for it, so a
+//   crash in between re-sends it, and the receiver's inbox de-duplicates:
+//   at least once on the wire, exactly once in the inbox.
+// - Start() once; Stop() (and the destructor) joins. Thread-safe Kick().
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "net/mailbox.h"
+#include "net/messenger.h"
+
+namespace aikernel::net {
+
+struct DeliveryOutcome {
+  Status status;
+  bool duplicate = false;
+};
+
+// How messages reach a peer node (rpc/peer_client.cc over mTLS gRPC).
+class PeerTransport {
+ public:
+  virtual ~PeerTransport() = default;
+  // One outcome per message, in order; an error status if the batch did not
+  // reach the peer (or its answer did not come back).
+  virtual StatusOr<std::vector<DeliveryOutcome>> Deliver(const Peer& peer,
+                                                         const std::vector<Envelope>& batch) = 0;
+};
+
+struct ForwarderOptions {
+  // Each message of a batch is one thread on the receiving side while it
+  // is decided (rpc/federation_service.cc), so batches stay modest.
+  size_t batch = 128;
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{30000};
+  // Longest sleep when nothing is due (new outbox rows wake it at once).
+  std::chrono::milliseconds idle_wait{1000};
+};
+
+class Forwarder {
+ public:
+  Forwarder(Mailbox* mailbox, Messenger* messenger, PeerTransport* transport,
+            ForwarderOptions options);
+  ~Forwarder();
+
+  void Start();
+  void Stop();
+  // Forget backoff (e.g. after a peer was re-added) and look now.
+  void Kick();
+
+ private:
+  struct PeerState {
+    std::chrono::milliseconds backoff{0};
+    std::chrono::steady_clock::time_point next{};
+  };
+  void Loop();
+  // One batch to `name`; returns true if more may be pending right away.
+  bool DrainOnce(const std::string& name, PeerState& st,
+                 std::chrono::steady_clock::time_point* wake);
+
+  Mailbox* mailbox_;
+  Messenger* messenger_;
+  PeerTransport* transport_;
+  ForwarderOptions opt_;
+  std::mutex mu_;
+  bool stop_ = false;   // GUARDED_BY(mu_)
+  bool kicked_ = false; // GUARDED_BY(mu_)
+  std::map<std::string, PeerState> peers_;  // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace aikernel::net
