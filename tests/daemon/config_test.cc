@@ -185,6 +185,29 @@ TEST(ConfigTest, ChangedKeysAndReloadability) {
   EXPECT_FALSE(IsReloadable("daemon.socket"));
 }
 
+TEST(ConfigTest, MsgAndPeerKeysAreDocumentedAndPeersParseOrAreNamed) {
+  auto shipped = LoadConfig(std::string(AIK_SOURCE_DIR) + "/config/aikerneld.toml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  for (const char* key : {"msg.synchronous", "msg.max_payload_bytes", "msg.default_ttl_ms",
+                          "peer.listen", "peer.peers"}) {
+    EXPECT_EQ(shipped->positions.count(key), 1u) << key << " is not documented in the file";
+  }
+  auto c = ParseConfig(
+      "[peer]\nlisten = \"127.0.0.1:7443\"\npeers = [ { name = \"b\", trust_domain = "
+      "\"nb\", address = \"10.0.0.2:7443\", bundle_file = \"/etc/b.pem\" } ]\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->peer_listen, "127.0.0.1:7443");
+  ASSERT_EQ(c->peers.size(), 1u);
+  EXPECT_EQ(c->peers[0].trust_domain, "nb");
+  auto bad = ParseConfig("[peer]\npeers = [ { name = \"b\", colour = \"red\" } ]\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("peer.peers.colour"), std::string::npos) << bad.status();
+  auto missing = ParseConfig("[peer]\npeers = [ { name = \"b\" } ]\n", "t.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("needs name, trust_domain"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace aikernel::daemon
 
