@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -24,23 +22,14 @@
 #include <thread>
 
 #include "aikernel/client.h"
-#include "aikernel/v1/federation.grpc.pb.h"
 #include "bench/common/bench_daemon.h"
-#include "identity/ca.h"
-#include "net/peer_auth.h"
-#include "rpc/peer_link.h"
+#include "bench/net/raw_mtls.h"
 
 namespace {
 
 using aikernel::bench::BenchDaemon;
 using aikernel::bench::DieWith;
-namespace pb = ::aikernel::v1;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int FreePort() {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -67,7 +56,7 @@ std::unique_ptr<aikernel::Client> Connect(const std::string& socket) {
 // key=value fields of the agent's line starting with `tag`, waiting for it.
 std::map<std::string, std::string> WaitLine(aikernel::Client& c, const std::string& agent,
                                             const std::string& tag) {
-  for (int i = 0; i < 6000; ++i) {
+  for (int i = 0; i < 2400; ++i) {
     std::string log;
     aikernel::AgentLogOptions o;
     auto r = c.AgentLogs(agent, o, [&](std::string_view d) {
@@ -87,84 +76,12 @@ std::map<std::string, std::string> WaitLine(aikernel::Client& c, const std::stri
       }
       return kv;
     }
-    if (log.find("-error") != std::string::npos) DieWith(agent + ": " + log);
+    if (log.find("-error") != std::string::npos || log.find("terminate called") != std::string::npos) {
+      DieWith(agent + ": " + log);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   DieWith(agent + " never printed " + tag);
-}
-
-// The raw baseline: Peer.Deliver answered without the kernel.
-class RawPeer final : public pb::Peer::Service {
-  grpc::Status Deliver(grpc::ServerContext*, const pb::PeerDeliverRequest* req,
-                       pb::PeerDeliverResponse* resp) override {
-    for (int i = 0; i < req->messages_size(); ++i) resp->add_results();
-    return grpc::Status::OK;
-  }
-};
-
-aikernel::net::NodeTls Tls(const std::string& dir, const std::string& td) {
-  aikernel::identity::NodeCA::Options o;
-  o.keys_dir = dir;
-  o.trust_domain = td;
-  auto ca = aikernel::identity::NodeCA::Open(o);
-  if (!ca.ok()) DieWith("node CA: " + ca.status().ToString());
-  auto svid = (*ca)->IssueX509SVID(aikernel::net::NodeSpiffeId(td), std::chrono::hours(1));
-  if (!svid.ok()) DieWith("svid: " + svid.status().ToString());
-  return {td, svid->spiffe_id, svid->cert_pem, svid->key_pem, (*ca)->TrustBundlePem(),
-          svid->expires_at_s};
-}
-
-double Raw(int calls, int threads, const std::string& dir) {
-  auto server_tls = Tls(dir + "/raw-a", "ra");
-  auto client_tls = Tls(dir + "/raw-b", "rb");
-  RawPeer svc;
-  auto server = aikernel::rpc::PeerServer::Start("127.0.0.1:0", server_tls, &svc, 4 << 20);
-  if (!server.ok()) DieWith("raw server: " + server.status().ToString());
-  auto creds = aikernel::rpc::PeerChannelCredentials(client_tls, server_tls.bundle_pem);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), creds);
-  auto stub = pb::Peer::NewStub(channel);
-  pb::PeerDeliverRequest req;
-  pb::PeerEnvelope* e = req.add_messages();
-  e->set_message_id("b1");
-  e->set_sender("spiffe://ra/agent/alice");
-  e->set_recipient("spiffe://rb/agent/bob");
-  e->set_topic("bench");
-  e->set_payload(std::string(64, 'x'));
-  {
-    grpc::ClientContext ctx;
-    pb::PeerDeliverResponse resp;
-    grpc::Status st = stub->Deliver(&ctx, req, &resp);
-    if (!st.ok()) DieWith("raw call: " + st.error_message());
-  }
-  std::atomic<int> next{0};
-  std::vector<std::vector<int64_t>> lat(static_cast<size_t>(threads));
-  const int64_t t0 = NowNs();
-  std::vector<std::thread> ts;
-  for (int t = 0; t < threads; ++t) {
-    ts.emplace_back([&, t] {
-      while (next.fetch_add(1) < calls) {
-        grpc::ClientContext ctx;
-        pb::PeerDeliverResponse resp;
-        const int64_t s = NowNs();
-        grpc::Status st = stub->Deliver(&ctx, req, &resp);
-        lat[static_cast<size_t>(t)].push_back(NowNs() - s);
-        if (!st.ok()) DieWith("raw call: " + st.error_message());
-      }
-    });
-  }
-  for (auto& t : ts) t.join();
-  const double secs = static_cast<double>(NowNs() - t0) / 1e9;
-  std::vector<int64_t> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return static_cast<double>(all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]) /
-           1000.0;
-  };
-  std::printf("  raw gRPC unary over mTLS (%d threads)      %8.0f calls/s  p50 %7.0f us  p99 %7.0f us\n",
-              threads, calls / secs, pct(0.5), pct(0.99));
-  (*server)->Shutdown(std::chrono::milliseconds(0));
-  return calls / secs;
 }
 
 std::string Config(const std::string& dir, const std::string& node, int port) {
@@ -202,20 +119,33 @@ int main(int argc, char** argv) {
   auto ba = ca->FederationBundle();
   auto bb = cb->FederationBundle();
   if (!ba.ok() || !bb.ok()) DieWith("bundle");
-  aikernel::PeerInfo to_b{"b", "", "127.0.0.1:" + std::to_string(pb), bb->bundle_pem};
-  aikernel::PeerInfo to_a{"a", "", "127.0.0.1:" + std::to_string(pa), ba->bundle_pem};
+  aikernel::PeerInfo to_b, to_a;
+  to_b.name = "b";
+  to_b.address = "127.0.0.1:" + std::to_string(pb);
+  to_b.bundle_pem = bb->bundle_pem;
+  to_a.name = "a";
+  to_a.address = "127.0.0.1:" + std::to_string(pa);
+  to_a.bundle_pem = ba->bundle_pem;
   if (!ca->AddPeer(to_b).ok() || !cb->AddPeer(to_a).ok()) DieWith("peer add");
 
   aikernel::AgentSpec bob;
   bob.name = "bob";
   bob.command = AIK_BENCH_AGENT_PATH;
   bob.args = {"recv", std::to_string(messages)};
+  // RLIMIT_NPROC counts every thread of the agents' uid (65534) on the
+  // host; the sender's threads and gRPC's need more than the default 64.
+  bob.limits.pids = 4096;
+  // The memory limit is RLIMIT_AS without a cgroup memory controller: each
+  // thread's stack and malloc arena count, so give the threads room.
+  bob.limits.memory_bytes = uint64_t{1} << 30;
   if (auto r = cb->RunAgent(bob); !r.ok()) DieWith("run bob: " + r.status().ToString());
   aikernel::AgentSpec alice;
   alice.name = "alice";
   alice.command = AIK_BENCH_AGENT_PATH;
   alice.args = {"send", "spiffe://nb/agent/bob", std::to_string(messages),
                 std::to_string(threads)};
+  alice.limits.pids = 4096;
+  alice.limits.memory_bytes = uint64_t{1} << 30;
   if (auto r = ca->RunAgent(alice); !r.ok()) DieWith("run alice: " + r.status().ToString());
   auto sent = WaitLine(*ca, "alice", "send-done");
   auto got = WaitLine(*cb, "bob", "recv-done");
@@ -233,7 +163,11 @@ int main(int argc, char** argv) {
   std::printf("  end to end (first send -> last receipt)  %8.0f msgs/s  send->receipt p50 %s us"
               "  p99 %s us  (target >= 5,000 msgs/s)\n",
               std::stod(got["n"]) / e2e, got["p50_us"].c_str(), got["p99_us"].c_str());
-  const double raw = Raw(std::max(messages, 20000), threads, dir);
+  double p50 = 0, p99 = 0;
+  const int calls = std::max(messages, 20000);
+  const double raw = aikernel::bench::RawUnaryOverMtls(calls, threads, dir, &p50, &p99);
+  std::printf("  raw gRPC unary over mTLS (%d threads)      %8.0f calls/s  p50 %7.0f us  p99 %7.0f us\n",
+              threads, raw, p50, p99);
   std::printf("  ratio end-to-end / raw unary: %.3f\n", (std::stod(got["n"]) / e2e) / raw);
   std::filesystem::remove_all(dir);
   return 0;
