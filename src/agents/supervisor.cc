@@ -437,7 +437,7 @@ class Supervisor::Impl {
     // The agent's line to the kernel: registered as this instance, then
     // served by gRPC. Its first call may already be waiting in the socket.
     kernel::AgentIdentity id{s.name, ag.info.instance.id, SpiffeId(s.name), s.groups,
-                             p->l.pid, static_cast<uid_t>(s.uid), static_cast<gid_t>(s.gid)};
+                             p->l.pid, static_cast<uid_t>(s.uid), static_cast<gid_t>(s.gid), nullptr};
     if (!s.quotas.empty()) id.quotas = std::make_shared<const agents::Quotas>(s.quotas);
     if (o_.on_connection) o_.on_connection(std::move(pd->daemon_end), id);
     pd->agent_end.reset();

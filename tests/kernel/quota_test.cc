@@ -68,7 +68,7 @@ class QuotaTest : public ::testing::Test {
     fds.emplace_back(sv[0]);
     fds.emplace_back(sv[1]);
     AgentIdentity id{"worker", "inst" + std::to_string(sv[0]), "spiffe://n1/agent/worker", {},
-                     getpid(), 1000, 1000};
+                     getpid(), 1000, 1000, nullptr};
     id.quotas = std::make_shared<const agents::Quotas>(q);
     EXPECT_TRUE(table.RegisterAgent(sv[0], id).ok());
     return "fd:" + std::to_string(sv[0]);
@@ -182,7 +182,7 @@ TEST_F(QuotaTest, PrincipalsWithoutQuotasAreNotLimited) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   fds.emplace_back(sv[0]);
   fds.emplace_back(sv[1]);
-  AgentIdentity id{"free", "i1", "spiffe://n1/agent/free", {}, getpid(), 1000, 1000};
+  AgentIdentity id{"free", "i1", "spiffe://n1/agent/free", {}, getpid(), 1000, 1000, nullptr};
   ASSERT_TRUE(table.RegisterAgent(sv[0], id).ok());
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(Call("fd:" + std::to_string(sv[0])).status.ok());
 }
