@@ -72,11 +72,11 @@ StatusOr<std::unique_ptr<UnixListener>> UnixListener::Bind(
   AIK_RETURN_IF_ERROR(ClearStale(options.path, addr));
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return absl::InternalError(Errno("socket() for", options.path));
-  // Bind under a restrictive umask so the socket never exists with looser
-  // permissions than configured, even for an instant.
-  mode_t old = umask(0177);
+  // No umask juggling here: the umask is process-wide, and a child cloned
+  // by another thread in that window inherited it. The daemon runs under
+  // umask 0027, so the socket is never group- or world-writable (and so not
+  // connectable by others) before the chmod below sets the configured mode.
   int rc = bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  umask(old);
   if (rc != 0) return absl::FailedPreconditionError(Errno("cannot bind", options.path));
   if (options.gid != static_cast<gid_t>(-1) &&
       chown(options.path.c_str(), static_cast<uid_t>(-1), options.gid) != 0) {

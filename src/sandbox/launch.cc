@@ -290,6 +290,10 @@ void ApplyLandlock(const ChildPlan& p) {
 [[noreturn]] void ChildMain(const ChildPlan& p) {
   close(p.sync_wr);
   close(p.err_rd);
+  // The umask is process-wide and inherited: whatever a daemon thread had set
+  // at the instant of the clone must not decide the modes of the sandbox's
+  // mount points (a 0177 umask made them unsearchable for the agent's uid).
+  umask(022);
   // Armed now for the setup, and again after the last credential change
   // (which clears it).
   if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);

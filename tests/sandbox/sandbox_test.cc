@@ -560,6 +560,25 @@ TEST_F(SandboxTest, WorkdirWithDotsAndTrailingSlash) {
   EXPECT_TRUE(fs::exists(workdir_ + "/out"));
 }
 
+// The umask is process-wide: a daemon thread that narrows it for an instant
+// (it once did around bind) must not leave the sandbox's mount points
+// unsearchable for the agent's uid.
+TEST_F(SandboxTest, ParentUmaskDoesNotReachTheSandboxSetup) {
+  // Nested, so the sandbox has to make the parents of its mount point.
+  const std::string sub = workdir_ + "/nested";
+  ASSERT_TRUE(fs::create_directory(sub));
+  ASSERT_EQ(chown(sub.c_str(), kUid, kGid), 0);
+  fs::copy_file(probe_, sub + "/probe");
+  LaunchSpec s = Spec({"write", sub + "/out"});
+  s.argv[0] = sub + "/probe";
+  s.workdir = sub;
+  const mode_t old = umask(0177);
+  Result r = Run(s);
+  umask(old);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(sub + "/out"));
+}
+
 TEST_F(SandboxTest, HostnameAndExitCode) {
   LaunchSpec s = Spec({"hostname"});
   s.hostname = "agent-7";
