@@ -10,8 +10,6 @@
 // the same number of client threads. Prints; asserts nothing.
 //
 //   bench_net [MESSAGES] [THREADS]     (defaults 20000, 8)
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,18 +28,6 @@ namespace {
 using aikernel::bench::BenchDaemon;
 using aikernel::bench::DieWith;
 
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t n = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 std::unique_ptr<aikernel::Client> Connect(const std::string& socket) {
   aikernel::ClientOptions o;
@@ -84,11 +70,11 @@ std::map<std::string, std::string> WaitLine(aikernel::Client& c, const std::stri
   DieWith(agent + " never printed " + tag);
 }
 
-std::string Config(const std::string& dir, const std::string& node, int port) {
+// The peer listener on any free loopback port (FederationBundle tells which).
+std::string Config(const std::string& dir, const std::string& node) {
   return "[node]\nname = \"" + node + "\"\n[daemon]\nlogs_dir = \"" + dir +
          "/logs\"\n[audit]\nsynchronous = \"full\"\n[msg]\nsynchronous = \"full\"\n"
-         "[agents]\nspecs_dir = \"" + dir + "/specs\"\n[peer]\nlisten = \"127.0.0.1:" +
-         std::to_string(port) + "\"\n";
+         "[agents]\nspecs_dir = \"" + dir + "/specs\"\n[peer]\nlisten = \"127.0.0.1:0\"\n";
 }
 
 }  // namespace
@@ -108,11 +94,10 @@ int main(int argc, char** argv) {
          "  when { context.remote };\n"
          "permit(principal is Agent, action == Action::\"msg.receive\", resource is Agent)\n"
          "  when { context.remote && context.peer == \"a\" };\n";
-  const int pa = FreePort(), pb = FreePort();
   for (const char* n : {"a", "b"}) std::filesystem::create_directories(dir + "/" + n + "/specs");
-  BenchDaemon a(AIK_AIKERNELD_PATH, dir + "/a", Config(dir + "/a", "na", pa),
+  BenchDaemon a(AIK_AIKERNELD_PATH, dir + "/a", Config(dir + "/a", "na"),
                 {"--policy-dir", dir + "/policy"});
-  BenchDaemon b(AIK_AIKERNELD_PATH, dir + "/b", Config(dir + "/b", "nb", pb),
+  BenchDaemon b(AIK_AIKERNELD_PATH, dir + "/b", Config(dir + "/b", "nb"),
                 {"--policy-dir", dir + "/policy"});
   auto ca = Connect(a.socket());
   auto cb = Connect(b.socket());
@@ -121,10 +106,10 @@ int main(int argc, char** argv) {
   if (!ba.ok() || !bb.ok()) DieWith("bundle");
   aikernel::PeerInfo to_b, to_a;
   to_b.name = "b";
-  to_b.address = "127.0.0.1:" + std::to_string(pb);
+  to_b.address = bb->listen_address;
   to_b.bundle_pem = bb->bundle_pem;
   to_a.name = "a";
-  to_a.address = "127.0.0.1:" + std::to_string(pa);
+  to_a.address = ba->listen_address;
   to_a.bundle_pem = ba->bundle_pem;
   if (!ca->AddPeer(to_b).ok() || !cb->AddPeer(to_a).ok()) DieWith("peer add");
 

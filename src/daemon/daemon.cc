@@ -248,11 +248,11 @@ class Server {
     so.services.push_back(msg_service_.get());
     identity_service_ = rpc::MakeIdentityService(kernel_.get());
     so.services.push_back(identity_service_.get());
-    tools_service_ = rpc::MakeToolsService(kernel_.get());
+    AIK_RETURN_IF_ERROR(StartFederation());
+    tools_service_ = rpc::MakeToolsService(kernel_.get(), {messenger_.get(), peer_transport_.get()});
     so.services.push_back(tools_service_.get());
     mcp_service_ = rpc::MakeMcpService(kernel_.get(), mcp_.get());
     so.services.push_back(mcp_service_.get());
-    AIK_RETURN_IF_ERROR(StartFederation());
     so.services.push_back(federation_service_.get());
     AIK_ASSIGN_OR_RETURN(rpc_, rpc::RpcServer::Start(kernel_.get(), &connections_, so));
     // Agents from state.db and the specs directory; may spawn, which needs rpc_.
@@ -696,7 +696,7 @@ class Server {
   std::unique_ptr<net::Messenger> messenger_;
   std::unique_ptr<tools::Registry> tools_;  // providers are added to it at start
   net::NodeTls node_tls_;
-  std::unique_ptr<net::PeerTransport> peer_transport_;
+  std::unique_ptr<rpc::PeerClient> peer_transport_;
   std::unique_ptr<net::Forwarder> forwarder_;
   std::unique_ptr<kernel::Kernel> kernel_;
   rpc::ServicePtr policy_service_{nullptr, nullptr};  // must outlive rpc_

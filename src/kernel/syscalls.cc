@@ -119,6 +119,8 @@ constexpr SyscallInfo kTable[] = {
      "/aikernel.v1.Federation/RemovePeer", "forget a peer node"},
     {Syscall::kPeerDeliver, Service::kPeer, "msg.receive", "/aikernel.v1.Peer/Deliver",
      "a peer node delivers its agents' messages (mTLS)"},
+    {Syscall::kPeerToolCall, Service::kPeer, "tool.call", "/aikernel.v1.Peer/CallTool",
+     "a peer node's agent calls a tool of this node (mTLS)"},
 };
 
 }  // namespace

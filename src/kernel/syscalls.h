@@ -76,6 +76,7 @@ enum class Syscall {
   kPeerList,     // Federation.ListPeers   node.peer.list on peer:*
   kPeerRemove,   // Federation.RemovePeer  node.peer.remove on peer:<name>
   kPeerDeliver,  // Peer.Deliver           msg.receive on agent:<recipient>, remote principal
+  kPeerToolCall, // Peer.CallTool          tool.call on tool:<name>, remote principal
 };
 
 struct SyscallInfo {

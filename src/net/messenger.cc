@@ -144,14 +144,19 @@ StatusOr<PutResult> Messenger::Accept(const Peer& from, Envelope env) {
   return mailbox_->Deliver(checked);
 }
 
-StatusOr<Envelope> Messenger::Check(const Peer& from, Envelope env) const {
-  StatusOr<identity::SpiffeId> sender = identity::ParseSpiffeId(env.sender);
-  if (!sender.ok() || sender->trust_domain != from.trust_domain ||
-      sender->path.rfind("/agent/", 0) != 0) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "sender: '", env.sender, "' is not an agent of peer ", from.name, "'s trust domain '",
-        from.trust_domain, "'"));
+Status Messenger::CheckAgentOf(const Peer& from, const std::string& id, const char* field) {
+  StatusOr<identity::SpiffeId> parsed = identity::ParseSpiffeId(id);
+  if (!parsed.ok() || parsed->trust_domain != from.trust_domain ||
+      parsed->path.rfind("/agent/", 0) != 0 || parsed->path.size() == 7) {
+    return absl::UnauthenticatedError(absl::StrCat(field, ": '", id, "' is not an agent of peer ",
+                                                   from.name, "'s trust domain '",
+                                                   from.trust_domain, "'"));
   }
+  return absl::OkStatus();
+}
+
+StatusOr<Envelope> Messenger::Check(const Peer& from, Envelope env) const {
+  AIK_RETURN_IF_ERROR(CheckAgentOf(from, env.sender, "sender"));
   AIK_ASSIGN_OR_RETURN(Route route, Resolve(env.recipient));
   if (route.remote) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -76,6 +76,10 @@ class Messenger {
   StatusOr<PutResult> Accept(const Peer& from, Envelope env);
   // Accept()'s checks alone: the envelope as it would be stored.
   StatusOr<Envelope> Check(const Peer& from, Envelope env) const;
+  // UNAUTHENTICATED naming `field` unless `id` is
+  // spiffe://<from's trust domain>/agent/<name>: what a peer node may vouch
+  // for (the sender of a message, the caller of a remote tool).
+  static Status CheckAgentOf(const Peer& from, const std::string& id, const char* field);
 
   // Federation: peers by name, cached here (messages.db keeps them).
   // LoadPeers() reads them at start; Add/Remove write through.

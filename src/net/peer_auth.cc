@@ -201,4 +201,19 @@ std::string AssertionBytes(const std::string& sender_trust_domain,
   return out;
 }
 
+std::string ToolCallAssertionBytes(const std::string& sender_trust_domain,
+                                   const ToolCallClaim& claim) {
+  std::string out = "aikernel-peer-toolcall-v1";
+  out.push_back('\0');
+  Put(&out, sender_trust_domain);
+  Put(&out, claim.caller);
+  Put(&out, claim.target);
+  Put(&out, claim.tool);
+  Put(&out, claim.args_json);
+  Put(&out, claim.timeout_ns);
+  Put(&out, claim.correlation);
+  Put(&out, claim.issued_ns);
+  return out;
+}
+
 }  // namespace aikernel::net

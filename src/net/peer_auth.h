@@ -58,3 +58,21 @@ struct Envelope;
 std::string AssertionBytes(const std::string& sender_trust_domain,
                            const std::vector<Envelope>& messages);
 }  // namespace aikernel::net
+
+namespace aikernel::net {
+// A remote tool call as the calling node asserts it (Peer.CallTool).
+struct ToolCallClaim {
+  std::string caller;      // spiffe://<sender trust domain>/agent/<name>
+  std::string target;      // the called node's trust domain
+  std::string tool;        // the tool as the called node names it
+  std::string args_json;
+  int64_t timeout_ns = 0;  // 0: none given
+  std::string correlation;
+  int64_t issued_ns = 0;
+};
+// The bytes a tool-call assertion signs: a domain tag of its own (so a
+// delivery's signature can never pass for a call's), the sending trust
+// domain, then the claim's fields length-prefixed (docs/net.md).
+std::string ToolCallAssertionBytes(const std::string& sender_trust_domain,
+                                   const ToolCallClaim& claim);
+}  // namespace aikernel::net

@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -10,6 +12,7 @@
 
 #include "aikernel/v1/federation.grpc.pb.h"
 #include "identity/spiffe_id.h"
+#include "rpc/tools_service.h"
 #include "rpc/service_util.h"
 
 namespace aikernel::rpc {
@@ -153,16 +156,29 @@ std::string Property(const grpc::ServerContext* ctx, const char* name) {
   return v.empty() ? "" : std::string(v[0].data(), v[0].size());
 }
 
+// An agent of peer `peer` as this node's kernel sees it: its SPIFFE ID
+// (vouched for by the peer's signed assertion), instance "peer:<name>", in
+// Group::"remote:<trust domain>" only (its node's groups mean nothing here).
+// No agent name: a name is a local agent's (principal.name, and with it
+// principal.memory, Memory::"agent/<name>", would be a local agent's).
+Principal RemoteAgent(const net::Peer& peer, const std::string& spiffe_id) {
+  Principal p;
+  p.kind = Principal::Kind::kAgent;
+  p.spiffe_id = spiffe_id;
+  p.instance_id = "peer:" + peer.name;
+  p.agent_groups = {"remote:" + peer.trust_domain};
+  return p;
+}
+
+// How far a remote call's issue time may be from this node's clock.
+constexpr int64_t kMaxClockSkewNs = 300'000'000'000;
+
 class PeerService final : public pb::Peer::Service {
  public:
   PeerService(kernel::Kernel* k, net::Messenger* m) : k_(k), m_(m) {}
 
   grpc::Status Deliver(grpc::ServerContext* ctx, const pb::PeerDeliverRequest* req,
                        pb::PeerDeliverResponse* resp) override {
-    const std::string leaf = Property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
-    const std::string chain = Property(ctx, GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME);
-    std::string claimed = "?";
-    StatusOr<net::Peer> peer = Authenticate(leaf, chain, &claimed);
     std::vector<net::Envelope> envs;
     for (const pb::PeerEnvelope& p : req->messages()) {
       net::Envelope e;
@@ -176,17 +192,73 @@ class PeerService final : public pb::Peer::Service {
       e.correlation = p.correlation_id();
       envs.push_back(std::move(e));
     }
-    if (peer.ok()) {
-      Status sig = net::Verify(leaf, net::AssertionBytes(peer->trust_domain, envs),
-                               req->assertion());
-      if (!sig.ok()) peer = sig;
-    }
-    if (!peer.ok()) return Refuse(ctx, claimed, peer.status(), req);
+    std::string claimed = "?";
+    StatusOr<net::Peer> peer = AuthenticateSigned(
+        ctx, [&](const net::Peer& p) { return net::AssertionBytes(p.trust_domain, envs); },
+        req->assertion(), &claimed);
+    if (!peer.ok()) return Refuse(ctx, claimed, peer.status());
     DeliverBatch(ctx, *peer, *req, envs, resp);
     return grpc::Status::OK;
   }
 
+  // A remote agent's call to a tool of this node: authenticated as
+  // Deliver is, then the claim must verify, be recent, and name an agent of
+  // the peer; then it is this node's tool.call, decided under its policy.
+  grpc::Status CallTool(grpc::ServerContext* ctx, const pb::PeerToolCallRequest* req,
+                        pb::PeerToolCallResponse* resp) override {
+    net::ToolCallClaim claim;
+    claim.caller = req->caller();
+    claim.target = m_->trust_domain();
+    claim.tool = req->call().name();
+    claim.args_json = req->call().args_json();
+    if (req->call().has_timeout()) {
+      StatusOr<int64_t> ns = NonNegativeNs("call.timeout", req->call().timeout());
+      claim.timeout_ns = ns.ok() ? *ns : -1;
+    }
+    claim.correlation = req->correlation_id();
+    claim.issued_ns = req->issued_at_ns();
+    std::string claimed = "?";
+    StatusOr<net::Peer> peer = AuthenticateSigned(
+        ctx, [&](const net::Peer& p) { return net::ToolCallAssertionBytes(p.trust_domain, claim); },
+        req->assertion(), &claimed);
+    if (peer.ok()) {
+      Status ok = net::Messenger::CheckAgentOf(*peer, req->caller(), "caller");
+      if (ok.ok() && std::llabs(NowNs() - claim.issued_ns) > kMaxClockSkewNs) {
+        ok = absl::UnauthenticatedError(
+            absl::StrCat("stale: the call was issued ", (NowNs() - claim.issued_ns) / 1'000'000'000,
+                         " s from this node's clock"));
+      }
+      if (!ok.ok()) peer = ok;
+    }
+    if (!peer.ok()) return Refuse(ctx, claimed, peer.status());
+    const Principal p = RemoteAgent(*peer, req->caller());
+    ToolCallOrigin origin;
+    origin.syscall = Syscall::kPeerToolCall;
+    origin.authenticated = &p;
+    origin.correlation = req->correlation_id().substr(0, 64);
+    origin.extra_context = {{"remote", true}, {"peer", peer->name}};
+    pb::CallToolResponse result;
+    kernel::CallResult r = DispatchToolCall(k_, ctx, req->call(), &result, origin);
+    resp->set_code(static_cast<int32_t>(r.status.code()));
+    resp->set_error(std::string(r.status.message()));
+    if (r.status.ok()) *resp->mutable_result() = std::move(result);
+    resp->set_audit_sequence(r.audit_sequence);
+    return grpc::Status::OK;
+  }
+
  private:
+  // The calling peer node, from its TLS certificate (Authenticate), whose
+  // key must have signed `signed_bytes(peer)` as `signature`.
+  StatusOr<net::Peer> AuthenticateSigned(
+      grpc::ServerContext* ctx, const std::function<std::string(const net::Peer&)>& signed_bytes,
+      const std::string& signature, std::string* claimed) {
+    const std::string leaf = Property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    const std::string chain = Property(ctx, GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME);
+    AIK_ASSIGN_OR_RETURN(net::Peer peer, Authenticate(leaf, chain, claimed));
+    AIK_RETURN_IF_ERROR(net::Verify(leaf, signed_bytes(peer), signature));
+    return peer;
+  }
+
   // The peer node behind `leaf`: its trust domain is a federated peer's, it
   // chains to that peer's bundle, is valid now, and is the node's own
   // certificate.
@@ -212,8 +284,7 @@ class PeerService final : public pb::Peer::Service {
     return *peer;
   }
 
-  grpc::Status Refuse(grpc::ServerContext* ctx, const std::string& claimed, const Status& why,
-                      const pb::PeerDeliverRequest* req) {
+  grpc::Status Refuse(grpc::ServerContext* ctx, const std::string& claimed, const Status& why) {
     audit::Record r;
     r.principal = "peer:" + claimed;
     r.action = "peer.refused";
@@ -222,7 +293,6 @@ class PeerService final : public pb::Peer::Service {
     std::string reason(why.message());
     r.rule_ids = {"authn", reason.substr(0, 200)};
     r.code = static_cast<int32_t>(absl::StatusCode::kUnauthenticated);
-    (void)req;
     StatusOr<uint64_t> seq = k_->AppendEvent(std::move(r));
     spdlog::warn("peer {} ({}) refused: {}", claimed, ctx->peer(), reason);
     if (seq.ok()) ctx->AddTrailingMetadata(kAuditSeqKey, std::to_string(*seq));
@@ -280,11 +350,7 @@ class PeerService final : public pb::Peer::Service {
     std::vector<char> duplicate(n, 0);
     auto one = [&](size_t i) {
       const net::Envelope& env = envs[i];
-      Principal p;
-      p.kind = Principal::Kind::kAgent;
-      p.spiffe_id = env.sender;
-      p.instance_id = "peer:" + peer.name;
-      p.agent_name = env.sender.substr(env.sender.rfind('/') + 1);
+      const Principal p = RemoteAgent(peer, env.sender);
       CallRequest call{ctx->peer(), Syscall::kPeerDeliver,
                        "agent:" + env.recipient.substr(0, 300), &req.messages(static_cast<int>(i))};
       call.authenticated = &p;

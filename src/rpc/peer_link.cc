@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "aikernel/v1/federation.grpc.pb.h"
+#include "rpc/service_util.h"
 
 namespace aikernel::rpc {
 
@@ -76,9 +77,9 @@ std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
 
 namespace {
 
-class PeerClient final : public net::PeerTransport {
+class PeerLinks final : public PeerClient {
  public:
-  PeerClient(net::NodeTls tls, std::chrono::milliseconds deadline)
+  PeerLinks(net::NodeTls tls, std::chrono::milliseconds deadline)
       : tls_(std::move(tls)), deadline_(deadline) {}
 
   StatusOr<std::vector<net::DeliveryOutcome>> Deliver(
@@ -103,13 +104,62 @@ class PeerClient final : public net::PeerTransport {
     ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
     pb::PeerDeliverResponse resp;
     grpc::Status st = stub->Deliver(&ctx, req, &resp);
+    AIK_RETURN_IF_ERROR(Answered(st, ctx, peer));
+    std::vector<net::DeliveryOutcome> out;
+    for (const pb::PeerDeliverResult& r : resp.results()) {
+      net::DeliveryOutcome o;
+      o.status = Status(static_cast<absl::StatusCode>(r.code()), r.error());
+      o.duplicate = r.duplicate();
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  StatusOr<net::RemoteToolResult> CallTool(const net::Peer& peer,
+                                           const net::RemoteToolCall& c) override {
+    pb::Peer::Stub* stub = StubFor(peer);
+    pb::PeerToolCallRequest req;
+    req.set_caller(c.caller);
+    req.mutable_call()->set_name(c.tool);
+    req.mutable_call()->set_args_json(c.args_json);
+    if (c.timeout.count() > 0) SetDuration(c.timeout.count(), req.mutable_call()->mutable_timeout());
+    req.set_correlation_id(c.correlation);
+    const int64_t issued = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    req.set_issued_at_ns(issued);
+    net::ToolCallClaim claim{c.caller,      peer.trust_domain, c.tool, c.args_json,
+                             c.timeout.count(), c.correlation,  issued};
+    AIK_ASSIGN_OR_RETURN(std::string sig, net::Sign(tls_.key_pem, net::ToolCallAssertionBytes(
+                                                                      tls_.trust_domain, claim)));
+    req.set_assertion(sig);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(c.deadline);
+    pb::PeerToolCallResponse resp;
+    grpc::Status st = stub->CallTool(&ctx, req, &resp);
+    AIK_RETURN_IF_ERROR(Answered(st, ctx, peer));
+    net::RemoteToolResult out;
+    out.status = Status(static_cast<absl::StatusCode>(resp.code()), resp.error());
+    out.result_json = resp.result().result_json();
+    out.is_error = resp.result().is_error();
+    out.provider = resp.result().provider();
+    out.result_bytes = resp.result().result_bytes();
+    out.audit_sequence = resp.audit_sequence();
+    return out;
+  }
+
+ private:
+  // A call's outcome on the link: its error naming the peer, or OK once the
+  // server proved to be the peer node. The chain was checked against the
+  // peer's bundle in the handshake; the certificate must also be the peer
+  // node's, not some other workload's.
+  static Status Answered(const grpc::Status& st, const grpc::ClientContext& ctx,
+                         const net::Peer& peer) {
     if (!st.ok()) {
       return Status(static_cast<absl::StatusCode>(st.error_code()),
                     absl::StrCat("peer ", peer.name, " (", peer.address,
                                  "): ", st.error_message()));
     }
-    // The chain was checked against the peer's bundle in the handshake; the
-    // certificate must also be the peer node's, not some other workload's.
     std::string want = net::NodeSpiffeId(peer.trust_domain);
     std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
     std::vector<grpc::string_ref> certs =
@@ -123,17 +173,9 @@ class PeerClient final : public net::PeerTransport {
           "peer ", peer.name, ": server is '", got.ok() ? *got : got.status().ToString(),
           "', want '", want, "'"));
     }
-    std::vector<net::DeliveryOutcome> out;
-    for (const pb::PeerDeliverResult& r : resp.results()) {
-      net::DeliveryOutcome o;
-      o.status = Status(static_cast<absl::StatusCode>(r.code()), r.error());
-      o.duplicate = r.duplicate();
-      out.push_back(std::move(o));
-    }
-    return out;
+    return absl::OkStatus();
   }
 
- private:
   struct Link {
     std::string address, bundle;
     std::shared_ptr<grpc::Channel> channel;
@@ -164,9 +206,9 @@ class PeerClient final : public net::PeerTransport {
 
 }  // namespace
 
-std::unique_ptr<net::PeerTransport> MakePeerClient(const net::NodeTls& tls,
-                                                   std::chrono::milliseconds deadline) {
-  return std::make_unique<PeerClient>(tls, deadline);
+std::unique_ptr<PeerClient> MakePeerClient(const net::NodeTls& tls,
+                                           std::chrono::milliseconds deadline) {
+  return std::make_unique<PeerLinks>(tls, deadline);
 }
 
 }  // namespace aikernel::rpc

@@ -12,7 +12,9 @@
 //   certificates carry URI SANs), presenting this node's certificate, and
 //   requiring the server's SPIFFE ID to be the peer node's
 //   (spiffe://<its trust domain>/aikernel/node). Each batch carries the
-//   signed assertion (net/peer_auth.h).
+//   signed assertion (net/peer_auth.h). The same links carry remote tool
+//   calls (net::RemoteToolTransport, Peer.CallTool), each with its signed
+//   claim naming the calling agent.
 // Thread-safe.
 #pragma once
 
@@ -21,6 +23,7 @@
 
 #include "common/status.h"
 #include "net/forwarder.h"
+#include "net/remote_tool.h"
 #include "net/peer_auth.h"
 #include "rpc/server.h"
 
@@ -54,7 +57,11 @@ class PeerServer {
 std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const net::NodeTls& tls,
                                                                  const std::string& peer_bundle_pem);
 
-std::unique_ptr<net::PeerTransport> MakePeerClient(const net::NodeTls& tls,
-                                                   std::chrono::milliseconds deadline);
+// Both ways of reaching a peer node, over one channel per peer.
+class PeerClient : public net::PeerTransport, public net::RemoteToolTransport {};
+
+// `deadline` bounds a delivery; a tool call carries its own.
+std::unique_ptr<PeerClient> MakePeerClient(const net::NodeTls& tls,
+                                           std::chrono::milliseconds deadline);
 
 }  // namespace aikernel::rpc

@@ -213,7 +213,8 @@ std::string DaemonProcess::Log() const { return log_path_.empty() ? "" : ReadFil
   if (log_fd < 0) {
     return ::testing::AssertionFailure() << "open " << log_path_ << ": " << std::strerror(errno);
   }
-  std::vector<std::string> argv = {AIK_AIKERNELD_PATH};
+  std::vector<std::string> argv = exec_prefix_;
+  argv.push_back(AIK_AIKERNELD_PATH);
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = aikernel::testing::Spawn(argv, ChildEnv({"NOTIFY_SOCKET=" + notify_path_}), log_fd,
                                        log_fd);

@@ -76,6 +76,10 @@ class DaemonProcess {
   // one, AIK_SOURCE_DIR/config (config/policies/default.cedar).
   void set_policy_dir(std::string dir) { policy_dir_ = std::move(dir); }
   const std::string& policy_dir() const { return policy_dir_; }
+  // Runs aikerneld through this command prefix, which must exec it in
+  // place (same pid), e.g. {"/usr/bin/nsenter", "--net=/run/netns/x", "--"}
+  // to start it in a network namespace.
+  void set_exec_prefix(std::vector<std::string> prefix) { exec_prefix_ = std::move(prefix); }
 
   void WriteConfig(const DaemonConfig& config);
   void WriteConfigText(const std::string& text);
@@ -133,6 +137,7 @@ class DaemonProcess {
 
   std::string dir_, socket_, config_path_, state_dir_, notify_path_, log_path_;
   std::string policy_dir_ = AIK_SOURCE_DIR "/config";
+  std::vector<std::string> exec_prefix_;
   int notify_fd_ = -1;
   pid_t pid_ = -1;
   int pidfd_ = -1;

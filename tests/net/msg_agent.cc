@@ -8,6 +8,10 @@
 //                       each batch; prints "got from=<sender> payload=<p>"
 //                       per message, then "recv-done"; then tries another
 //                       agent's inbox and prints "other-inbox=<code>"; waits
+//   tool NAME ARGS      calls tool NAME (e.g. "nb/clock.now", a remote one)
+//                       with ARGS (JSON); prints "tool code=<code>
+//                       provider=<p> result=<json>" or "tool code=<code>
+//                       error=<message>", then "tool-done"; waits
 #include <pthread.h>
 #include <signal.h>
 
@@ -93,6 +97,18 @@ int main(int argc, char** argv) {
     WaitForTerm();
     return 0;
   }
-  std::printf("usage: aik_msg_agent send TO N [PREFIX] | recv N [OTHER_INBOX]\n");
+  if (mode == "tool" && argc > 3) {
+    auto r = (*c)->CallTool(argv[2], argv[3]);
+    if (r.ok()) {
+      std::printf("tool code=OK provider=%s result=%s\n", r->provider.c_str(),
+                  r->result_json.c_str());
+    } else {
+      std::printf("tool code=%s error=%s\n", Code(r.status()), r.status().message().c_str());
+    }
+    std::printf("tool-done\n");
+    WaitForTerm();
+    return 0;
+  }
+  std::printf("usage: aik_msg_agent send TO N [PREFIX] | recv N [OTHER_INBOX] | tool NAME ARGS\n");
   return 2;
 }
