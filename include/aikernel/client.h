@@ -89,6 +89,13 @@ struct CallOptions {
   // Requesting stop cancels the call (CANCELLED, or for QueryAudit a normal
   // end with `cancelled` set). Default: never stopped.
   std::stop_token stop;
+  // A JWT-SVID to present with the call (gRPC metadata "authorization:
+  // Bearer <token>"). It never changes who the caller is: the daemon checks
+  // it is the connection's own identity and, if it is not (another agent's
+  // token, or any token from a process that is not that agent), refuses the
+  // call with kUnauthenticated and records the refusal. It must be valid
+  // for the node's audience spiffe://<trust-domain>/node. Empty: none.
+  std::string bearer_token;
 };
 
 enum class PrincipalKind { kUnspecified = 0, kAnonymous = 1, kUser = 2, kOperator = 3, kAgent = 4 };

@@ -58,9 +58,13 @@ struct JwtSvid {
 struct JwtValidation {
   bool valid = false;
   std::string reason;  // when !valid
-  // When valid: the token's claims.
+  // When valid: the token's claims. spiffe_id is the token's subject, not
+  // the caller: a token valid for agent B says nothing about who handed it
+  // over.
   std::string spiffe_id;
   std::string instance_id;
+  // When valid: the subject (and instance) are the caller's own identity.
+  bool subject_is_caller = false;
   std::vector<std::string> audiences;
   std::string jti;
   std::string kid;

@@ -81,16 +81,15 @@ Status ConnectionTable::RegisterAgent(int fd, const AgentIdentity& agent) {
 
 void ConnectionTable::RevokeAgent(const std::string& instance_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.is_agent && it->second.agent.instance_id == instance_id) {
+  for (auto& [fd, e] : entries_) {
+    if (e.is_agent && !e.revoked && e.agent.instance_id == instance_id) {
       // Close the connection now, whoever still holds its other end (a
       // child the agent left behind): shutdown() on the table's own
       // duplicate ends the stream for both sides while gRPC keeps owning,
       // and later closes, its fd.
-      if (it->second.agent_socket) shutdown(it->second.agent_socket->get(), SHUT_RDWR);
-      it = entries_.erase(it);
-    } else {
-      ++it;
+      if (e.agent_socket) shutdown(e.agent_socket->get(), SHUT_RDWR);
+      e.agent_socket.reset();
+      e.revoked = true;
     }
   }
 }
@@ -112,8 +111,8 @@ Principal ConnectionTable::Classify(const PeerCredentials& creds) const {
   return p;
 }
 
-StatusOr<Principal> ConnectionTable::Authenticate(
-    const std::string& peer) const {
+StatusOr<Principal> ConnectionTable::Authenticate(const std::string& peer,
+                                                  std::string* revoked) const {
   constexpr std::string_view kPrefix = "fd:";
   if (peer.compare(0, kPrefix.size(), kPrefix) != 0) {
     return absl::UnauthenticatedError(
@@ -142,6 +141,14 @@ StatusOr<Principal> ConnectionTable::Authenticate(
       st.st_ino != entry.ino) {
     return absl::UnauthenticatedError(
         absl::StrCat("connection ", peer, " is no longer the registered socket"));
+  }
+  if (entry.revoked) {
+    const std::string former = absl::StrCat("agent:", entry.agent.spiffe_id, "#",
+                                            entry.agent.instance_id);
+    if (revoked != nullptr) *revoked = former;
+    return absl::UnauthenticatedError(absl::StrCat(
+        "connection ", peer, " was ", former,
+        "'s and is revoked: the instance ended, and its identity with it"));
   }
   if (entry.is_agent) {
     Principal p;

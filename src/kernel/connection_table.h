@@ -70,13 +70,17 @@ class ConnectionTable {
   // instance's connection. Replaces any stale entry for the same fd number.
   Status RegisterAgent(int fd, const AgentIdentity& agent);
   // The instance ended: its connections are shut down and no longer
-  // authenticate.
+  // authenticate. Each stays in the table as revoked (until its fd number
+  // is registered again), so a call still arriving on it is refused naming
+  // whose it was.
   void RevokeAgent(const std::string& instance_id);
 
   // Resolves a gRPC peer string ("fd:N") to a principal. UNAUTHENTICATED if
-  // the peer is not a registered connection or fd N is no longer the socket
-  // that was registered.
-  StatusOr<Principal> Authenticate(const std::string& peer) const;
+  // the peer is not a registered connection, fd N is no longer the socket
+  // that was registered, or the connection was revoked (then *revoked, if
+  // given, is the principal id it had).
+  StatusOr<Principal> Authenticate(const std::string& peer,
+                                   std::string* revoked = nullptr) const;
 
   // gid whose members (primary or supplementary) are operators; uid 0 always
   // is. -1: none.
@@ -91,6 +95,7 @@ class ConnectionTable {
     ino_t ino = 0;
     PeerCredentials creds;
     bool is_agent = false;
+    bool revoked = false;  // agents: the instance ended (RevokeAgent)
     AgentIdentity agent;
     std::shared_ptr<UniqueFd> agent_socket;  // agents: a dup of fd, for RevokeAgent
   };

@@ -1,5 +1,6 @@
 #include "kernel/identity_calls.h"
 
+#include <absl/strings/match.h>
 #include <spdlog/spdlog.h>
 
 namespace aikernel::kernel {
@@ -42,6 +43,42 @@ StatusOr<identity::JwtSvid> IdentityCalls::FetchJwt(
 StatusOr<identity::JwtClaims> IdentityCalls::Validate(const std::string& token,
                                                       const std::string& audience) const {
   return ca_->ValidateJWTSVID(token, audience);
+}
+
+Status IdentityCalls::CheckPresented(const Principal& p, const std::string& authorization,
+                                     std::string* subject) const {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.find(',') != std::string::npos) {
+    return absl::UnauthenticatedError(
+        "authorization: more than one credential presented (send one 'Bearer <JWT-SVID>')");
+  }
+  if (authorization.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(authorization.substr(0, kScheme.size()),
+                              std::string(kScheme))) {
+    return absl::UnauthenticatedError(
+        "authorization: only 'Bearer <JWT-SVID>' is accepted");
+  }
+  const std::string token = authorization.substr(kScheme.size());
+  StatusOr<identity::JwtClaims> claims = ca_->ValidateJWTSVID(token, NodeSpiffeId());
+  if (!claims.ok()) {
+    // A token naming itself for another audience is refused like any other
+    // bad one; its subject is not known to be genuine unless it was signed.
+    return absl::UnauthenticatedError(absl::StrCat("authorization: bearer token refused: ",
+                                                   claims.status().message()));
+  }
+  *subject = claims->spiffe_id;
+  const std::string own = p.spiffe_id.empty() ? p.Id() : p.spiffe_id;
+  if (p.kind != Principal::Kind::kAgent || claims->spiffe_id != p.spiffe_id) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "token subject ", claims->spiffe_id, " is not this connection's identity ", own,
+        " (a token never replaces the identity the kernel bound to the connection)"));
+  }
+  if (!claims->instance.empty() && claims->instance != p.instance_id) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token instance ", claims->instance, " of ", claims->spiffe_id,
+                     " is not this connection's instance ", p.instance_id));
+  }
+  return absl::OkStatus();
 }
 
 StatusOr<std::pair<std::string, std::string>> IdentityCalls::RotateCA() {

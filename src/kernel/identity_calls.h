@@ -9,6 +9,9 @@
 //   a request. A principal that is not an agent (no SPIFFE ID or instance)
 //   gets PERMISSION_DENIED (the policy refuses it first; this is the second
 //   wall). A revoked instance gets PERMISSION_DENIED from the CA.
+// - CheckPresented() is step 1 of Kernel::Dispatch for a call that presents
+//   a token: a token is never an identity by itself, only a claim that must
+//   match the connection's.
 // - Validate() returns the token's claims, or the rejection as
 //   UNAUTHENTICATED whose message starts with the reason (identity/ca.h);
 //   the RPC layer turns a rejection into a result, not a call error.
@@ -75,6 +78,19 @@ class IdentityCalls {
                                        const std::vector<std::string>& audiences);
   StatusOr<identity::JwtClaims> Validate(const std::string& token,
                                          const std::string& audience) const;
+  // A credential a call presented (its "authorization" metadata), checked
+  // against the connection's principal `p`, which alone says who calls: OK
+  // if it is "Bearer <JWT-SVID>" that this node validates for audience
+  // NodeSpiffeId() and whose sub (and aik_instance) are p's own. Otherwise
+  // UNAUTHENTICATED: "authorization: ..." for a malformed header,
+  // "authorization: bearer token refused: <reason>: ..." for a token this
+  // node does not accept (ValidateJWTSVID's reasons), "token subject X is
+  // not this connection's identity Y" for another's token (Y is p's SPIFFE
+  // ID, or p.Id() for a principal without one), "token instance ..." for an
+  // earlier instance's. *subject is the token's sub once its signature
+  // held ("" before).
+  Status CheckPresented(const Principal& p, const std::string& authorization,
+                        std::string* subject) const;
   identity::TrustBundle Bundle() const { return ca_->Bundle(); }
   // Returns {new kid, previous kid}.
   StatusOr<std::pair<std::string, std::string>> RotateCA();

@@ -44,13 +44,24 @@ CallResult Kernel::Dispatch(const CallRequest& call, const Execute& execute) {
   Status status;
   std::string policy_set;  // the digest of the set that decided, if one did
   // 1 authenticate
+  std::string revoked;  // the former principal of a revoked connection
   StatusOr<Principal> principal = call.authenticated != nullptr
                                        ? StatusOr<Principal>(*call.authenticated)
-                                       : deps_.connections->Authenticate(call.peer);
+                                       : deps_.connections->Authenticate(call.peer, &revoked);
+  std::vector<std::string> refused_credential;  // rule ids of a refused bearer token
+  if (principal.ok() && !call.authorization.empty()) {
+    Status presented = CheckPresented(*principal, call.authorization, &refused_credential);
+    if (!presented.ok()) {
+      record.principal = principal->Id();
+      principal = presented;
+    }
+  }
   if (!principal.ok()) {
-    record.principal = "unauthenticated";
+    if (record.principal.empty()) record.principal = "unauthenticated";
     record.decision = audit::Decision::kDeny;
     record.rule_ids = {"authn"};
+    if (!revoked.empty()) record.rule_ids.push_back("revoked:" + revoked);
+    for (std::string& id : refused_credential) record.rule_ids.push_back(std::move(id));
     status = principal.status();
     denied_.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -460,6 +471,23 @@ StatusOr<memory::Memory*> Kernel::MemoryForWrite(std::string_view ns) const {
     AIK_RETURN_IF_ERROR(m->EnsureNamespace({std::string(ns)}).status());
   }
   return m;
+}
+
+Status Kernel::CheckPresented(const Principal& principal, const std::string& authorization,
+                              std::vector<std::string>* rule_ids) const {
+  rule_ids->push_back("authn:bearer");
+  if (deps_.identity == nullptr) {
+    return absl::UnauthenticatedError(
+        "authorization: bearer tokens are not accepted (identity is not enabled in this daemon)");
+  }
+  std::string subject;
+  Status s = deps_.identity->CheckPresented(principal, authorization, &subject);
+  if (!subject.empty()) rule_ids->push_back("bearer-sub:" + subject);
+  if (!s.ok()) {
+    spdlog::warn("authentication failed: {} presented a credential that is refused: {}",
+                 principal.Id(), std::string(s.message()));
+  }
+  return s;
 }
 
 StatusOr<IdentityCalls*> Kernel::Identity() const {

@@ -3,7 +3,16 @@
 // Contract
 // - Dispatch() runs, in this order and never otherwise:
 //     1 authenticate  the call's connection -> Principal (ConnectionTable);
-//                     failure is UNAUTHENTICATED, audited, not executed;
+//                     failure is UNAUTHENTICATED, audited (rule id "authn",
+//                     principal "unauthenticated"; "revoked:<id>" after it
+//                     for a connection of an ended agent instance), not
+//                     executed. A credential the call presented
+//                     (CallRequest::authorization) must be the connection's
+//                     own (IdentityCalls::CheckPresented); if not, the call
+//                     is UNAUTHENTICATED, audited under the connection's
+//                     principal with rule ids "authn", "authn:bearer" (and
+//                     "bearer-sub:<sub>" when the token's signature held),
+//                     not executed. A matching one changes nothing;
 //                     then CallRequest::act_as (operators trying a call as
 //                     an agent) and CallRequest::prepare (checks made
 //                     before policy); a failure is the outcome, audited
@@ -86,6 +95,13 @@ struct KernelInfo {
   std::string audit_synchronous;  // "full" / "normal"
 };
 
+// Where a call came from, as the RPC layer saw it (rpc::CallerOf): the
+// connection, and the credential the call presented, if any.
+struct Caller {
+  std::string peer;           // grpc::ServerContext::peer(), e.g. "fd:12"
+  std::string authorization;  // the "authorization" metadata; "" if none
+};
+
 // `resource` is "<kind>:<id>" as the ledger shows it; Cedar sees it as
 // Kind::"id" with the kind capitalized (ParseResourceString: "tool:fs.read"
 // -> Tool::"fs.read").
@@ -95,6 +111,10 @@ struct CallRequest {
               const google::protobuf::Message* request_ = nullptr)
       : peer(std::move(peer_)), syscall(syscall_), resource(std::move(resource_)),
         request(request_) {}
+  CallRequest(Caller caller, Syscall syscall_, std::string resource_,
+              const google::protobuf::Message* request_ = nullptr)
+      : peer(std::move(caller.peer)), syscall(syscall_), resource(std::move(resource_)),
+        request(request_), authorization(std::move(caller.authorization)) {}
 
   std::string peer;  // grpc::ServerContext::peer(), e.g. "fd:12"
   Syscall syscall = Syscall::kWhoami;
@@ -135,6 +155,11 @@ struct CallRequest {
   // after the decision's (tool calls: "tool.provider:<p>",
   // "tool.result_bytes:<n>"; docs/ledger-format.md).
   std::vector<std::string>* annotations = nullptr;
+  // A credential the call presented ("Bearer <JWT-SVID>"). It never makes
+  // the caller anyone: the connection's principal is who calls. It is
+  // checked in step 1 (IdentityCalls::CheckPresented): a token that is not
+  // the connection's own is UNAUTHENTICATED, audited, not executed.
+  std::string authorization = {};
 };
 
 struct CallResult {
@@ -286,6 +311,11 @@ class Kernel {
   CallCounters counters() const;
 
  private:
+  // Step 1 for a call that presented a credential: OK if it is the
+  // connection's own (IdentityCalls::CheckPresented); else UNAUTHENTICATED,
+  // with the record's rule ids for the refusal in *rule_ids.
+  Status CheckPresented(const Principal& principal, const std::string& authorization,
+                        std::vector<std::string>* rule_ids) const;
   // The principal an operator's act_as names (CallRequest::act_as).
   StatusOr<Principal> ActAs(const Principal& caller, const std::string& agent) const;
   // Step 4: parks the call; OK when approved, else the refusal (the

@@ -66,7 +66,7 @@ class FederationService final : public pb::Federation::Service {
 
   grpc::Status Bundle(grpc::ServerContext* ctx, const pb::FederationBundleRequest* req,
                       pb::FederationBundleResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kNodeBundle, "node:" + m_->trust_domain(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kNodeBundle, "node:" + m_->trust_domain(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       if (info_.tls == nullptr) {
         return absl::FailedPreconditionError("this node has no node certificate");
@@ -82,7 +82,7 @@ class FederationService final : public pb::Federation::Service {
   grpc::Status AddPeer(grpc::ServerContext* ctx, const pb::AddPeerRequest* req,
                        pb::AddPeerResponse* resp) override {
     const pb::PeerInfo& in = req->peer();
-    CallRequest call{ctx->peer(), Syscall::kPeerAdd, "peer:" + in.name().substr(0, 64), req};
+    CallRequest call{CallerOf(ctx), Syscall::kPeerAdd, "peer:" + in.name().substr(0, 64), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_RETURN_IF_ERROR(ValidatePeerName(in.name()));
       std::string td = in.trust_domain();
@@ -116,7 +116,7 @@ class FederationService final : public pb::Federation::Service {
 
   grpc::Status ListPeers(grpc::ServerContext* ctx, const pb::ListPeersRequest* req,
                          pb::ListPeersResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kPeerList, "peer:*", req};
+    CallRequest call{CallerOf(ctx), Syscall::kPeerList, "peer:*", req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(std::vector<net::OutboxRow> pending,
                            m_->mailbox()->ListOutbox("", false, 1'000'000));
@@ -133,7 +133,7 @@ class FederationService final : public pb::Federation::Service {
 
   grpc::Status RemovePeer(grpc::ServerContext* ctx, const pb::RemovePeerRequest* req,
                           pb::RemovePeerResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kPeerRemove, "peer:" + req->name().substr(0, 64), req};
+    CallRequest call{CallerOf(ctx), Syscall::kPeerRemove, "peer:" + req->name().substr(0, 64), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(bool removed, m_->RemovePeer(req->name()));
       if (!removed) return absl::NotFoundError(absl::StrCat("no peer named '", req->name(), "'"));
@@ -351,7 +351,7 @@ class PeerService final : public pb::Peer::Service {
     auto one = [&](size_t i) {
       const net::Envelope& env = envs[i];
       const Principal p = RemoteAgent(peer, env.sender);
-      CallRequest call{ctx->peer(), Syscall::kPeerDeliver,
+      CallRequest call{CallerOf(ctx), Syscall::kPeerDeliver,
                        "agent:" + env.recipient.substr(0, 300), &req.messages(static_cast<int>(i))};
       call.authenticated = &p;
       call.correlation = env.correlation.substr(0, 64);

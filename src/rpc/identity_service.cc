@@ -45,7 +45,7 @@ class IdentityService final : public pb::Identity::Service {
 
   grpc::Status FetchX509SVID(grpc::ServerContext* ctx, const pb::FetchX509SVIDRequest* req,
                              pb::FetchX509SVIDResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kIdentityFetchX509, "", req};
+    CallRequest call{CallerOf(ctx), Syscall::kIdentityFetchX509, "", req};
     call.bind = &IdentityCalls::BindFetch;
     return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) -> Status {
       AIK_ASSIGN_OR_RETURN(IdentityCalls * id, k_->Identity());
@@ -68,7 +68,7 @@ class IdentityService final : public pb::Identity::Service {
 
   grpc::Status FetchJWTSVID(grpc::ServerContext* ctx, const pb::FetchJWTSVIDRequest* req,
                             pb::FetchJWTSVIDResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kIdentityFetchJwt, "", req};
+    CallRequest call{CallerOf(ctx), Syscall::kIdentityFetchJwt, "", req};
     call.bind = &IdentityCalls::BindFetch;
     return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) -> Status {
       AIK_ASSIGN_OR_RETURN(IdentityCalls * id, k_->Identity());
@@ -93,7 +93,7 @@ class IdentityService final : public pb::Identity::Service {
                                pb::ValidateJWTSVIDResponse* resp) override {
     Status rejection;
     const std::string& aud = req->audience();
-    CallRequest call{ctx->peer(), Syscall::kIdentityValidateJwt,
+    CallRequest call{CallerOf(ctx), Syscall::kIdentityValidateJwt,
                      "jwt-audience:" + (aud.size() <= kMaxResourceAudience
                                             ? aud
                                             : aud.substr(0, kMaxResourceAudience) +
@@ -116,6 +116,9 @@ class IdentityService final : public pb::Identity::Service {
         return absl::OkStatus();
       }
       resp->set_valid(true);
+      resp->set_subject_is_caller(
+          p.kind == Principal::Kind::kAgent && claims->spiffe_id == p.spiffe_id &&
+          (claims->instance.empty() || claims->instance == p.instance_id));
       resp->set_spiffe_id(claims->spiffe_id);
       resp->set_instance_id(claims->instance);
       for (const auto& a : claims->audiences) resp->add_audiences(a);
@@ -129,7 +132,7 @@ class IdentityService final : public pb::Identity::Service {
 
   grpc::Status TrustBundle(grpc::ServerContext* ctx, const pb::TrustBundleRequest* req,
                            pb::TrustBundleResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kIdentityBundle, TrustDomainResource(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kIdentityBundle, TrustDomainResource(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(IdentityCalls * id, k_->Identity());
       ToProto(id->Bundle(), resp);
@@ -139,7 +142,7 @@ class IdentityService final : public pb::Identity::Service {
 
   grpc::Status RotateCA(grpc::ServerContext* ctx, const pb::RotateCARequest* req,
                         pb::RotateCAResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kIdentityRotateCa, TrustDomainResource(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kIdentityRotateCa, TrustDomainResource(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) -> Status {
       AIK_ASSIGN_OR_RETURN(IdentityCalls * id, k_->Identity());
       AIK_ASSIGN_OR_RETURN(auto kids, id->RotateCA());

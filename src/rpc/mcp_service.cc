@@ -20,7 +20,7 @@ class McpService final : public pb::Mcp::Service {
 
   grpc::Status ListMcpServers(grpc::ServerContext* ctx, const pb::ListMcpServersRequest* req,
                               pb::ListMcpServersResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kMcpList, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kMcpList, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       if (m_ == nullptr) return absl::OkStatus();
       for (const tools::mcp::ServerView& v : m_->Servers()) {

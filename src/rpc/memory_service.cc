@@ -484,7 +484,7 @@ class MemoryService final : public pb::Memory::Service {
   template <typename Fn>
   grpc::Status Call(grpc::ServerContext* ctx, Syscall syscall, std::string resource,
                     const google::protobuf::Message* req, Fn&& fn) {
-    CallRequest call{ctx->peer(), syscall, std::move(resource), req};
+    CallRequest call{CallerOf(ctx), syscall, std::move(resource), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) { return fn(); }));
   }
 

@@ -77,7 +77,7 @@ class MsgService final : public pb::Msg::Service {
   grpc::Status Send(grpc::ServerContext* ctx, const pb::MsgSendRequest* req,
                     pb::MsgSendResponse* resp) override {
     StatusOr<net::Route> route = m_->Resolve(req->to());
-    CallRequest call{ctx->peer(), Syscall::kMsgSend, AgentResource(req->to()), req};
+    CallRequest call{CallerOf(ctx), Syscall::kMsgSend, AgentResource(req->to()), req};
     call.correlation = net::Messenger::RandomId();
     call.bind = [&](const Principal& p, std::string*, ContextAttrs* c) {
       c->emplace_back("topic", req->topic());
@@ -116,7 +116,7 @@ class MsgService final : public pb::Msg::Service {
 
   grpc::Status Receive(grpc::ServerContext* ctx, const pb::MsgReceiveRequest* req,
                        pb::MsgReceiveResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kMsgReceive, AgentResource(req->inbox()), req};
+    CallRequest call{CallerOf(ctx), Syscall::kMsgReceive, AgentResource(req->inbox()), req};
     call.bind = [&](const Principal& p, std::string* resource, ContextAttrs*) {
       BindInbox(req->inbox(), p, resource);
     };
@@ -144,7 +144,7 @@ class MsgService final : public pb::Msg::Service {
 
   grpc::Status Ack(grpc::ServerContext* ctx, const pb::MsgAckRequest* req,
                    pb::MsgAckResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kMsgAck, AgentResource(req->inbox()), req};
+    CallRequest call{CallerOf(ctx), Syscall::kMsgAck, AgentResource(req->inbox()), req};
     call.bind = [&](const Principal& p, std::string* resource, ContextAttrs*) {
       BindInbox(req->inbox(), p, resource);
     };
@@ -167,7 +167,7 @@ class MsgService final : public pb::Msg::Service {
   grpc::Status List(grpc::ServerContext* ctx, const pb::MsgListRequest* req,
                     pb::MsgListResponse* resp) override {
     const bool outbox = req->box() == pb::MsgListRequest::BOX_OUTBOX;
-    CallRequest call{ctx->peer(), Syscall::kMsgList,
+    CallRequest call{CallerOf(ctx), Syscall::kMsgList,
                      outbox ? "messages:outbox" : "messages:inbox", req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       size_t limit = req->limit() == 0 ? 100 : std::min<size_t>(req->limit(), 10000);

@@ -19,7 +19,7 @@ class PolicyService final : public pb::Policy::Service {
 
   grpc::Status ReloadPolicy(grpc::ServerContext* ctx, const pb::ReloadPolicyRequest* req,
                             pb::ReloadPolicyResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kPolicyReload, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kPolicyReload, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(kernel::PolicyReloadResult r, k_->ReloadPolicies());
       resp->set_digest(r.digest);
@@ -32,7 +32,7 @@ class PolicyService final : public pb::Policy::Service {
 
   grpc::Status ListApprovals(grpc::ServerContext* ctx, const pb::ListApprovalsRequest* req,
                              pb::ListApprovalsResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kApprovalList, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kApprovalList, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       if (k_->approvals() == nullptr) return absl::UnavailableError("no approval queue");
       for (const kernel::PendingApproval& p : k_->approvals()->List()) {
@@ -52,7 +52,7 @@ class PolicyService final : public pb::Policy::Service {
 
   grpc::Status ExplainDecision(grpc::ServerContext* ctx, const pb::ExplainDecisionRequest* req,
                                pb::ExplainDecisionResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kPolicyExplain, "ledger:audit", req};
+    CallRequest call{CallerOf(ctx), Syscall::kPolicyExplain, "ledger:audit", req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(kernel::Explanation e, k_->ExplainDecision(req->sequence()));
       ToProto(e.record, resp->mutable_record());
@@ -78,7 +78,7 @@ class PolicyService final : public pb::Policy::Service {
 
   grpc::Status DecideApproval(grpc::ServerContext* ctx, const pb::DecideApprovalRequest* req,
                               pb::DecideApprovalResponse*) override {
-    CallRequest call{ctx->peer(), Syscall::kApprovalDecide,
+    CallRequest call{CallerOf(ctx), Syscall::kApprovalDecide,
                      "approval:" + std::to_string(req->id()), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) -> absl::Status {
       if (k_->approvals() == nullptr) return absl::UnavailableError("no approval queue");

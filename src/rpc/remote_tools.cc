@@ -36,7 +36,7 @@ grpc::Status CallRemoteTool(kernel::Kernel* k, const RemoteTools& remote,
   std::vector<std::string> annotations;
   std::optional<net::Peer> peer;
 
-  CallRequest call{ctx->peer(), Syscall::kToolCall, ToolResource(name), &digested};
+  CallRequest call{CallerOf(ctx), Syscall::kToolCall, ToolResource(name), &digested};
   call.act_as = req.as_agent();
   call.context = &context;
   call.annotations = &annotations;

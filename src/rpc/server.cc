@@ -38,7 +38,7 @@ class KernelService final : public pb::Kernel::Service {
 
   grpc::Status Whoami(grpc::ServerContext* ctx, const pb::WhoamiRequest* req,
                       pb::WhoamiResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kWhoami, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kWhoami, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal& p) {
       auto* out = resp->mutable_principal();
       out->set_kind(ToProto(p.kind));
@@ -72,7 +72,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                       pb::StatusResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAdminStatus, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kAdminStatus, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) {
       kernel::StatusSnapshot s = k_->Snapshot();
       resp->set_version(s.info.version);
@@ -106,7 +106,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status Ping(grpc::ServerContext* ctx, const pb::PingRequest* req,
                     pb::PingResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAdminPing, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kAdminPing, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) {
       if (req->payload().size() > kMaxPingPayload) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -121,7 +121,7 @@ class AdminService final : public pb::Admin::Service {
   grpc::Status QueryAudit(grpc::ServerContext* ctx,
                           const pb::QueryAuditRequest* req,
                           grpc::ServerWriter<pb::AuditRecord>* writer) override {
-    CallRequest call{ctx->peer(), Syscall::kAuditQuery, "ledger:audit", req};
+    CallRequest call{CallerOf(ctx), Syscall::kAuditQuery, "ledger:audit", req};
     CallResult result = k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       audit::Filter f;
       f.principal = req->principal();
@@ -168,7 +168,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status RunAgent(grpc::ServerContext* ctx, const pb::RunAgentRequest* req,
                         pb::RunAgentResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentRun, "agent:" + req->spec().name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentRun, "agent:" + req->spec().name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(agents::AgentSpec spec, FromProto(req->spec()));
       AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->RunAgent(spec, req->replace()));
@@ -179,7 +179,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status ListAgents(grpc::ServerContext* ctx, const pb::ListAgentsRequest* req,
                           pb::ListAgentsResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentList, "agent:*", req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentList, "agent:*", req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(std::vector<agents::AgentInfo> all, k_->ListAgents());
       for (const auto& a : all) rpc::ToProto(a, resp->add_agents());
@@ -189,7 +189,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status InspectAgent(grpc::ServerContext* ctx, const pb::InspectAgentRequest* req,
                             pb::InspectAgentResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentInspect, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentInspect, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->InspectAgent(req->name()));
       rpc::ToProto(info, resp->mutable_agent());
@@ -199,7 +199,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status StopAgent(grpc::ServerContext* ctx, const pb::StopAgentRequest* req,
                          pb::StopAgentResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentStop, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentStop, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       std::chrono::milliseconds grace(-1);
       if (req->has_grace()) {
@@ -217,7 +217,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status KillAgent(grpc::ServerContext* ctx, const pb::KillAgentRequest* req,
                          pb::KillAgentResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentKill, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentKill, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(agents::AgentInfo info,
                            k_->KillAgent(req->name(), req->signal() == 0 ? 9 : req->signal()));
@@ -228,7 +228,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status RestartAgent(grpc::ServerContext* ctx, const pb::RestartAgentRequest* req,
                             pb::RestartAgentResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentRestart, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentRestart, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(agents::AgentInfo info, k_->RestartAgent(req->name()));
       rpc::ToProto(info, resp->mutable_agent());
@@ -238,7 +238,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status RemoveAgent(grpc::ServerContext* ctx, const pb::RemoveAgentRequest* req,
                            pb::RemoveAgentResponse*) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentRemove, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentRemove, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       return k_->RemoveAgent(req->name(), req->force());
     }));
@@ -246,7 +246,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status AgentLogs(grpc::ServerContext* ctx, const pb::AgentLogsRequest* req,
                          grpc::ServerWriter<pb::AgentLogChunk>* writer) override {
-    CallRequest call{ctx->peer(), Syscall::kAgentLogs, "agent:" + req->name(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kAgentLogs, "agent:" + req->name(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       kernel::AgentLogOptions o;
       o.follow = req->follow();
@@ -267,7 +267,7 @@ class AdminService final : public pb::Admin::Service {
 
   grpc::Status Reload(grpc::ServerContext* ctx, const pb::ReloadRequest* req,
                       pb::ReloadResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kReload, "node:" + node_, req};
+    CallRequest call{CallerOf(ctx), Syscall::kReload, "node:" + node_, req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> absl::Status {
       AIK_ASSIGN_OR_RETURN(kernel::ReloadResult r, k_->Reload());
       for (auto& a : r.applied) resp->add_applied(a);
@@ -286,7 +286,25 @@ class AdminService final : public pb::Admin::Service {
 class RpcServer::Impl {
  public:
   Impl(kernel::Kernel* k, kernel::ConnectionTable* c, std::string node)
-      : connections(c), kernel_service(k, node), admin_service(k, node) {}
+      : kernel(k), connections(c), kernel_service(k, node), admin_service(k, node) {}
+  // A connection refused at accept is a failed authentication, and every
+  // one is on the ledger (docs/identity.md, Audit): action
+  // "connection.accept", principal "unauthenticated", rule id "authn".
+  void RecordRefused(int fd, pid_t pid, const Status& why) {
+    spdlog::warn("closing connection fd:{}: {}", fd, std::string(why.message()));
+    audit::Record r;
+    r.principal = "unauthenticated";
+    r.action = "connection.accept";
+    r.resource = pid > 0 ? absl::StrCat("connection:pid:", pid) : absl::StrCat("connection:fd:", fd);
+    r.decision = audit::Decision::kDeny;
+    r.rule_ids = {"authn"};
+    r.code = static_cast<int32_t>(absl::StatusCode::kUnauthenticated);
+    if (StatusOr<uint64_t> seq = kernel->AppendEvent(std::move(r)); !seq.ok()) {
+      spdlog::error("audit append failed for a refused connection: {}",
+                    std::string(seq.status().message()));
+    }
+  }
+  kernel::Kernel* kernel;
   kernel::ConnectionTable* connections;
   KernelService kernel_service;
   AdminService admin_service;
@@ -322,11 +340,11 @@ RpcServer::~RpcServer() { Shutdown(std::chrono::milliseconds(0)); }
 void RpcServer::Adopt(UniqueFd fd) {
   StatusOr<kernel::PeerCredentials> creds = kernel::ReadPeerCredentials(fd.get());
   if (!creds.ok()) {
-    spdlog::warn("closing connection: {}", std::string(creds.status().message()));
+    impl_->RecordRefused(fd.get(), 0, creds.status());
     return;
   }
   if (Status s = impl_->connections->Register(fd.get(), *creds); !s.ok()) {
-    spdlog::warn("closing connection: {}", std::string(s.message()));
+    impl_->RecordRefused(fd.get(), creds->pid, s);
     return;
   }
   spdlog::debug("connection fd:{} pid={} uid={} gid={}", fd.get(), creds->pid,

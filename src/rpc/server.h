@@ -47,7 +47,10 @@ class RpcServer {
   ~RpcServer();
 
   // Registers `fd`'s credentials and serves it. A connection whose
-  // credentials cannot be read is closed and logged.
+  // credentials cannot be read is closed, logged, and is a failed
+  // authentication on the ledger (action "connection.accept", principal
+  // "unauthenticated", resource "connection:fd:N" or "connection:pid:P",
+  // rule id "authn", code UNAUTHENTICATED).
   void Adopt(UniqueFd fd);
 
   // Serves the daemon end of an agent's socketpair (O_NONBLOCK) as that

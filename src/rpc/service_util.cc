@@ -7,6 +7,16 @@
 
 namespace aikernel::rpc {
 
+kernel::Caller CallerOf(const grpc::ServerContext* ctx) {
+  kernel::Caller c{ctx->peer(), {}};
+  const auto& md = ctx->client_metadata();
+  for (auto [it, end] = md.equal_range("authorization"); it != end; ++it) {
+    if (!c.authorization.empty()) c.authorization += ", ";
+    c.authorization.append(it->second.data(), it->second.size());
+  }
+  return c;
+}
+
 void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
   ts->set_seconds(ns / 1'000'000'000);
   ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));

@@ -1,6 +1,6 @@
 // Helpers shared by the daemon's gRPC services (server.cc, memory_service.cc):
-// protobuf Timestamp/Duration <-> nanoseconds, and finishing a call with its
-// audit sequence. Pure functions; thread-safe.
+// the caller of a call, protobuf Timestamp/Duration <-> nanoseconds, and
+// finishing a call with its audit sequence. Pure functions; thread-safe.
 #pragma once
 
 #include <grpcpp/server_context.h>
@@ -19,6 +19,13 @@ namespace aikernel::rpc {
 
 // Trailing metadata key carrying a call's audit sequence.
 inline constexpr char kAuditSeqKey[] = "aikernel-audit-seq";
+
+// The caller of an incoming call as the kernel sees it: the connection
+// (ctx->peer()) and the credential the call presented in its
+// "authorization" metadata (several values are joined with ", ", which the
+// kernel refuses). Every service builds its CallRequest from this, so a
+// token presented on any call is checked (Kernel::Dispatch step 1).
+kernel::Caller CallerOf(const grpc::ServerContext* ctx);
 
 void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts);
 void SetDuration(int64_t ns, google::protobuf::Duration* d);

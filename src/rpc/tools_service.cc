@@ -67,7 +67,7 @@ class ToolsService final : public pb::Tools::Service {
 
   grpc::Status ListTools(grpc::ServerContext* ctx, const pb::ListToolsRequest* req,
                          pb::ListToolsResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kToolList, "node:" + k_->node(), req};
+    CallRequest call{CallerOf(ctx), Syscall::kToolList, "node:" + k_->node(), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(tools::Registry * reg, k_->Tools());
       for (const auto& t : reg->List()) {
@@ -79,7 +79,7 @@ class ToolsService final : public pb::Tools::Service {
 
   grpc::Status DescribeTool(grpc::ServerContext* ctx, const pb::DescribeToolRequest* req,
                             pb::DescribeToolResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kToolDescribe, ToolResource(req->name()), req};
+    CallRequest call{CallerOf(ctx), Syscall::kToolDescribe, ToolResource(req->name()), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(tools::Registry * reg, k_->Tools());
       AIK_ASSIGN_OR_RETURN(tools::Resolved r, reg->Find(req->name()));
@@ -90,7 +90,7 @@ class ToolsService final : public pb::Tools::Service {
 
   grpc::Status AcceptTool(grpc::ServerContext* ctx, const pb::AcceptToolRequest* req,
                           pb::AcceptToolResponse* resp) override {
-    CallRequest call{ctx->peer(), Syscall::kToolAccept, ToolResource(req->name()), req};
+    CallRequest call{CallerOf(ctx), Syscall::kToolAccept, ToolResource(req->name()), req};
     return Finish(ctx, k_->Dispatch(call, [&](const Principal&) -> Status {
       AIK_ASSIGN_OR_RETURN(tools::Registry * reg, k_->Tools());
       AIK_RETURN_IF_ERROR(reg->Accept(req->name()));
@@ -155,7 +155,7 @@ kernel::CallResult DispatchToolCall(kernel::Kernel* k, grpc::ServerContext* ctx,
   tools::Resolved tool;
   std::vector<std::string> annotations = origin.annotations;
 
-  CallRequest call{ctx->peer(), origin.syscall, resource, &digested};
+  CallRequest call{CallerOf(ctx), origin.syscall, resource, &digested};
   call.act_as = req->as_agent();
   call.authenticated = origin.authenticated;
   call.correlation = origin.correlation;

@@ -58,6 +58,7 @@ class Client::Impl {
   void Prepare(grpc::ClientContext& ctx, const CallOptions& call) const {
     std::chrono::milliseconds t = EffectiveTimeout(call);
     if (t.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + t);
+    if (!call.bearer_token.empty()) ctx.AddMetadata("authorization", "Bearer " + call.bearer_token);
   }
 
   // Maps a failed call to a Status that names the cause (client.cc).

@@ -84,6 +84,7 @@ Result<JwtValidation> Client::ValidateJWTSVID(std::string_view token, std::strin
                              r.valid = m.valid();
                              r.reason = m.reason();
                              r.spiffe_id = m.spiffe_id();
+                             r.subject_is_caller = m.subject_is_caller();
                              r.instance_id = m.instance_id();
                              r.audiences.assign(m.audiences().begin(), m.audiences().end());
                              r.jti = m.jti();

@@ -16,6 +16,13 @@
 //   svid              FetchX509SVID (prints the certificate between
 //                     "cert-begin"/"cert-end") and FetchJWTSVID for "svc"
 //                     (prints "jwt <token>"); then wait for SIGTERM
+//   jwt AUD           FetchJWTSVID for AUD: "jwt <token>", "jwt-done"; wait
+//   present AUD TOKEN presents TOKEN (another's) as its own on Whoami:
+//                     "foreign=<code> <message>"; then its own JWT-SVID for
+//                     AUD: "own=<code> <id>"; then none: "plain=<code> <id>";
+//                     ValidateJWTSVID of TOKEN and of its own:
+//                     "validate-foreign valid=<0|1> sub=<id> is_caller=<0|1>",
+//                     "validate-own ..."; "present-done"; wait for SIGTERM
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -111,6 +118,50 @@ int main(int argc, char** argv) {
       std::printf("jwt %s\n", j->token.c_str());
     }
     std::printf("svid-done\n");
+    WaitForTerm();
+    return 0;
+  }
+  if (mode == "jwt" || mode == "present") {
+    auto c = aikernel::Client::Connect({});
+    if (!c.ok()) {
+      std::printf("connect-error %s\n", c.status().ToString().c_str());
+      return 2;
+    }
+    const std::string aud = argc > 2 ? argv[2] : "svc";
+    auto own = (*c)->FetchJWTSVID({aud});
+    if (!own.ok()) {
+      std::printf("jwt-error %s\n", own.status().ToString().c_str());
+      return 2;
+    }
+    if (mode == "jwt") {
+      std::printf("jwt %s\njwt-done\n", own->token.c_str());
+      WaitForTerm();
+      return 0;
+    }
+    const std::string foreign = argc > 3 ? argv[3] : "";
+    auto whoami_with = [&](const char* label, const std::string& token) {
+      aikernel::CallOptions o;
+      o.bearer_token = token;
+      auto me = (*c)->Whoami(o);
+      std::printf("%s=%s %s\n", label,
+                  me.ok() ? "OK" : aikernel::StatusCodeName(me.status().code()),
+                  me.ok() ? me->principal.id.c_str() : me.status().message().c_str());
+    };
+    whoami_with("foreign", foreign);
+    whoami_with("own", own->token);
+    whoami_with("plain", "");
+    auto validate = [&](const char* label, const std::string& token) {
+      auto v = (*c)->ValidateJWTSVID(token, aud);
+      if (!v.ok()) {
+        std::printf("%s-error %s\n", label, v.status().ToString().c_str());
+        return;
+      }
+      std::printf("%s valid=%d sub=%s is_caller=%d\n", label, v->valid ? 1 : 0,
+                  v->spiffe_id.c_str(), v->subject_is_caller ? 1 : 0);
+    };
+    validate("validate-foreign", foreign);
+    validate("validate-own", own->token);
+    std::printf("present-done\n");
     WaitForTerm();
     return 0;
   }

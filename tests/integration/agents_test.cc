@@ -829,5 +829,111 @@ TEST_F(AgentsTest, ADeadAgentsPidComingBackGetsNoneOfItsIdentity) {
                << "tests/kernel/identity_calls_test.cc checks the same at the kernel level)";
 }
 
+// Issue 4, item 7: agent A presenting agent B's token as its own identity
+// on this node is refused. The token travels the way a leaked one would
+// (B prints it, the test hands it to A on its command line); A presents it
+// in the call's "authorization" metadata. The connection's kernel-bound
+// identity is what counts: the call is UNAUTHENTICATED, audited under A with
+// the token's subject, and not executed; A's own token is accepted and
+// changes nothing. ValidateJWTSVID still tells a relying party B's token is
+// valid, naming B and saying it is not the caller. An operator process
+// presenting B's token is refused the same way (a RotateCA that does not
+// rotate) and stays an operator.
+TEST_F(AgentsTest, AnAgentPresentingAnothersTokenIsRefusedAndAudited) {
+  StartDaemon();
+  const std::string node_aud = "spiffe://it-node/node";
+  const std::string a_id = "spiffe://it-node/agent/ant", b_id = "spiffe://it-node/agent/bee";
+  ASSERT_EQ(Run("bee", {}, {"jwt", node_aud}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("bee", "jwt-done"));
+  std::string log = Logs("bee");
+  size_t jp = log.find("jwt ");
+  ASSERT_NE(jp, std::string::npos) << log;
+  const std::string b_token = log.substr(jp + 4, log.find('\n', jp) - jp - 4);
+
+  ASSERT_EQ(Run("ant", {}, {"present", node_aud, b_token}).exit_code, 0);
+  ASSERT_TRUE(WaitLog("ant", "present-done"));
+  log = Logs("ant");
+  const std::string a_instance = Inspect("ant")["instance"]["id"];
+  const std::string a_principal = "agent:" + a_id + "#" + a_instance;
+  EXPECT_NE(log.find("foreign=UNAUTHENTICATED token subject " + b_id +
+                     " is not this connection's identity " + a_id),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("own=OK " + a_principal + "\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("plain=OK " + a_principal + "\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("validate-foreign valid=1 sub=" + b_id + " is_caller=0\n"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("validate-own valid=1 sub=" + a_id + " is_caller=1\n"), std::string::npos)
+      << log;
+
+  // An operator process (not spawned) presenting B's token.
+  auto c = ConnectTo(*daemon_);
+  ASSERT_NE(c, nullptr);
+  auto kid_before = c->FetchTrustBundle();
+  ASSERT_TRUE(kid_before.ok()) << kid_before.status().ToString();
+  CallOptions with_b;
+  with_b.bearer_token = b_token;
+  auto rot = c->RotateCA(with_b);
+  ASSERT_FALSE(rot.ok());
+  EXPECT_EQ(rot.status().code(), StatusCode::kUnauthenticated) << rot.status().ToString();
+  EXPECT_NE(rot.status().message().find("token subject " + b_id +
+                                        " is not this connection's identity operator:0"),
+            std::string::npos)
+      << rot.status().ToString();
+  auto kid_after = c->FetchTrustBundle();
+  ASSERT_TRUE(kid_after.ok());
+  ASSERT_FALSE(kid_after->cas.empty());
+  EXPECT_EQ(kid_after->cas[0].kid, kid_before->cas[0].kid) << "the refused call did not run";
+  auto me = c->Whoami();
+  ASSERT_TRUE(me.ok()) << me.status().ToString();
+  EXPECT_EQ(me->principal.kind, PrincipalKind::kOperator);
+  EXPECT_TRUE(me->principal.spiffe_id.empty());
+  // A tampered token: refused, named.
+  CallOptions tampered;
+  tampered.bearer_token = b_token + "x";
+  auto garbage = c->Whoami(tampered);
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(garbage.status().message().find("bearer token refused: bad signature"),
+            std::string::npos)
+      << garbage.status().ToString();
+
+  // Every refusal is a failed authentication on the ledger, under the
+  // connection's principal, with the token's subject when it was genuine.
+  std::vector<AuditRecord> whoami = RecordsOf(*c, "kernel.whoami");
+  auto refused = [&](const std::string& principal) {
+    int n = 0;
+    for (const AuditRecord& r : whoami) {
+      if (r.principal == principal && r.decision == Decision::kDeny &&
+          r.code == static_cast<int>(StatusCode::kUnauthenticated)) {
+        EXPECT_EQ(r.rule_ids.at(0), "authn");
+        EXPECT_EQ(r.rule_ids.at(1), "authn:bearer");
+        ++n;
+      }
+    }
+    return n;
+  };
+  EXPECT_EQ(refused(a_principal), 1);
+  EXPECT_EQ(refused("operator:0"), 1) << "the tampered token";
+  bool a_foreign = false;
+  for (const AuditRecord& r : whoami) {
+    if (r.principal == a_principal && r.decision == Decision::kDeny) {
+      a_foreign = r.rule_ids == std::vector<std::string>{"authn", "authn:bearer",
+                                                          "bearer-sub:" + b_id};
+    }
+  }
+  EXPECT_TRUE(a_foreign) << "A's refusal names B's token";
+  int a_allowed = 0;
+  for (const AuditRecord& r : whoami) a_allowed += r.principal == a_principal && r.code == 0;
+  EXPECT_EQ(a_allowed, 2) << "its own token and no token";
+  std::vector<AuditRecord> rotations = RecordsOf(*c, "identity.rotate_ca");
+  ASSERT_EQ(rotations.size(), 1u);
+  EXPECT_EQ(rotations[0].principal, "operator:0");
+  EXPECT_EQ(rotations[0].decision, Decision::kDeny);
+  EXPECT_EQ(rotations[0].rule_ids,
+            (std::vector<std::string>{"authn", "authn:bearer", "bearer-sub:" + b_id}));
+}
+
 }  // namespace
 }  // namespace aikernel::testing

@@ -23,6 +23,7 @@
 #include "kernel/cedar_authorizer.h"
 #include "kernel/identity_calls.h"
 #include "kernel/kernel.h"
+#include "rpc/server.h"
 #include "sandbox/sandbox.h"
 
 namespace aikernel::kernel {
@@ -92,6 +93,7 @@ class IdentityCallsTest : public ::testing::Test {
     deps.authorizer = &authz;
     deps.sink = &sink;
     deps.clock = &kclock;
+    deps.identity = calls.get();
     kernel = std::make_unique<Kernel>(KernelInfo{"node-a", "0", "", "", "", "full"}, deps);
   }
 
@@ -335,14 +337,139 @@ TEST_F(IdentityCallsTest, EndInstanceClosesTheConnectionAndRevokesAtOnce) {
 
   identity::X509Svid svid;
   CallResult r = FetchX509(peer, &svid);
+  // A call still arriving on it is a failed authentication naming whose
+  // connection it was.
   EXPECT_EQ(r.status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(r.status.message().find(std::string("was agent:") + kAgentA + "#i-1's and is revoked"),
+            std::string::npos)
+      << r.status;
   EXPECT_EQ(Last().principal, "unauthenticated");
-  EXPECT_EQ(Last().rule_ids, std::vector<std::string>{"authn"});
+  EXPECT_EQ(Last().decision, audit::Decision::kDeny);
+  EXPECT_EQ(Last().code, static_cast<int32_t>(absl::StatusCode::kUnauthenticated));
+  EXPECT_EQ(Last().rule_ids,
+            (std::vector<std::string>{"authn", std::string("revoked:agent:") + kAgentA + "#i-1"}));
   EXPECT_EQ(Validate(pb, jwt.token, "svc").rfind("revoked:", 0), 0u);
   // The other agent's connection is untouched.
   ASSERT_EQ(fcntl(other.client.get(), F_SETFL, O_NONBLOCK), 0);
   EXPECT_EQ(read(other.client.get(), &byte, 1), -1);
   EXPECT_EQ(errno, EAGAIN);
+}
+
+// A call that presents a token ("authorization: Bearer <JWT-SVID>") is
+// still the connection's: the token must be the connection's own, or the
+// call is a failed authentication, audited under the connection's
+// principal, and does not run.
+TEST_F(IdentityCallsTest, APresentedTokenMustBeTheConnectionsOwn) {
+  Conn a = Pair(), b = Pair(), a2 = Pair(), op = Pair();
+  const std::string pa = RegisterAgent(a, kAgentA, "i-1");
+  const std::string pb = RegisterAgent(b, kAgentB, "i-7");
+  const std::string pa2 = RegisterAgent(a2, kAgentA, "i-2");  // a later instance of A
+  const std::string pop = RegisterSocket(op);                 // this test process
+  const std::string node = calls->NodeSpiffeId();
+  EXPECT_EQ(node, std::string("spiffe://") + kTd + "/node");
+  identity::JwtSvid ta, tb, ta_svc;
+  ASSERT_TRUE(FetchJwt(pa, {node}, &ta).status.ok());
+  ASSERT_TRUE(FetchJwt(pb, {node}, &tb).status.ok());
+  ASSERT_TRUE(FetchJwt(pa, {"svc"}, &ta_svc).status.ok());
+
+  int ran = 0;
+  auto whoami = [&](const std::string& peer, const std::string& authorization) {
+    v1::FetchJWTSVIDRequest req;
+    CallRequest call{Caller{peer, authorization}, Syscall::kWhoami, "node:node-a", &req};
+    return kernel->Dispatch(call, [&](const Principal&) {
+      ++ran;
+      return absl::OkStatus();
+    });
+  };
+  auto refused = [&](const std::string& peer, const std::string& authorization,
+                     const std::string& message) {
+    const int before = ran;
+    CallResult r = whoami(peer, authorization);
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kUnauthenticated) << r.status;
+    EXPECT_NE(r.status.message().find(message), std::string::npos) << r.status;
+    EXPECT_EQ(ran, before) << "a refused call does not run";
+    EXPECT_EQ(Last().decision, audit::Decision::kDeny);
+    EXPECT_EQ(Last().code, static_cast<int32_t>(absl::StatusCode::kUnauthenticated));
+    EXPECT_EQ(Last().rule_ids.at(0), "authn");
+    EXPECT_EQ(Last().rule_ids.at(1), "authn:bearer");
+  };
+
+  // A presenting B's token.
+  refused(pa, "Bearer " + tb.token,
+          std::string("token subject ") + kAgentB + " is not this connection's identity " +
+              kAgentA);
+  EXPECT_EQ(Last().principal, std::string("agent:") + kAgentA + "#i-1");
+  EXPECT_EQ(Last().rule_ids, (std::vector<std::string>{"authn", "authn:bearer",
+                                                       std::string("bearer-sub:") + kAgentB}));
+  // A process the daemon did not spawn presenting A's token.
+  refused(pop, "Bearer " + ta.token,
+          std::string("token subject ") + kAgentA + " is not this connection's identity " +
+              table.Authenticate(pop)->Id());
+  EXPECT_EQ(Last().principal, table.Authenticate(pop)->Id());
+  // A later instance of A presenting the earlier instance's token.
+  refused(pa2, "Bearer " + ta.token,
+          "token instance i-1 of " + std::string(kAgentA) + " is not this connection's instance i-2");
+  // Tokens this node does not accept as identity, and headers that are not one token.
+  refused(pa, "Bearer " + ta_svc.token, "authorization: bearer token refused: wrong audience:");
+  EXPECT_EQ(Last().rule_ids, (std::vector<std::string>{"authn", "authn:bearer"}))
+      << "the subject is named only for a token this node validated";
+  refused(pa, "Bearer " + ta.token + "x", "authorization: bearer token refused: bad signature:");
+  refused(pa, "Basic YTpi", "authorization: only 'Bearer <JWT-SVID>' is accepted");
+  refused(pa, "Bearer " + ta.token + ", Bearer " + ta.token,
+          "authorization: more than one credential presented");
+
+  // A's own token: accepted, and it changes nothing.
+  const int before = ran;
+  CallResult ok = whoami(pa, "bearer " + ta.token);
+  EXPECT_TRUE(ok.status.ok()) << ok.status;
+  EXPECT_EQ(ran, before + 1);
+  EXPECT_EQ(Last().principal, std::string("agent:") + kAgentA + "#i-1");
+  EXPECT_EQ(Last().decision, audit::Decision::kAllow);
+
+  // After A's instance ends its own token is revoked, and its connection too.
+  calls->EndInstance(kAgentA, "i-1");
+  CallResult gone = whoami(pa2, "Bearer " + ta.token);
+  EXPECT_EQ(gone.status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(gone.status.message().find("bearer token refused: revoked:"), std::string::npos)
+      << gone.status;
+
+  // A kernel without identity accepts no token.
+  KernelDeps deps;
+  deps.connections = &table;
+  deps.authorizer = &authz;
+  deps.sink = &sink;
+  Kernel bare(KernelInfo{"node-a", "0", "", "", "", "full"}, deps);
+  CallRequest call{Caller{pb, "Bearer " + tb.token}, Syscall::kWhoami, "node:node-a"};
+  CallResult r = bare.Dispatch(call, [](const Principal&) { return absl::OkStatus(); });
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(r.status.message().find("identity is not enabled"), std::string::npos) << r.status;
+}
+
+// A connection the daemon accepted but could not authenticate (its peer
+// credentials cannot be read: here, not a socket at all) is closed, and the
+// failed authentication is a ledger record.
+TEST_F(IdentityCallsTest, AConnectionWhoseCredentialsCannotBeReadIsAFailedAuthentication) {
+  auto server = rpc::RpcServer::Start(kernel.get(), &table, rpc::ServerOptions{});
+  ASSERT_TRUE(server.ok()) << server.status();
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+  UniqueFd writer(p[1]);
+  const std::string resource = "connection:fd:" + std::to_string(p[0]);
+  const size_t before = sink.records.size();
+  (*server)->Adopt(UniqueFd(p[0]));
+  ASSERT_EQ(sink.records.size(), before + 1);
+  EXPECT_EQ(Last().principal, "unauthenticated");
+  EXPECT_EQ(Last().action, "connection.accept");
+  EXPECT_EQ(Last().resource, resource);
+  EXPECT_EQ(Last().decision, audit::Decision::kDeny);
+  EXPECT_EQ(Last().rule_ids, std::vector<std::string>{"authn"});
+  EXPECT_EQ(Last().code, static_cast<int32_t>(absl::StatusCode::kUnauthenticated));
+  EXPECT_EQ(Last().node, "node-a");
+  // The fd was closed, not handed to gRPC: the pipe has no reader now.
+  signal(SIGPIPE, SIG_IGN);
+  EXPECT_EQ(write(writer.get(), "x", 1), -1);
+  EXPECT_EQ(errno, EPIPE);
+  (*server)->Shutdown(std::chrono::milliseconds(0));
 }
 
 TEST_F(IdentityCallsTest, RemoveAgentRevokesEverythingIssuedToItsSpiffeIdSoFar) {
