@@ -1,242 +1,197 @@
 // bench_identity_daemon: JWT-SVID issue and validate, and X.509-SVID issue,
-// per second through the governed path: a gRPC client (generated stub, as
-// the SDK uses) -> gRPC over a Unix
-// socketpair -> the Identity service -> Kernel::Dispatch (authenticate,
-// authorize, execute, audit) -> the node CA, with every call's record made
-// durable in a real audit ledger (synchronous = full, then normal) before
-// the reply. This is the daemon's own stack assembled in-process, because
-// issuing needs an agent principal, which only the daemon's supervisor can
-// bind to a connection (ConnectionTable::RegisterAgent on the daemon end
-// of a socketpair); here the bench does that itself. The library figures
-// (bench_identity) are the peer: the difference is the governed path.
-// Prints figures; asserts nothing.
+// per second through a real aikerneld, next to the same operations at the
+// library (identity::NodeCA in this process) measured in the same run.
+//
+// Through the daemon means what an agent gets: this binary starts aikerneld
+// (bench/common/bench_daemon.h; the shipped policy set, audit synchronous
+// full and then normal), runs itself as an agent (Admin.RunAgent, so the
+// kernel spawns it confined and binds its SPIFFE ID to the socketpair), and
+// in agent mode calls Identity.FetchJWTSVID / ValidateJWTSVID /
+// FetchX509SVID over AIKERNEL_FD on 1 and 2 threads: SDK, gRPC,
+// Kernel::Dispatch (authenticate, Cedar, execute, audit record durable
+// before each reply), the CA. The agent prints its figures to stdout (its
+// log), which the bench reads back. Prints figures and the ratio
+// daemon/library; asserts nothing. Needs root (aikerneld spawns agents).
 //
 //   bench_identity_daemon [--seconds S]
-#include <fcntl.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/create_channel_posix.h>
-#include <grpcpp/server_posix.h>
+#include "aikernel/client.h"
+#include "common/bench_daemon.h"
+#include "identity/ops.h"
 
-#include "aikernel/v1/identity.grpc.pb.h"
-#include "audit/ledger.h"
-#include "identity/ca.h"
-#include "identity/node_key.h"
-#include "identity/revocation.h"
-#include "kernel/cedar_authorizer.h"
-#include "kernel/connection_table.h"
-#include "kernel/identity_calls.h"
-#include "kernel/kernel.h"
-#include "rpc/identity_service.h"
-#include "rpc/server.h"
-
-using namespace aikernel;
-using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using aikernel::bench::Cell;
+using aikernel::bench::DieWith;
+using aikernel::bench::Figures;
+using aikernel::bench::kOps;
+using aikernel::bench::kThreads;
+using aikernel::bench::Run;
 
 namespace {
 
-double Measure(int threads, double seconds, const std::function<bool(int)>& op,
-               uint64_t* failures_out) {
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> total{0}, failures{0};
-  std::vector<std::thread> pool;
-  const auto start = SteadyClock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        if (!op(t)) failures.fetch_add(1);
-        ++n;
-      }
-      total.fetch_add(n);
-    });
+// Agent mode: the calls over the kernel connection the daemon gave us.
+int AgentMain(double seconds) {
+  auto c = aikernel::Client::Connect({});
+  if (!c.ok()) {
+    std::printf("connect-error %s\n", c.status().ToString().c_str());
+    return 2;
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  *failures_out += failures.load();
-  return static_cast<double>(total.load()) / elapsed;
+  aikernel::Client& client = **c;
+  auto tok = client.FetchJWTSVID({"bench"});
+  if (!tok.ok()) {
+    std::printf("fetch-error %s\n", tok.status().ToString().c_str());
+    return 3;
+  }
+  const std::string token = tok->token;
+  auto cells = Run(seconds, [&](int i, int, uint64_t) -> std::string {
+    if (i == 0) {
+      auto r = client.FetchJWTSVID({"bench"});
+      return r.ok() ? "" : r.status().ToString();
+    }
+    if (i == 1) {
+      auto r = client.ValidateJWTSVID(token, "bench");
+      return !r.ok() ? r.status().ToString() : r->valid ? "" : r->reason;
+    }
+    auto r = client.FetchX509SVID();
+    return r.ok() ? "" : r.status().ToString();
+  });
+  for (const auto& [name, by_threads] : cells) {
+    for (const auto& [t, cell] : by_threads) {
+      std::printf("row|%s|%d|%.1f|%.3f|%.3f|%llu|%s\n", name.c_str(), t, cell.rate, cell.p50,
+                  cell.p99, static_cast<unsigned long long>(cell.errors),
+                  cell.first_error.c_str());
+    }
+  }
+  std::printf("bench-done\n");
+  std::fflush(stdout);
+  return 0;
 }
 
-struct Stack {
-  std::string dir;
-  std::unique_ptr<identity::NodeKey> key;
-  identity::RevocationList revocations;
-  std::unique_ptr<identity::NodeCA> ca;
-  std::unique_ptr<audit::Ledger> ledger;
-  kernel::ConnectionTable table;
-  kernel::CedarAuthorizer authz;
-  std::unique_ptr<kernel::Kernel> kernel;
-  std::unique_ptr<kernel::IdentityCalls> calls;
-  rpc::ServicePtr service{nullptr, nullptr};
-  std::unique_ptr<grpc::Server> server;
+// The agent's rows from its log.
+Figures Parse(const std::string& log) {
+  Figures out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("row|", 0) != 0) continue;
+    std::vector<std::string> f;
+    std::stringstream ls(line.substr(4));
+    for (std::string x; std::getline(ls, x, '|');) f.push_back(x);
+    if (f.size() < 6) continue;
+    Cell c;
+    c.rate = std::atof(f[2].c_str());
+    c.p50 = std::atof(f[3].c_str());
+    c.p99 = std::atof(f[4].c_str());
+    c.errors = std::strtoull(f[5].c_str(), nullptr, 10);
+    if (f.size() > 6) c.first_error = f[6];
+    out[f[0]][std::atoi(f[1].c_str())] = c;
+  }
+  return out;
+}
 
-  bool Open(const std::string& d, audit::Synchronous sync) {
-    dir = d;
-    auto k = identity::NodeKey::LoadOrCreate(dir + "/keys");
-    if (!k.ok()) return Fail("node key", k.status());
-    key = std::move(*k);
-    identity::NodeCA::Options o;
-    o.keys_dir = dir + "/keys";
-    o.trust_domain = "bench.example";
-    o.revocations = &revocations;
-    auto c = identity::NodeCA::Open(o);
-    if (!c.ok()) return Fail("CA", c.status());
-    ca = std::move(*c);
-    audit::LedgerOptions lo;
-    lo.path = dir + "/audit.db";
-    lo.synchronous = sync;
-    auto l = audit::Ledger::Open(lo, key.get());
-    if (!l.ok()) return Fail("ledger", l.status());
-    ledger = std::move(*l);
-    calls = std::make_unique<kernel::IdentityCalls>(ca.get(), &revocations, &table,
-                                                    kernel::IdentitySettings{});
-    // The shipped policy set, as the daemon runs it.
-    auto store = policy::LoadPolicyStore(AIK_SOURCE_DIR "/config", kernel::kBuiltinPolicies);
-    if (!store.ok()) return Fail("policy", store.status());
-    authz.Install(*store);
-    kernel::KernelDeps deps;
-    deps.identity = calls.get();
-    deps.connections = &table;
-    deps.authorizer = &authz;
-    deps.sink = ledger.get();
-    deps.ledger = ledger.get();
-    kernel = std::make_unique<kernel::Kernel>(
-        kernel::KernelInfo{"bench", "0", "", dir, lo.path, "full"}, deps);
-    service = rpc::MakeIdentityService(kernel.get());
-    grpc::ServerBuilder b;
-    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-    b.RegisterService(service.get());
-    server = b.BuildAndStart();
-    return server != nullptr;
-  }
-  static bool Fail(const char* what, const absl::Status& s) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
-    return false;
-  }
-  // An agent connection, as the supervisor makes one.
-  std::unique_ptr<v1::Identity::Stub> AgentClient(int n) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return nullptr;
-    kernel::AgentIdentity a;
-    a.name = "worker" + std::to_string(n);
-    a.instance_id = "i-" + std::to_string(n);
-    a.spiffe_id = "spiffe://bench.example/agent/" + a.name;
-    a.pid = getpid();
-    a.uid = 65534;
-    a.gid = 65534;
-    if (!table.RegisterAgent(sv[0], a).ok()) return nullptr;
-    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
-    grpc::AddInsecureChannelFromFd(server.get(), sv[0]);
-    return v1::Identity::NewStub(grpc::CreateInsecureChannelFromFd("bench", sv[1]));
-  }
-  void Close() {
-    server->Shutdown(std::chrono::system_clock::now());
-    server->Wait();
-    ledger->Close();
-  }
-};
+std::string Load() {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f %.2f %.2f", l[0], l[1], l[2]);
+  return buf;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = 2;
+  bool agent = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--agent")) {
+      agent = true;
     } else {
       std::fprintf(stderr, "usage: %s [--seconds S]\n", argv[0]);
       return 2;
     }
   }
-  std::printf("identity through the governed path (SDK -> gRPC socketpair -> Kernel::Dispatch "
-              "-> CA; audit record durable before each reply), %.1f s per cell\n",
-              seconds);
-  std::printf("%-10s %-30s %14s %14s\n", "audit", "operation", "1 thread /s", "2 threads /s");
-  for (audit::Synchronous sync : {audit::Synchronous::kFull, audit::Synchronous::kNormal}) {
-    char tmpl[] = "/tmp/aik-bench-idd-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return 1;
-    Stack s;
-    if (!s.Open(tmpl, sync)) return 1;
-    std::vector<std::unique_ptr<v1::Identity::Stub>> clients;
-    for (int t = 0; t < 2; ++t) {
-      clients.push_back(s.AgentClient(t));
-      if (!clients.back()) {
-        std::fprintf(stderr, "cannot make an agent connection\n");
-        return 1;
+  if (agent) return AgentMain(seconds);
+  if (geteuid() != 0) DieWith("needs root (aikerneld spawns confined agents)");
+  char tmpl[] = "/tmp/aik-bench-idd-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) DieWith("mkdtemp");
+  const std::string dir = tmpl;
+  chmod(dir.c_str(), 0755);  // agents (uid 65534) reach their workdirs below
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+
+  std::printf("bench_identity_daemon: %.1f s per cell; load average at start %s\n", seconds,
+              Load().c_str());
+  std::printf("%-7s %-18s %3s %12s %9s %9s %12s %8s\n", "audit", "operation", "thr",
+              "daemon /s", "p50 ms", "p99 ms", "library /s", "ratio");
+  for (const char* sync : {"full", "normal"}) {
+    const std::string ddir = dir + "/" + sync;
+    Figures through;
+    {
+      aikernel::bench::BenchDaemon d(
+          AIK_AIKERNELD_PATH, ddir,
+          "[node]\nname = \"bench\"\n[daemon]\nlogs_dir = \"" + ddir + "/logs\"\n[audit]\n"
+          "synchronous = \"" + std::string(sync) + "\"\n",
+          {"--policy-dir", AIK_SOURCE_DIR "/config"});
+      aikernel::ClientOptions o;
+      o.socket_path = d.socket();
+      o.default_timeout = 60s;
+      auto c = aikernel::Client::Connect(o);
+      if (!c.ok()) DieWith("connect: " + c.status().ToString());
+      aikernel::AgentSpec spec;
+      spec.name = "idbench";
+      spec.command = self;
+      char secs[32];
+      std::snprintf(secs, sizeof(secs), "%g", seconds);
+      spec.args = {"--agent", "--seconds", secs};
+      auto r = (*c)->RunAgent(spec);
+      if (!r.ok()) DieWith("RunAgent: " + r.status().ToString());
+      // Follow its log until it says it is done (or the stream ends).
+      std::string log;
+      aikernel::AgentLogOptions lo;
+      lo.follow = true;
+      auto lr = (*c)->AgentLogs(
+          "idbench", lo,
+          [&](std::string_view data) {
+            log.append(data);
+            return log.find("bench-done") == std::string::npos &&
+                   log.find("-error") == std::string::npos;
+          },
+          {.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 20000) + 120000)});
+      if (!lr.ok()) DieWith("AgentLogs: " + lr.status().ToString() + "\n" + log);
+      if (log.find("bench-done") == std::string::npos) DieWith("the agent failed:\n" + log);
+      through = Parse(log);
+    }
+    // The library peer, right after, on the same (idle) machine state.
+    auto lib = aikernel::bench::LibraryFigures(ddir, seconds);
+    for (const char* op : kOps) {
+      for (int t : kThreads) {
+        const Cell& a = through[op][t];
+        const Cell& b = lib[op][t];
+        std::printf("%-7s %-18s %3d %12.0f %9.3f %9.3f %12.0f %7.2fx\n", sync, op, t, a.rate,
+                    a.p50, a.p99, b.rate, b.rate > 0 ? a.rate / b.rate : 0.0);
+        if (a.errors) {
+          std::printf("        (%llu failed: %s)\n", static_cast<unsigned long long>(a.errors),
+                      a.first_error.c_str());
+        }
       }
     }
-    // Tokens to validate, one per thread, for audience "svc".
-    std::vector<std::string> tokens;
-    for (auto& c : clients) {
-      grpc::ClientContext ctx;
-      v1::FetchJWTSVIDRequest req;
-      req.add_audiences("svc");
-      v1::FetchJWTSVIDResponse resp;
-      grpc::Status st = c->FetchJWTSVID(&ctx, req, &resp);
-      if (!st.ok()) {
-        std::fprintf(stderr, "FetchJWTSVID: %s\n", st.error_message().c_str());
-        return 1;
-      }
-      tokens.push_back(resp.svid().token());
-    }
-    uint64_t failures = 0;
-    struct Row {
-      const char* name;
-      std::function<bool(int)> op;
-    } rows[] = {
-        {"JWT-SVID issue (FetchJWTSVID)",
-         [&](int t) {
-           grpc::ClientContext ctx;
-           v1::FetchJWTSVIDRequest req;
-           req.add_audiences("svc");
-           v1::FetchJWTSVIDResponse resp;
-           return clients[t]->FetchJWTSVID(&ctx, req, &resp).ok();
-         }},
-        {"JWT-SVID validate (Validate)",
-         [&](int t) {
-           grpc::ClientContext ctx;
-           v1::ValidateJWTSVIDRequest req;
-           req.set_token(tokens[t]);
-           req.set_audience("svc");
-           v1::ValidateJWTSVIDResponse resp;
-           return clients[t]->ValidateJWTSVID(&ctx, req, &resp).ok() && resp.valid();
-         }},
-        {"X.509-SVID issue (FetchX509)",
-         [&](int t) {
-           grpc::ClientContext ctx;
-           v1::FetchX509SVIDRequest req;
-           v1::FetchX509SVIDResponse resp;
-           return clients[t]->FetchX509SVID(&ctx, req, &resp).ok();
-         }},
-    };
-    for (const Row& row : rows) {
-      double one = Measure(1, seconds, row.op, &failures);
-      double two = Measure(2, seconds, row.op, &failures);
-      std::printf("%-10s %-30s %14.0f %14.0f\n",
-                  sync == audit::Synchronous::kFull ? "full" : "normal", row.name, one, two);
-    }
-    if (failures) std::printf("  (%llu calls failed)\n", static_cast<unsigned long long>(failures));
-    clients.clear();
-    s.Close();
-    std::error_code ec;
-    std::filesystem::remove_all(tmpl, ec);
+    std::fflush(stdout);
   }
+  std::printf("load average at end %s\n", Load().c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
   return 0;
 }
