@@ -110,6 +110,46 @@ TEST(Identity, BundleIsForOperatorsAndVerifiesSvidsWithOpenssl) {
   EXPECT_EQ(recs[1].rule_ids, std::vector<std::string>{"default-deny"});
 }
 
+// docs/identity.md's JWT recipe, run as written: scripts/verify-jwt-svid
+// (python3 standard library + the openssl CLI) with `aictl identity bundle
+// --jwks` accepts a JWT-SVID of this node and refuses a tampered one and
+// one for another audience.
+TEST(Identity, AJwtSvidVerifiesWithTheJwksPythonAndOpenssl) {
+  REQUIRE_ROOT();
+  TempDir tmp;
+  DaemonProcess d(tmp.path());
+  d.WriteConfig(NobodyCanConnect());
+  ASSERT_TRUE(d.Start());
+  CmdResult jwks = RunAictl({"--socket", d.socket(), "identity", "bundle", "--jwks"});
+  ASSERT_EQ(jwks.exit_code, 0) << jwks.Describe();
+  const std::string jwks_file = tmp.path() + "/jwks.json";
+  WriteFile(jwks_file, jwks.out);
+  auto ca = CopyOfDaemonCa(d, tmp, "it-node", NowS());
+  ASSERT_NE(ca, nullptr);
+  auto jwt = ca->IssueJWTSVID(identity::Subject{"spiffe://it-node/agent/alpha", "i-1"}, {"svc"},
+                              std::chrono::minutes(5));
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  auto verify = [&](const std::string& token, const std::string& aud) {
+    return RunCommand({"/bin/bash", "-c",
+                       "printf %s '" + token + "' | " AIK_SOURCE_DIR "/scripts/verify-jwt-svid '" +
+                           jwks_file + "' '" + aud + "'"});
+  };
+  CmdResult ok = verify(jwt->token, "svc");
+  EXPECT_EQ(ok.exit_code, 0) << ok.Describe();
+  EXPECT_EQ(ok.out, "spiffe://it-node/agent/alpha\n") << ok.Describe();
+  // The signature's first byte changed (its first base64url character
+  // carries 6 bits of it; the last one would be partly padding).
+  std::string tampered = jwt->token;
+  char& c = tampered[tampered.rfind('.') + 1];
+  c = c == 'A' ? 'B' : 'A';
+  CmdResult bad = verify(tampered, "svc");
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_EQ(bad.out.rfind("refused: bad signature", 0), 0u) << bad.Describe();
+  CmdResult other = verify(jwt->token, "elsewhere");
+  EXPECT_EQ(other.exit_code, 1) << other.Describe();
+  EXPECT_EQ(other.out.rfind("refused: wrong audience", 0), 0u) << other.Describe();
+}
+
 TEST(Identity, ProcessesTheDaemonDidNotSpawnAreNeverAgentsAndGetNoSvid) {
   REQUIRE_ROOT();
   TempDir tmp;
