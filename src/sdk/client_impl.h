@@ -129,25 +129,15 @@ class StreamCall {
   std::stop_callback<std::function<void()>> cancel_;
 };
 
-// One unary call on `stub`: context with deadline and stop, the RPC, the
-// error mapping. `fill` converts the response on success (memory.cc, msg.cc, identity.cc).
-template <typename Req, typename Resp, typename Out, typename Stub, typename Rpc,
-          typename Fill>
-Result<Out> UnaryCall(Client::Impl& impl, Stub* stub, const CallOptions& call, const Req& req,
-                      Rpc rpc, Fill fill) {
-  grpc::ClientContext ctx;
-  impl.Prepare(ctx, call);
-  std::stop_callback cancel(call.stop, [&ctx] { ctx.TryCancel(); });
-  Resp resp;
-  grpc::Status st = (stub->*rpc)(&ctx, req, &resp);
-  if (!st.ok()) return impl.FromGrpc(st, ctx, call);
-  Out out;
-  fill(resp, out);
-  out.audit_sequence = AuditSeqOf(ctx);
-  return out;
-}
-
 }  // namespace internal
 
 }  // namespace sdk
 }  // namespace aikernel
+
+// Inside a Client member function (it uses `impl_` and `call`): one unary
+// call of `Service`.`Method` on the Client's stub `stub`, its request and
+// response types deduced from the method (internal::Unary). Each service's
+// translation unit names its own stub with it.
+#define AIK_SDK_UNARY(stub, Service, Method, Out, req, fill)                          \
+  ::aikernel::sdk::internal::Unary<Out>(*impl_, call, *impl_->stub,                   \
+                                        &::aikernel::v1::Service::Stub::Method, req, fill)

@@ -36,9 +36,8 @@ TrustBundle FromProto(const pb::TrustBundleResponse& m) {
 
 }  // namespace
 
-#define AIK_IDENTITY_CALL(Method, Out, req, fill)                                     \
-  internal::UnaryCall<pb::Method##Request, pb::Method##Response, Out>(                 \
-      *impl_, impl_->identity.get(), call, req, &pb::Identity::Stub::Method, fill)
+#define AIK_IDENTITY_CALL(Method, Out, req, fill) \
+  AIK_SDK_UNARY(identity, Identity, Method, Out, req, fill)
 
 Result<X509Svid> Client::FetchX509SVID(const CallOptions& call) {
   return AIK_IDENTITY_CALL(FetchX509SVID, X509Svid, pb::FetchX509SVIDRequest(),

@@ -13,9 +13,8 @@ Result<McpServerList> Client::ListMcpServers(const CallOptions& call) {
   // The stub is cheap (it shares the channel); made per call so Impl does
   // not need to know this service.
   auto stub = pb::Mcp::NewStub(impl_->channel);
-  return internal::UnaryCall<pb::ListMcpServersRequest, pb::ListMcpServersResponse,
-                             McpServerList>(
-      *impl_, stub.get(), call, pb::ListMcpServersRequest(), &pb::Mcp::Stub::ListMcpServers,
+  return internal::Unary<McpServerList>(
+      *impl_, call, *stub, &pb::Mcp::Stub::ListMcpServers, pb::ListMcpServersRequest(),
       [](const pb::ListMcpServersResponse& resp, McpServerList& out) {
         for (const pb::McpServer& s : resp.servers()) {
           McpServerInfo i;

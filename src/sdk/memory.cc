@@ -73,9 +73,8 @@ MemoryNamespace FromProto(const pb::MemoryNamespace& m) {
 
 }  // namespace
 
-#define AIK_MEMORY_CALL(Method, Out, req, fill)                                          \
-  internal::UnaryCall<pb::Memory##Method##Request, pb::Memory##Method##Response, Out>(   \
-      *impl_, impl_->memory.get(), call, req, &pb::Memory::Stub::Method, fill)
+#define AIK_MEMORY_CALL(Method, Out, req, fill) \
+  AIK_SDK_UNARY(memory, Memory, Method, Out, req, fill)
 
 Result<MemoryEntryResult> Client::MemoryPut(std::string_view ns, std::string_view key,
                                             std::string_view value,

@@ -48,9 +48,7 @@ MsgOutboxEntry FromProto(const pb::OutboxEntry& e) {
 
 }  // namespace
 
-#define AIK_MSG_CALL(Method, Out, req, fill)                                          \
-  internal::UnaryCall<pb::Msg##Method##Request, pb::Msg##Method##Response, Out>(      \
-      *impl_, impl_->msg.get(), call, req, &pb::Msg::Stub::Method, fill)
+#define AIK_MSG_CALL(Method, Out, req, fill) AIK_SDK_UNARY(msg, Msg, Method, Out, req, fill)
 
 Result<MsgSendResult> Client::MsgSend(std::string_view to, std::string_view topic,
                                       std::string_view payload, const MsgSendOptions& options,
@@ -121,9 +119,8 @@ PeerInfo FromProto(const pb::PeerInfo& p) {
 
 }  // namespace
 
-#define AIK_FED_CALL(Method, ReqT, RespT, Out, req, fill)                            \
-  internal::UnaryCall<pb::ReqT, pb::RespT, Out>(*impl_, impl_->federation.get(), call, req, \
-                                                &pb::Federation::Stub::Method, fill)
+#define AIK_FED_CALL(Method, ReqT, RespT, Out, req, fill) \
+  AIK_SDK_UNARY(federation, Federation, Method, Out, req, fill)
 
 Result<NodeBundle> Client::FederationBundle(const CallOptions& call) {
   pb::FederationBundleRequest req;

@@ -10,48 +10,19 @@
 
 #include "kernel/cedar_authorizer.h"
 #include "kernel/identity_calls.h"
+#include "kernel/kernel_test_util.h"
 
 namespace aikernel::kernel {
 namespace {
 
-Principal Agent(const std::string& name) {
-  Principal p;
-  p.kind = Principal::Kind::kAgent;
-  p.uid = 65534;
-  p.spiffe_id = "spiffe://node-a/agent/" + name;
-  p.instance_id = "i-1";
-  p.agent_name = name;
-  return p;
-}
-Principal Kind(Principal::Kind k, uid_t uid) {
-  Principal p;
-  p.kind = k;
-  p.uid = uid;
-  return p;
-}
+using testutil::AgentPrincipal;
+using testutil::KindPrincipal;
 
 const Syscall kIdentitySyscalls[] = {Syscall::kIdentityFetchX509, Syscall::kIdentityFetchJwt,
                                      Syscall::kIdentityValidateJwt, Syscall::kIdentityBundle,
                                      Syscall::kIdentityRotateCa};
 
-class ShippedIdentityPolicy : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto s = policy::LoadPolicyStore(AIK_SOURCE_DIR "/config", kBuiltinPolicies);
-    ASSERT_TRUE(s.ok()) << s.status();
-    authz_.Install(*s);
-  }
-  Decision Decide(const Principal& p, Syscall s, const std::string& resource) const {
-    AuthzRequest r;
-    r.principal = &p;
-    r.call = &Describe(s);
-    r.resource = ParseResourceString(resource);
-    r.node = "node-a";
-    r.time_ns = 1'700'000'000'000'000'000;
-    return authz_.Decide(r);
-  }
-  CedarAuthorizer authz_;
-};
+class ShippedIdentityPolicy : public testutil::ShippedPolicyTest {};
 
 TEST(IdentitySyscallTable, RowsNameTheirActionAndMethod) {
   const char* actions[] = {"identity.fetch_x509", "identity.fetch_jwt", "identity.validate_jwt",
@@ -65,10 +36,10 @@ TEST(IdentitySyscallTable, RowsNameTheirActionAndMethod) {
     EXPECT_EQ(info.method, std::string("/aikernel.v1.Identity/") + methods[i]);
   }
   // The resources' ledger forms and their Cedar types.
-  ResourceRef r = ParseResourceString(IdentityCalls::FetchResource(Agent("web")));
+  ResourceRef r = ParseResourceString(IdentityCalls::FetchResource(AgentPrincipal("web")));
   EXPECT_EQ(r.type, "SpiffeId");
   EXPECT_EQ(r.id, "spiffe://node-a/agent/web");
-  EXPECT_EQ(IdentityCalls::FetchResource(Kind(Principal::Kind::kOperator, 0)), "spiffe-id:none");
+  EXPECT_EQ(IdentityCalls::FetchResource(KindPrincipal(Principal::Kind::kOperator, 0)), "spiffe-id:none");
   r = ParseResourceString("jwt-audience:svc");
   EXPECT_EQ(r.type, "JwtAudience");
   EXPECT_EQ(r.id, "svc");
@@ -86,9 +57,9 @@ struct Row {
 };
 
 TEST_F(ShippedIdentityPolicy, Table) {
-  const Principal alice = Agent("alice");
-  const Principal op = Kind(Principal::Kind::kOperator, 0);
-  const Principal user = Kind(Principal::Kind::kUser, 1000);
+  const Principal alice = AgentPrincipal("alice");
+  const Principal op = KindPrincipal(Principal::Kind::kOperator, 0);
+  const Principal user = KindPrincipal(Principal::Kind::kUser, 1000);
   const Principal anon = Principal::Anonymous();
   const std::map<std::string, const Principal*> who = {
       {"alice", &alice}, {"operator", &op}, {"user", &user}, {"anonymous", &anon}};
@@ -144,11 +115,11 @@ TEST_F(ShippedIdentityPolicy, Table) {
 TEST_F(ShippedIdentityPolicy, AnAgentsOwnIdentityIsTheOneTheKernelBound) {
   // A user whose fields claim a SPIFFE ID is still a user; an agent without
   // one has no identity attribute and gets nothing.
-  Principal user = Kind(Principal::Kind::kUser, 1000);
+  Principal user = KindPrincipal(Principal::Kind::kUser, 1000);
   user.spiffe_id = "spiffe://node-a/agent/alice";
   EXPECT_FALSE(Decide(user, Syscall::kIdentityFetchJwt,
                       IdentityCalls::FetchResource(user)).allow);
-  Principal nameless = Agent("x");
+  Principal nameless = AgentPrincipal("x");
   nameless.spiffe_id.clear();
   EXPECT_FALSE(Decide(nameless, Syscall::kIdentityFetchJwt,
                       IdentityCalls::FetchResource(nameless)).allow);

@@ -23,6 +23,7 @@
 #include "kernel/cedar_authorizer.h"
 #include "kernel/identity_calls.h"
 #include "kernel/kernel.h"
+#include "kernel/kernel_test_util.h"
 #include "rpc/server.h"
 #include "sandbox/sandbox.h"
 
@@ -31,18 +32,9 @@ namespace {
 
 using identity::testing::FakeClock;
 using identity::testing::RunCommand;
-
-class RecordingSink : public audit::Sink {
- public:
-  StatusOr<uint64_t> Append(audit::Record r) override {
-    std::lock_guard<std::mutex> lock(mu);
-    records.push_back(std::move(r));
-    return records.size();
-  }
-  bool Accepting() const override { return true; }
-  std::mutex mu;
-  std::vector<audit::Record> records;
-};
+using testutil::Conn;
+using testutil::RecordingSink;
+using testutil::Connect;
 
 // The kernel's Clock over the test's settable clock.
 class TestClock : public Clock {
@@ -55,16 +47,6 @@ class TestClock : public Clock {
   FakeClock* c_;
   mutable std::atomic<int64_t> mono_{0};
 };
-
-struct Conn {
-  UniqueFd server, client;
-};
-
-Conn Pair() {
-  int sv[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
 
 const char kTd[] = "node-a.example";
 const char kAgentA[] = "spiffe://node-a.example/agent/alpha";
@@ -176,7 +158,7 @@ class IdentityCallsTest : public ::testing::Test {
 };
 
 TEST_F(IdentityCallsTest, AgentGetsItsOwnX509SvidAndOpensslVerifiesItAgainstTheBundle) {
-  Conn c = Pair();
+  Conn c = Connect();
   std::string peer = RegisterAgent(c, kAgentA, "i-1");
   identity::X509Svid svid;
   CallResult r = FetchX509(peer, &svid);
@@ -227,7 +209,7 @@ TEST_F(IdentityCallsTest, AgentGetsItsOwnX509SvidAndOpensslVerifiesItAgainstTheB
 }
 
 TEST_F(IdentityCallsTest, AConnectionFromTheSocketIsNeverAnAgentAndIsDeniedSvids) {
-  Conn c = Pair();
+  Conn c = Connect();
   std::string peer = RegisterSocket(c);  // this process: root (operator) or a user
   auto p = table.Authenticate(peer);
   ASSERT_TRUE(p.ok());
@@ -250,7 +232,7 @@ TEST_F(IdentityCallsTest, AConnectionFromTheSocketIsNeverAnAgentAndIsDeniedSvids
 }
 
 TEST_F(IdentityCallsTest, RefusedTokensAreResultsAndEveryRefusalIsAudited) {
-  Conn a = Pair(), b = Pair();
+  Conn a = Connect(), b = Connect();
   std::string pa = RegisterAgent(a, kAgentA, "i-1");
   std::string pb = RegisterAgent(b, kAgentB, "i-7");
   identity::JwtSvid jwt;
@@ -297,7 +279,7 @@ TEST_F(IdentityCallsTest, RefusedTokensAreResultsAndEveryRefusalIsAudited) {
 }
 
 TEST_F(IdentityCallsTest, ARevokedInstanceGetsNoNewCredentials) {
-  Conn c = Pair();
+  Conn c = Connect();
   std::string peer = RegisterAgent(c, kAgentA, "i-1");
   ASSERT_TRUE(revocations.RevokeInstance(kAgentA, "i-1", clock.NowNs() / 1'000'000'000).ok());
   identity::X509Svid svid;
@@ -313,7 +295,7 @@ TEST_F(IdentityCallsTest, ARevokedInstanceGetsNoNewCredentials) {
 // exits): its connection is closed at once, every call on it is
 // UNAUTHENTICATED, its tokens are refused, and the revocation is a record.
 TEST_F(IdentityCallsTest, EndInstanceClosesTheConnectionAndRevokesAtOnce) {
-  Conn c = Pair(), other = Pair();
+  Conn c = Connect(), other = Connect();
   std::string peer = RegisterAgent(c, kAgentA, "i-1");
   std::string pb = RegisterAgent(other, kAgentB, "i-7");
   identity::JwtSvid jwt;
@@ -360,7 +342,7 @@ TEST_F(IdentityCallsTest, EndInstanceClosesTheConnectionAndRevokesAtOnce) {
 // call is a failed authentication, audited under the connection's
 // principal, and does not run.
 TEST_F(IdentityCallsTest, APresentedTokenMustBeTheConnectionsOwn) {
-  Conn a = Pair(), b = Pair(), a2 = Pair(), op = Pair();
+  Conn a = Connect(), b = Connect(), a2 = Connect(), op = Connect();
   const std::string pa = RegisterAgent(a, kAgentA, "i-1");
   const std::string pb = RegisterAgent(b, kAgentB, "i-7");
   const std::string pa2 = RegisterAgent(a2, kAgentA, "i-2");  // a later instance of A
@@ -475,7 +457,7 @@ TEST_F(IdentityCallsTest, AConnectionWhoseCredentialsCannotBeReadIsAFailedAuthen
 TEST_F(IdentityCallsTest, RemoveAgentRevokesEverythingIssuedToItsSpiffeIdSoFar) {
   // rm: every credential of the SPIFFE ID issued up to now is refused, and
   // a new instance's credentials (from the next second) are good.
-  Conn d = Pair();
+  Conn d = Connect();
   std::string peer2 = RegisterAgent(d, kAgentA, "i-2");
   identity::JwtSvid before;
   ASSERT_TRUE(FetchJwt(peer2, {"x"}, &before).status.ok());

@@ -16,6 +16,8 @@
 namespace aikernel::kernel {
 namespace {
 
+using testutil::Conn;
+using testutil::Connect;
 using testutil::RecordingSink;
 
 class FixedClock : public Clock {
@@ -24,16 +26,6 @@ class FixedClock : public Clock {
   int64_t MonotonicNs() const override { return mono += 1000; }
   mutable int64_t mono = 0;
 };
-
-struct Conn {
-  UniqueFd server, client;
-};
-
-Conn Connect() {
-  int sv[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
 
 class KernelTest : public ::testing::Test {
  protected:

@@ -11,32 +11,14 @@
 
 #include "kernel/cedar_authorizer.h"
 #include "kernel/kernel.h"
+#include "kernel/kernel_test_util.h"
 #include "store/test_temp_dir.h"
 
 namespace aikernel::kernel {
 namespace {
 
-Principal Agent(const std::string& name) {
-  Principal p;
-  p.kind = Principal::Kind::kAgent;
-  p.uid = 1000;
-  p.spiffe_id = "spiffe://node-a/agent/" + name;
-  p.instance_id = "i-1";
-  p.agent_name = name;
-  return p;
-}
-Principal Operator() {
-  Principal p;
-  p.kind = Principal::Kind::kOperator;
-  p.uid = 0;
-  return p;
-}
-Principal User() {
-  Principal p;
-  p.kind = Principal::Kind::kUser;
-  p.uid = 1000;
-  return p;
-}
+using testutil::AgentPrincipal;
+using testutil::KindPrincipal;
 
 const Syscall kMemorySyscalls[] = {
     Syscall::kMemPut,           Syscall::kMemPutBatch,        Syscall::kMemGet,
@@ -47,24 +29,7 @@ const Syscall kMemorySyscalls[] = {
     Syscall::kMemSetQuota,      Syscall::kMemDropNamespace,   Syscall::kMemCompact,
     Syscall::kMemExport,        Syscall::kMemImport};
 
-class ShippedPolicy : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto s = policy::LoadPolicyStore(AIK_SOURCE_DIR "/config", kBuiltinPolicies);
-    ASSERT_TRUE(s.ok()) << s.status();
-    authz_.Install(*s);
-  }
-  Decision Decide(const Principal& p, Syscall s, const std::string& resource) const {
-    AuthzRequest r;
-    r.principal = &p;
-    r.call = &Describe(s);
-    r.resource = ParseResourceString(resource);
-    r.node = "node-a";
-    r.time_ns = 1'700'000'000'000'000'000;
-    return authz_.Decide(r);
-  }
-  CedarAuthorizer authz_;
-};
+class ShippedPolicy : public testutil::ShippedPolicyTest {};
 
 TEST(SyscallTable, MemoryRowsNameTheirActionAndMethod) {
   for (Syscall s : kMemorySyscalls) {
@@ -95,7 +60,7 @@ TEST(SyscallTable, MemoryRowsNameTheirActionAndMethod) {
 TEST_F(ShippedPolicy, OperatorsMayCallEveryMemorySyscall) {
   for (Syscall s : kMemorySyscalls) {
     for (const char* res : {"memory:agent/a", "memory:shared/x", "memories:*", "memories:agent/"}) {
-      Decision d = Decide(Operator(), s, res);
+      Decision d = Decide(KindPrincipal(Principal::Kind::kOperator, 0), s, res);
       EXPECT_TRUE(d.allow) << Describe(s).action << " " << res << ": " << d.reason;
       EXPECT_EQ(d.rule_ids, std::vector<std::string>{"default.operators-administer"});
     }
@@ -103,7 +68,7 @@ TEST_F(ShippedPolicy, OperatorsMayCallEveryMemorySyscall) {
 }
 
 TEST_F(ShippedPolicy, AnAgentMayUseItsOwnNamespaceOnly) {
-  const Principal alice = Agent("alice");
+  const Principal alice = AgentPrincipal("alice");
   for (Syscall s : kMemorySyscalls) {
     const SyscallInfo& info = Describe(s);
     SCOPED_TRACE(std::string(info.method));
@@ -128,8 +93,8 @@ TEST_F(ShippedPolicy, AnAgentMayUseItsOwnNamespaceOnly) {
   }
   // The name is the one the kernel bound at spawn: an agent without one has
   // no namespace, and a user with one is still a user.
-  EXPECT_FALSE(Decide(Agent(""), Syscall::kMemGet, "memory:agent/").allow);
-  Principal user = User();
+  EXPECT_FALSE(Decide(AgentPrincipal(""), Syscall::kMemGet, "memory:agent/").allow);
+  Principal user = KindPrincipal(Principal::Kind::kUser, 1000);
   user.agent_name = "alice";
   EXPECT_FALSE(Decide(user, Syscall::kMemGet, "memory:agent/alice").allow);
   // Not Admin either.
@@ -137,7 +102,7 @@ TEST_F(ShippedPolicy, AnAgentMayUseItsOwnNamespaceOnly) {
 }
 
 TEST_F(ShippedPolicy, UsersAndAnonymousPeersGetNoMemory) {
-  const Principal user = User();
+  const Principal user = KindPrincipal(Principal::Kind::kUser, 1000);
   const Principal anon = Principal::Anonymous();
   for (Syscall s : kMemorySyscalls) {
     for (const Principal* p : {&user, &anon}) {
@@ -162,11 +127,11 @@ TEST_F(ShippedPolicy, AnOperatorsPolicyCanOpenASharedNamespaceToAGroup) {
   auto store = policy::LoadPolicyStore(dir.path(), kBuiltinPolicies);
   ASSERT_TRUE(store.ok()) << store.status();
   authz_.Install(*store);
-  Principal alice = Agent("alice");
+  Principal alice = AgentPrincipal("alice");
   alice.agent_groups = {"research"};
   EXPECT_TRUE(Decide(alice, Syscall::kMemSearch, "memory:shared/papers").allow);
   EXPECT_FALSE(Decide(alice, Syscall::kMemPut, "memory:shared/papers").allow);
-  EXPECT_FALSE(Decide(Agent("bob"), Syscall::kMemGet, "memory:shared/papers").allow);
+  EXPECT_FALSE(Decide(AgentPrincipal("bob"), Syscall::kMemGet, "memory:shared/papers").allow);
   EXPECT_TRUE(Decide(alice, Syscall::kMemPut, "memory:agent/alice").allow);
 }
 
