@@ -46,12 +46,20 @@ std::unique_ptr<identity::NodeCA> CopyOfDaemonCa(const DaemonProcess& d, const T
 
 int64_t NowS() { return static_cast<int64_t>(time(nullptr)); }
 
-TEST(Identity, BundleIsForOperatorsAndVerifiesSvidsWithOpenssl) {
-  REQUIRE_ROOT();
+// A daemon with the default configuration whose socket uid 65534 may open
+// too (NobodyCanConnect), started for each test.
+class IdentityDaemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_ROOT();
+    d.WriteConfig(NobodyCanConnect());
+    ASSERT_TRUE(d.Start());
+  }
   TempDir tmp;
-  DaemonProcess d(tmp.path());
-  d.WriteConfig(NobodyCanConnect());
-  ASSERT_TRUE(d.Start());
+  DaemonProcess d{tmp.path()};
+};
+
+TEST_F(IdentityDaemon, BundleIsForOperatorsAndVerifiesSvidsWithOpenssl) {
 
   CmdResult pem = RunAictl({"--socket", d.socket(), "identity", "bundle"});
   ASSERT_EQ(pem.exit_code, 0) << pem.Describe();
@@ -114,12 +122,7 @@ TEST(Identity, BundleIsForOperatorsAndVerifiesSvidsWithOpenssl) {
 // (python3 standard library + the openssl CLI) with `aictl identity bundle
 // --jwks` accepts a JWT-SVID of this node and refuses a tampered one and
 // one for another audience.
-TEST(Identity, AJwtSvidVerifiesWithTheJwksPythonAndOpenssl) {
-  REQUIRE_ROOT();
-  TempDir tmp;
-  DaemonProcess d(tmp.path());
-  d.WriteConfig(NobodyCanConnect());
-  ASSERT_TRUE(d.Start());
+TEST_F(IdentityDaemon, AJwtSvidVerifiesWithTheJwksPythonAndOpenssl) {
   CmdResult jwks = RunAictl({"--socket", d.socket(), "identity", "bundle", "--jwks"});
   ASSERT_EQ(jwks.exit_code, 0) << jwks.Describe();
   const std::string jwks_file = tmp.path() + "/jwks.json";
@@ -150,12 +153,7 @@ TEST(Identity, AJwtSvidVerifiesWithTheJwksPythonAndOpenssl) {
   EXPECT_EQ(other.out.rfind("refused: wrong audience", 0), 0u) << other.Describe();
 }
 
-TEST(Identity, ProcessesTheDaemonDidNotSpawnAreNeverAgentsAndGetNoSvid) {
-  REQUIRE_ROOT();
-  TempDir tmp;
-  DaemonProcess d(tmp.path());
-  d.WriteConfig(NobodyCanConnect());
-  ASSERT_TRUE(d.Start());
+TEST_F(IdentityDaemon, ProcessesTheDaemonDidNotSpawnAreNeverAgentsAndGetNoSvid) {
 
   // This test process (root): an operator, never an agent.
   auto c = ConnectTo(d);
@@ -191,12 +189,7 @@ TEST(Identity, ProcessesTheDaemonDidNotSpawnAreNeverAgentsAndGetNoSvid) {
   EXPECT_EQ(recs[0].code, static_cast<int>(StatusCode::kPermissionDenied));
 }
 
-TEST(Identity, RotateCaIsForOperatorsAndKeepsTheOldCaDuringTheOverlap) {
-  REQUIRE_ROOT();
-  TempDir tmp;
-  DaemonProcess d(tmp.path());
-  d.WriteConfig(NobodyCanConnect());
-  ASSERT_TRUE(d.Start());
+TEST_F(IdentityDaemon, RotateCaIsForOperatorsAndKeepsTheOldCaDuringTheOverlap) {
 
   CmdResult denied =
       RunAictl({"--socket", d.socket(), "identity", "rotate-ca"}, {.as_nobody = true});
@@ -346,12 +339,7 @@ TEST(Identity, TrustDomainAndTtlsComeFromTheConfig) {
 // Operators (issue 4, item 4): the principal comes from the peer's uid and
 // groups; the admin group comes from the configuration; `aictl whoami`
 // shows principal, uid/gid, groups and whether (and why) it is an admin.
-TEST(Identity, WhoamiShowsGroupsAndWhetherTheCallerIsAnAdmin) {
-  REQUIRE_ROOT();
-  TempDir tmp;
-  DaemonProcess d(tmp.path());
-  d.WriteConfig(NobodyCanConnect());
-  ASSERT_TRUE(d.Start());
+TEST_F(IdentityDaemon, WhoamiShowsGroupsAndWhetherTheCallerIsAnAdmin) {
 
   CmdResult root = AictlJson(d, {"whoami"});
   ASSERT_EQ(root.exit_code, 0) << root.Describe();
