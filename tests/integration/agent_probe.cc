@@ -17,7 +17,12 @@
 //                     "cert-begin"/"cert-end") and FetchJWTSVID for "svc"
 //                     (prints "jwt <token>"); then wait for SIGTERM
 //   jwt AUD           FetchJWTSVID for AUD: "jwt <token>", "jwt-done"; wait
-//   present AUD TOKEN presents TOKEN (another's) as its own on Whoami:
+//   jwt-to AUD TO     the same, and sends the token to TO (a SPIFFE ID; MsgSend,
+//                     topic "token"): "sent=<code>" before "jwt-done"
+//   present AUD [TOKEN]
+//                     takes TOKEN (another's) from argv, or else from the
+//                     first "token" message in its inbox ("received from
+//                     <sender>"), and presents it as its own on Whoami:
 //                     "foreign=<code> <message>"; then its own JWT-SVID for
 //                     AUD: "own=<code> <id>"; then none: "plain=<code> <id>";
 //                     ValidateJWTSVID of TOKEN and of its own:
@@ -121,7 +126,7 @@ int main(int argc, char** argv) {
     WaitForTerm();
     return 0;
   }
-  if (mode == "jwt" || mode == "present") {
+  if (mode == "jwt" || mode == "jwt-to" || mode == "present") {
     auto c = aikernel::Client::Connect({});
     if (!c.ok()) {
       std::printf("connect-error %s\n", c.status().ToString().c_str());
@@ -133,12 +138,33 @@ int main(int argc, char** argv) {
       std::printf("jwt-error %s\n", own.status().ToString().c_str());
       return 2;
     }
-    if (mode == "jwt") {
+    if (mode != "present") {
+      if (mode == "jwt-to") {
+        auto sent = (*c)->MsgSend(argc > 3 ? argv[3] : "", "token", own->token);
+        std::printf("sent=%s\n",
+                    sent.ok() ? "OK" : sent.status().ToString().c_str());
+      }
       std::printf("jwt %s\njwt-done\n", own->token.c_str());
       WaitForTerm();
       return 0;
     }
-    const std::string foreign = argc > 3 ? argv[3] : "";
+    std::string foreign = argc > 3 ? argv[3] : "";
+    for (int polls = 0; foreign.empty() && polls < 12; ++polls) {
+      aikernel::MsgReceiveOptions ro;
+      ro.wait = std::chrono::seconds(10);
+      auto batch = (*c)->MsgReceive(ro);
+      if (!batch.ok()) {
+        std::printf("receive-error %s\n", batch.status().ToString().c_str());
+        return 2;
+      }
+      for (const aikernel::Message& m : batch->messages) {
+        if (m.topic != "token") continue;
+        foreign = m.payload;
+        std::printf("received from %s\n", m.sender.c_str());
+        (void)(*c)->MsgAck({m.seq});
+        break;
+      }
+    }
     auto whoami_with = [&](const char* label, const std::string& token) {
       aikernel::CallOptions o;
       o.bearer_token = token;
