@@ -34,9 +34,11 @@ StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(const std::string& liste
   gx::TlsServerCredentialsOptions o(provider);
   o.watch_root_certs();
   o.watch_identity_key_cert_pairs();
-  // Verified by the Peer service against the bundle of the client's own
-  // trust domain, so that a refusal can be recorded (docs/net.md).
-  o.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  // Requested, not required, and verified by the Peer service against the
+  // bundle of the client's own trust domain, so that every refusal,
+  // including a client with no certificate at all, can be recorded
+  // (docs/net.md). No call gets past the service without one.
+  o.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   auto impl = std::make_unique<Impl>();
   grpc::ServerBuilder b;
   b.AddListeningPort(listen, grpc::experimental::TlsServerCredentials(o), &impl->port);

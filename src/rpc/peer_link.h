@@ -1,12 +1,12 @@
 // rpc peer link: the node-to-node gRPC plumbing over mutual TLS.
 //
 // - PeerServer: a second gRPC server on TCP ([peer] listen), serving only the
-//   Peer service, with this node's peer certificate. It requires a client
-//   certificate but leaves verifying it to the Peer service
+//   Peer service, with this node's peer certificate. It requests a client
+//   certificate and leaves verifying it to the Peer service
 //   (rpc/federation_service.cc), which checks it against the bundle
-//   federated for the certificate's trust domain and records refusals; a
-//   client with no certificate at all fails the TLS handshake (not recorded:
-//   gRPC never sees a call).
+//   federated for the certificate's trust domain and records every refusal,
+//   a client with no certificate included ("malformed: no client
+//   certificate").
 // - MakePeerClient: the net::PeerTransport the forwarder uses: one channel
 //   per peer, trusting only that peer's bundle (no host name check: SPIFFE
 //   certificates carry URI SANs), presenting this node's certificate, and
