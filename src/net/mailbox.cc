@@ -224,8 +224,27 @@ void Mailbox::Close() {
 
 namespace {
 
-// One inbox insert (role holder only); duplicate detection as documented.
-StatusOr<PutResult> InsertInbox(Mailbox::Shared* s, Database& db, const Envelope& env);
+// The inbox and the outbox store a message the same way: insert unless its
+// key (recipient, sender, message_id) is there, else report the stored one.
+struct Box {
+  const char* insert;  // binds BindEnvelope's ?1..?9 (the outbox: ?4 its peer)
+  const char* find;    // ?1 recipient, ?2 sender, ?3 message_id
+};
+constexpr Box kInbox{
+    "INSERT OR IGNORE INTO inbox(recipient, sender, message_id, sender_node, topic, payload, "
+    "sent_ns, expires_ns, correlation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "SELECT seq, correlation FROM inbox WHERE recipient = ?1 AND sender = ?2 AND "
+    "message_id = ?3"};
+constexpr Box kOutbox{
+    "INSERT OR IGNORE INTO outbox(recipient, sender, message_id, peer, topic, payload, "
+    "sent_ns, expires_ns, correlation) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "SELECT seq, correlation FROM outbox WHERE recipient = ?1 AND sender = ?2 AND "
+    "message_id = ?3"};
+
+// One insert (role holder only); duplicate detection as documented.
+// `peer`: the outbox's peer column, in place of sender_node.
+StatusOr<PutResult> InsertOrFind(Mailbox::Shared* s, Database& db, const Box& box,
+                                 const Envelope& env, const std::string* peer = nullptr);
 
 }  // namespace
 
@@ -248,7 +267,7 @@ StatusOr<std::vector<PutResult>> Mailbox::DeliverMany(const std::vector<Envelope
             res.push_back(r);
             continue;
           }
-          AIK_ASSIGN_OR_RETURN(PutResult r, InsertInbox(s, db, env));
+          AIK_ASSIGN_OR_RETURN(PutResult r, InsertOrFind(s, db, kInbox, env));
           res.push_back(std::move(r));
         }
         return res;
@@ -268,14 +287,11 @@ StatusOr<std::vector<PutResult>> Mailbox::DeliverMany(const std::vector<Envelope
 
 namespace {
 
-StatusOr<PutResult> InsertInbox(Mailbox::Shared* s, Database& db, const Envelope& env) {
-  AIK_ASSIGN_OR_RETURN(
-      Statement * ins,
-      s->Stmt(db,
-              "INSERT OR IGNORE INTO inbox(recipient, sender, message_id, sender_node, "
-              "topic, payload, sent_ns, expires_ns, correlation) "
-              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+StatusOr<PutResult> InsertOrFind(Mailbox::Shared* s, Database& db, const Box& box,
+                                 const Envelope& env, const std::string* peer) {
+  AIK_ASSIGN_OR_RETURN(Statement * ins, s->Stmt(db, box.insert));
   AIK_RETURN_IF_ERROR(BindEnvelope(*ins, env));
+  if (peer != nullptr) AIK_RETURN_IF_ERROR(ins->BindText(4, *peer));
   AIK_RETURN_IF_ERROR(ins->Run());
   PutResult out;
   if (db.Changes() == 1) {
@@ -283,10 +299,7 @@ StatusOr<PutResult> InsertInbox(Mailbox::Shared* s, Database& db, const Envelope
     out.correlation = env.correlation;
     return out;
   }
-  AIK_ASSIGN_OR_RETURN(Statement * q,
-                       s->Stmt(db,
-                               "SELECT seq, correlation FROM inbox WHERE recipient = ?1 "
-                               "AND sender = ?2 AND message_id = ?3"));
+  AIK_ASSIGN_OR_RETURN(Statement * q, s->Stmt(db, box.find));
   AIK_RETURN_IF_ERROR(q->BindText(1, env.recipient));
   AIK_RETURN_IF_ERROR(q->BindText(2, env.sender));
   AIK_RETURN_IF_ERROR(q->BindText(3, env.message_id));
@@ -306,36 +319,7 @@ StatusOr<PutResult> Mailbox::Enqueue(const Envelope& env, const std::string& pee
   Shared* s = s_.get();
   AIK_ASSIGN_OR_RETURN(
       PutResult r, s->Write<PutResult>([&](Database& db) -> StatusOr<PutResult> {
-        AIK_ASSIGN_OR_RETURN(
-            Statement * ins,
-            s->Stmt(db,
-                    "INSERT OR IGNORE INTO outbox(recipient, sender, message_id, peer, topic, "
-                    "payload, sent_ns, expires_ns, correlation) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-        AIK_RETURN_IF_ERROR(BindEnvelope(*ins, env));
-        AIK_RETURN_IF_ERROR(ins->BindText(4, peer));  // outbox keeps the peer there
-        AIK_RETURN_IF_ERROR(ins->Run());
-        PutResult out;
-        if (db.Changes() == 1) {
-          out.seq = db.LastInsertRowId();
-          out.correlation = env.correlation;
-          return out;
-        }
-        AIK_ASSIGN_OR_RETURN(Statement * q,
-                             s->Stmt(db,
-                                     "SELECT seq, correlation FROM outbox WHERE sender = ?1 "
-                                     "AND recipient = ?2 AND message_id = ?3"));
-        AIK_RETURN_IF_ERROR(q->BindText(1, env.sender));
-        AIK_RETURN_IF_ERROR(q->BindText(2, env.recipient));
-        AIK_RETURN_IF_ERROR(q->BindText(3, env.message_id));
-        AIK_ASSIGN_OR_RETURN(bool row, q->Step());
-        out.duplicate = true;
-        if (row) {
-          out.seq = q->ColumnInt64(0);
-          out.correlation = std::string(q->ColumnText(1));
-        }
-        q->Reset();
-        return out;
+        return InsertOrFind(s, db, kOutbox, env, &peer);
       }));
   if (!r.duplicate) {
     {
