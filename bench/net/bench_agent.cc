@@ -19,8 +19,12 @@
 #include <vector>
 
 #include "aikernel/client.h"
+#include "common/agent_program.h"
 
 namespace {
+
+using aikernel::testing::StartAgentProgram;
+using aikernel::testing::WaitForTerm;
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -35,22 +39,10 @@ double Pct(std::vector<int64_t>& v, double p) {
   return static_cast<double>(v[i]) / 1000.0;
 }
 
-void WaitForTerm() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  setvbuf(stdout, nullptr, _IOLBF, 0);
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  StartAgentProgram();
   const std::string mode = argc > 1 ? argv[1] : "";
   auto c = aikernel::Client::Connect({});
   if (!c.ok()) {

@@ -44,27 +44,18 @@
 #include <string>
 
 #include "aikernel/client.h"
+#include "common/agent_program.h"
 
 namespace {
 
-// SIGTERM is blocked in main before any thread exists (gRPC starts some), so
-// every thread inherits the mask and sigwait() here is the one taker.
-void WaitForTerm() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-}
+using aikernel::testing::StartAgentProgram;
+using aikernel::testing::TermSet;
+using aikernel::testing::WaitForTerm;
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  setvbuf(stdout, nullptr, _IOLBF, 0);
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  StartAgentProgram();
   std::string mode = argc > 1 ? argv[1] : "sleep";
   if (mode == "whoami") {
     auto c = aikernel::Client::Connect({});
@@ -204,6 +195,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "ignore-term") {
     signal(SIGTERM, SIG_IGN);
+    sigset_t term = TermSet();
     pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
     std::printf("ready\n");
     for (;;) pause();

@@ -20,27 +20,19 @@
 #include <string>
 
 #include "aikernel/client.h"
+#include "common/agent_program.h"
 
 namespace {
 
-void WaitForTerm() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-}
+using aikernel::testing::StartAgentProgram;
+using aikernel::testing::WaitForTerm;
 
 const char* Code(const aikernel::Status& s) { return aikernel::StatusCodeName(s.code()); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  setvbuf(stdout, nullptr, _IOLBF, 0);
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  StartAgentProgram();
   const std::string mode = argc > 1 ? argv[1] : "";
   auto c = aikernel::Client::Connect({});
   if (!c.ok()) {
