@@ -379,6 +379,8 @@ Status ParseMcpEntry(const toml::table& t, const std::string& file, size_t index
       s = str(n, key, c.name);
     } else if (key == "command") {
       s = str(n, key, c.command);
+    } else if (key == "url") {
+      s = str(n, key, c.url);
     } else if (key == "args") {
       s = strings(n, key, c.args);
     } else if (key == "env") {
@@ -413,7 +415,7 @@ Status ParseMcpEntry(const toml::table& t, const std::string& file, size_t index
       s = integer(n, key, c.restart_max_ms, 1, 86400000);
     } else {
       return Bad(file, n, prefix + key,
-                 "unknown key (known in [[mcp]]: name, command, args, env, sandbox, "
+                 "unknown key (known in [[mcp]]: name, command, url, args, env, sandbox, "
                  "read_paths, write_paths, uid, gid, workdir, call_timeout_ms, "
                  "start_timeout_ms, max_message_bytes, restart_initial_ms, restart_max_ms)");
     }

@@ -227,9 +227,15 @@ name = "web"
 command = "web-mcp"
 sandbox = "default"
 read_paths = ["/opt/web"]
+
+[[mcp]]
+name = "remote"
+url = "http://127.0.0.1:3001/mcp"
 )", "t.toml");
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->mcp.size(), 2u);
+  ASSERT_EQ(c->mcp.size(), 3u);
+  EXPECT_EQ(c->mcp[2].url, "http://127.0.0.1:3001/mcp");
+  EXPECT_TRUE(c->mcp[2].command.empty());
   EXPECT_EQ(c->mcp[0].name, "files");
   EXPECT_EQ(c->mcp[0].args, (std::vector<std::string>{"server.js", "/srv"}));
   EXPECT_EQ(c->mcp[0].env.at("A"), "1");
@@ -252,7 +258,13 @@ TEST(ConfigTest, BadMcpEntriesNameTheEntryAndField) {
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nbogus = 1\n", "mcp[0].bogus: unknown key"},
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nargs = \"a\"\n", "mcp[0].args: expected an array"},
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nuid = 0\n", "mcp[0].uid: must be between"},
-      {"[[mcp]]\nname = \"x\"\n", "command: must not be empty"},
+      {"[[mcp]]\nname = \"x\"\n", "command/url: give exactly one"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nurl = \"http://h/mcp\"\n",
+       "command/url: give exactly one"},
+      {"[[mcp]]\nname = \"x\"\nurl = \"ftp://h/mcp\"\n", "url: scheme must be http or https"},
+      {"[[mcp]]\nname = \"x\"\nurl = \"http://h/mcp\"\nenv = { A = \"1\" }\n",
+       "env: only for a command"},
+      {"[[mcp]]\nname = \"x\"\nurl = 7\n", "mcp[0].url: expected a string"},
       {"[[mcp]]\nname = \"A.B\"\ncommand = \"c\"\n", "name: 'A.B' must be 1-64 of [a-z0-9_-]"},
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nsandbox = \"open\"\n", "unknown profile 'open'"},
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\n[[mcp]]\nname = \"x\"\ncommand = \"d\"\n",

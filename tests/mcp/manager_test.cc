@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mcp/http_server.h"
 #include "mcp/npm_servers.h"
 #include "store/test_temp_dir.h"
 
@@ -363,6 +364,111 @@ TEST_F(McpManagerTest, RealServersFromNpm) {
   r = Call("fs.read_text_file", {{"path", "/etc/hostname"}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->value("isError", false)) << *r;
+}
+
+// ------------------------------------------------ streamable HTTP transport
+// server-everything on its streamable HTTP transport, on a loopback port.
+class McpHttpTest : public McpManagerTest {
+ protected:
+  void SetUp() override {
+    McpManagerTest::SetUp();
+    std::string why;
+    modules_ = aikernel::testing::EnsureMcpServers(&why);
+    if (modules_.empty()) GTEST_SKIP() << why;
+    http_ = std::make_unique<aikernel::testing::EverythingHttp>(modules_,
+                                                                dir_.path() + "/everything.out");
+    ASSERT_EQ(http_->Start(), "");
+  }
+
+  ServerConfig Web() {
+    ServerConfig c;
+    c.name = "web";
+    c.url = http_->url();
+    c.call_timeout_ms = 10000;
+    c.restart_initial_ms = 50;
+    c.restart_max_ms = 200;
+    return c;
+  }
+
+  void ShutdownManager() {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      m_->Shutdown();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  std::string modules_;
+  std::unique_ptr<aikernel::testing::EverythingHttp> http_;
+};
+
+TEST_F(McpHttpTest, ToolsAreMountedAndCalledInOneSessionThatShutdownEnds) {
+  Create({Web()});
+  ASSERT_TRUE(WaitReady("web")) << Log("web");
+  ServerView v = View("web");
+  EXPECT_EQ(v.protocol_version, "2025-06-18");
+  EXPECT_EQ(v.pid, 0) << "nothing of ours runs for a url";
+  bool echo = false;
+  for (const MountedTool& t : v.tools) echo |= t.name == "web.echo";
+  EXPECT_TRUE(echo);
+
+  auto r = Call("web.echo", {{"message", "over http"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->dump().find("Echo: over http"), std::string::npos) << r->dump();
+  r = Call("web.get-sum", {{"a", 19}, {"b", 23}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->dump().find("42"), std::string::npos) << r->dump();
+  EXPECT_FALSE(Call("web.no-such-tool", json::object()).ok());
+
+  ShutdownManager();
+  // One session for all of it (the session id went with every request),
+  // its GET event stream opened, and the session ended with DELETE.
+  EXPECT_EQ(http_->Count("Session initialized"), 1);
+  EXPECT_GE(http_->Count("Received MCP GET request"), 1);
+  EXPECT_EQ(http_->Count("Received session termination request"), 1);
+  EXPECT_EQ(http_->Count("Bad Request"), 0);
+}
+
+TEST_F(McpHttpTest, AServerThatGoesDownIsUnavailableUntilItIsBack) {
+  Create({Web()});
+  ASSERT_TRUE(WaitReady("web")) << Log("web");
+  ASSERT_TRUE(Call("web.echo", {{"message", "up"}}).ok());
+  http_->Kill();
+  auto r = Call("web.echo", {{"message", "down"}});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find(http_->url()), std::string::npos)
+      << r.status();
+  bool fault = false;
+  for (const auto& e : Events()) fault |= e.rfind("mcp.fault mcp:web", 0) == 0;
+  EXPECT_TRUE(fault);
+
+  uint64_t starts = View("web").starts;
+  ASSERT_EQ(http_->Start(), "");
+  ASSERT_TRUE(WaitReady("web", starts + 1)) << Log("web");
+  r = Call("web.echo", {{"message", "back"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(http_->Count("Session initialized"), 2) << "a new session on the new process";
+}
+
+TEST_F(McpHttpTest, ARefusedUrlOrCommandWithUrlIsNamed) {
+  ServerConfig c = Web();
+  c.command = "/bin/true";
+  Status s = ValidateServerConfig(c);
+  EXPECT_NE(std::string(s.message()).find("command/url"), std::string::npos) << s;
+  c = Web();
+  c.url = "file:///etc/passwd";
+  s = ValidateServerConfig(c);
+  EXPECT_NE(std::string(s.message()).find("url: scheme must be http or https"), std::string::npos)
+      << s;
+  c = Web();
+  c.url = "http://user:secret@127.0.0.1:1/mcp";
+  s = ValidateServerConfig(c);
+  EXPECT_NE(std::string(s.message()).find("credentials"), std::string::npos) << s;
+  c = Web();
+  c.args = {"x"};
+  s = ValidateServerConfig(c);
+  EXPECT_NE(std::string(s.message()).find("args: only for a command"), std::string::npos) << s;
 }
 
 }  // namespace

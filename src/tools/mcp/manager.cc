@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <future>
@@ -46,6 +48,35 @@ Status MakeWorkdir(const ServerConfig& c) {
   return absl::OkStatus();
 }
 
+// An http(s) URL that libcurl parses, with no credentials in it (they would
+// be logged with every fault) and no settings that only a stdio server uses.
+Status ValidateUrl(const ServerConfig& c) {
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, c.url.c_str(), 0) != CURLUE_OK) {
+    return Bad(c, "url", absl::StrCat("'", c.url, "' is not a URL"));
+  }
+  auto part = [&](CURLUPart p) {
+    char* v = nullptr;
+    std::string out;
+    if (curl_url_get(u.get(), p, &v, 0) == CURLUE_OK && v != nullptr) out = v;
+    curl_free(v);
+    return out;
+  };
+  std::string scheme = part(CURLUPART_SCHEME);
+  if (scheme != "http" && scheme != "https") {
+    return Bad(c, "url", absl::StrCat("scheme must be http or https, got '", scheme, "'"));
+  }
+  if (!part(CURLUPART_USER).empty() || !part(CURLUPART_PASSWORD).empty()) {
+    return Bad(c, "url", "must not carry credentials");
+  }
+  if (!c.args.empty()) return Bad(c, "args", "only for a command (this entry has a url)");
+  if (!c.env.empty()) return Bad(c, "env", "only for a command (this entry has a url)");
+  if (!c.read_paths.empty() || !c.write_paths.empty()) {
+    return Bad(c, "read_paths/write_paths", "only for a command (this entry has a url)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Status ValidateServerConfig(const ServerConfig& c) {
@@ -53,7 +84,11 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat(
         "mcp: name: '", c.name, "' must be 1-64 of [a-z0-9_-] (tools mount as <name>.<tool>)"));
   }
-  if (c.command.empty()) return Bad(c, "command", "must not be empty");
+  if (c.command.empty() == c.url.empty()) {
+    return Bad(c, "command/url", "give exactly one: command (a stdio server) or url "
+                                 "(streamable HTTP)");
+  }
+  if (!c.url.empty()) AIK_RETURN_IF_ERROR(ValidateUrl(c));
   if (!sandbox::ProfileByName(c.sandbox).ok()) {
     return Bad(c, "sandbox", absl::StrCat("unknown profile '", c.sandbox,
                                           "' (known: trusted, default)"));
@@ -92,11 +127,16 @@ StatusOr<std::unique_ptr<Manager>> Manager::Create(ManagerOptions o,
     std::filesystem::create_directories(m->o_.logs_dir + "/mcp", ec);
   }
   for (ServerConfig& c : servers) {
-    AIK_RETURN_IF_ERROR(MakeWorkdir(c));
+    if (c.url.empty()) {
+      AIK_RETURN_IF_ERROR(MakeWorkdir(c));
+    } else if (!m->http_) {
+      m->http_ = std::make_unique<HttpClient>();
+    }
     ServerDeps deps;
     deps.io = m->o_.io;
     deps.launch_thread = &m->launch_thread_;
     deps.launcher = m->o_.launcher;
+    deps.http = m->http_.get();
     deps.pins = m->pins_.get();
     deps.on_event = m->o_.on_event;
     deps.on_change = m->o_.on_change;
@@ -115,6 +155,7 @@ void Manager::Start() {
 void Manager::Shutdown() {
   closing_.store(true);
   for (auto& [name, s] : servers_) s->Shutdown();
+  if (http_) http_->Stop(std::chrono::seconds(2));
   launch_thread_.Stop();
 }
 

@@ -3,12 +3,16 @@
 //
 // Contract
 // - Create() validates the entries (unique names of [a-z0-9_-]{1,64}, a
-//   command, a known sandbox profile, positive timeouts), opens the pin file
+//   command or an http(s) url but not both, a known sandbox profile,
+//   positive timeouts), opens the pin file
 //   <state_dir>/mcp-pins.json and makes each server's workdir
-//   (<state_dir>/mcp/<name>, owned by its uid/gid) and <logs_dir>/mcp/.
+//   (<state_dir>/mcp/<name>, owned by its uid/gid; stdio servers) and
+//   <logs_dir>/mcp/.
 //   INVALID_ARGUMENT names the entry and field.
 // - Start() and Shutdown() run on the loop's thread (or before/after it
-//   runs); Start() spawns every server (mcp::Server has the lifecycle).
+//   runs); Start() spawns or connects every server (mcp::Server has the
+//   lifecycle). Shutdown() ends them, then gives the HTTP sessions' DELETEs
+//   up to 2 s to finish.
 // - Everything else is thread-safe and meant for gRPC threads. Call()
 //   blocks its caller until the answer, the deadline, the caller's cancel
 //   or BeginShutdown(); it must never run on the loop's thread (the loop
@@ -88,6 +92,7 @@ class Manager {
   ManagerOptions o_;
   std::unique_ptr<PinStore> pins_;
   sandbox::LaunchThread launch_thread_{"aik-mcp-launch"};
+  std::unique_ptr<HttpClient> http_;  // made when a server has a url
   std::map<std::string, std::unique_ptr<Server>> servers_;  // fixed after Create
   std::atomic<bool> closing_{false};
 };

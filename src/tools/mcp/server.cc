@@ -1,25 +1,17 @@
 #include "tools/mcp/server.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
-#include <array>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <deque>
-#include <filesystem>
 #include <map>
 
 #include <spdlog/spdlog.h>
 
 #include "agents/log_file.h"
 #include "agents/schedule.h"
+#include "tools/mcp/http_transport.h"
+#include "tools/mcp/stdio_transport.h"
 
 namespace aikernel::tools::mcp {
 
@@ -52,10 +44,6 @@ struct Server::Call {
 
 namespace {
 
-Status Errno(const std::string& what) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
-}
-
 // A process that has been ready this long resets the restart backoff.
 constexpr auto kStableAfter = std::chrono::seconds(30);
 constexpr int kMaxListPages = 100;
@@ -73,143 +61,80 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     view_.name = c_.name;
   }
 
-  // --------------------------------------------------------------- process
-  // One launched process and its pipes. Handlers check `proc_ == p` so a
-  // callback of an earlier process never touches the current one.
-  struct Proc {
-    explicit Proc(asio::io_context& io, size_t max_line)
-        : in(io), out(io), err(io), pid_sd(io), start_timer(io), framer(max_line) {}
-    sandbox::Launched l;
-    asio::posix::stream_descriptor in, out, err, pid_sd;
+  // ------------------------------------------------------------ connection
+  // One connection attempt (a process, or an HTTP session) and the protocol
+  // state that lives as long as it. Handlers check `conn_ == p` so a
+  // callback of an earlier attempt never touches the current one.
+  struct Conn {
+    explicit Conn(asio::io_context& io) : start_timer(io) {}
+    std::unique_ptr<Transport> t;
     asio::steady_timer start_timer;
-    LineFramer framer;
-    std::deque<std::string> write_queue;
-    bool writing = false;
-    std::array<char, 65536> out_buf{};
-    std::array<char, 16384> err_buf{};
-    std::string fault;  // set when we killed it, and why
+    bool down = false;  // failed or faulted: no more messages are handled
     Clock::time_point ready_at{};
     Clock::time_point flood_window{};
     int flood_count = 0;
     bool listing = false, relist = false;
     std::vector<ToolDef> listed;  // pages collected so far
   };
-  using ProcPtr = std::shared_ptr<Proc>;
+  using ProcPtr = std::shared_ptr<Conn>;
 
-  struct LaunchPipes {
-    UniqueFd in_r, in_w, out_r, out_w, err_r, err_w;
-    sandbox::LaunchSpec spec;
-  };
+  std::unique_ptr<Transport> MakeTransport() {
+    if (!c_.url.empty()) return std::make_unique<HttpTransport>(c_, io_, *d_.http, log_);
+    return std::make_unique<StdioTransport>(c_, io_, *d_.launch_thread, *d_.launcher, log_);
+  }
 
   void Start() {
     if (stopped_) return;
     SetState(ServerState::kStarting);
-    auto pipes = std::make_shared<LaunchPipes>();
-    if (Status s = Prepare(*pipes); !s.ok()) {
-      Failed(absl::StrCat("spawn: ", s.message()));
-      return;
-    }
-    auto self = shared_from_this();
-    d_.launch_thread->Post([self, pipes] {
-      auto r = std::make_shared<StatusOr<sandbox::Launched>>(
-          self->d_.launcher->Launch(pipes->spec));
-      asio::post(self->io_, [self, pipes, r] { self->Launched(pipes, std::move(*r)); });
-    });
-  }
-
-  Status Prepare(LaunchPipes& p) {
-    AIK_ASSIGN_OR_RETURN(sandbox::Profile profile, sandbox::ProfileByName(c_.sandbox));
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe2");
-    p.in_r.reset(fds[0]);
-    p.in_w.reset(fds[1]);
-    if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe2");
-    p.out_r.reset(fds[0]);
-    p.out_w.reset(fds[1]);
-    if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe2");
-    p.err_r.reset(fds[0]);
-    p.err_w.reset(fds[1]);
-    for (int fd : {p.in_w.get(), p.out_r.get(), p.err_r.get()}) {
-      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    }
-    const std::string& workdir = c_.workdir;
-    sandbox::LaunchSpec& ls = p.spec;
-    ls.argv.push_back(c_.command);
-    ls.argv.insert(ls.argv.end(), c_.args.begin(), c_.args.end());
-    bool have_path = false, have_home = false;
-    for (const auto& [k, v] : c_.env) {
-      ls.env.push_back(k + "=" + v);
-      have_path |= k == "PATH";
-      have_home |= k == "HOME";
-    }
-    if (!have_path) ls.env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
-    if (!have_home) ls.env.push_back("HOME=" + workdir);
-    ls.workdir = workdir;
-    ls.uid = static_cast<uid_t>(c_.uid);
-    ls.gid = static_cast<gid_t>(c_.gid);
-    if (profile.landlock) {
-      std::filesystem::path cmd(c_.command);
-      if (cmd.is_absolute()) profile.readonly_paths.push_back(cmd.parent_path().string());
-    }
-    profile.readonly_paths.insert(profile.readonly_paths.end(), c_.read_paths.begin(),
-                                  c_.read_paths.end());
-    profile.writable_paths.insert(profile.writable_paths.end(), c_.write_paths.begin(),
-                                  c_.write_paths.end());
-    ls.profile = std::move(profile);
-    ls.stdin_fd = p.in_r.get();
-    ls.stdout_fd = p.out_w.get();
-    ls.stderr_fd = p.err_w.get();
-    ls.hostname = c_.name;
-    ls.die_with_parent = true;
-    return absl::OkStatus();
-  }
-
-  void Launched(const std::shared_ptr<LaunchPipes>& pipes, StatusOr<sandbox::Launched> l) {
-    if (stopped_) {
-      if (l.ok()) {
-        sandbox::KillTree(*l).IgnoreError();
-        sandbox::Reap(*l, true).IgnoreError();
-      }
-      return;
-    }
-    if (!l.ok()) {
-      Failed(absl::StrCat("spawn: ", l.status().message()));
-      return;
-    }
-    auto p = std::make_shared<Proc>(io_, static_cast<size_t>(c_.max_message_bytes));
-    p->l = *std::move(l);
-    int dup_pidfd = fcntl(p->l.pidfd.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup_pidfd < 0) {
-      Status s = Errno("dup pidfd");
-      sandbox::KillTree(p->l).IgnoreError();
-      sandbox::Reap(p->l, true).IgnoreError();
-      Failed(std::string(s.message()));
-      return;
-    }
-    p->pid_sd.assign(dup_pidfd);
-    p->in.assign(pipes->in_w.release());
-    p->out.assign(pipes->out_r.release());
-    p->err.assign(pipes->err_r.release());
+    auto p = std::make_shared<Conn>(io_);
+    p->t = MakeTransport();
     proc_ = p;
+    auto self = shared_from_this();
+    TransportEvents ev;
+    ev.opened = [self, p](int pid) {
+      if (self->proc_ == p) self->Opened(p, pid);
+    };
+    ev.message = [self, p](std::string m) {
+      if (self->proc_ == p && !p->down) self->HandleLine(p, m);
+    };
+    ev.unanswered = [self, p](int64_t id, std::string why) {
+      if (self->proc_ == p) self->Unanswered(id, why);
+    };
+    ev.failed = [self, p](std::string why, bool fault) {
+      if (fault) {
+        self->Fault(p, why);
+      } else {
+        self->Ended(p, why);
+      }
+    };
+    p->t->Open(std::move(ev));
+  }
+
+  void Opened(const ProcPtr& p, int pid) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      view_.pid = p->l.pid;
+      view_.pid = pid;
       ++view_.starts;
     }
-    spdlog::info("mcp {}: started pid {} ({})", c_.name, p->l.pid, c_.command);
-    WatchExit(p);
-    ReadOut(p);
-    ReadErr(p);
     SetState(ServerState::kInitializing);
     p->start_timer.expires_after(milliseconds(c_.start_timeout_ms));
     auto self = shared_from_this();
     p->start_timer.async_wait([self, p](const boost::system::error_code& ec) {
       if (ec || self->proc_ != p || self->state_ == ServerState::kReady) return;
       self->Fault(p, absl::StrCat("not ready within start_timeout_ms (", self->c_.start_timeout_ms,
-                                  " ms) after spawn"));
+                                  " ms) after ", self->c_.url.empty() ? "spawn" : "connecting"));
     });
     SendRequest(p, "initialize", InitializeParams(d_.client_version),
                 [self, p](StatusOr<json> r) { self->Initialized(p, std::move(r)); });
+  }
+
+  // The transport can no longer answer request `id`.
+  void Unanswered(int64_t id, const std::string& why) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    Pending pd = std::move(it->second);
+    pending_.erase(it);
+    pd.reply(absl::UnavailableError(absl::StrCat("mcp ", c_.name, ": ", pd.method, ": ", why)));
   }
 
   void Initialized(const ProcPtr& p, StatusOr<json> r) {
@@ -232,6 +157,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       view_.protocol_version = version;
       view_.server_info = info;
     }
+    p->t->Negotiated(version);
     Write(p, MakeNotification("notifications/initialized", json()));
     ListTools(p);
   }
@@ -378,6 +304,11 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     });
     if (state_ == ServerState::kReady && proc_) {
       Send(proc_, call);
+    } else if (state_ == ServerState::kBackoff) {
+      // Down (crashed, unreachable): say so now rather than at the deadline.
+      Finish(call, absl::UnavailableError(absl::StrCat(
+                       "mcp server ", c_.name, " is unavailable (restarting after: ",
+                       View().last_error, ")")));
     } else {
       waiting_.push_back(call);
     }
@@ -439,6 +370,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   void SendCancel(const std::shared_ptr<Call>& call, const std::string& reason) {
     pending_.erase(call->id);
     if (!proc_) return;
+    proc_->t->Abandon(call->id);
     Write(proc_, MakeNotification("notifications/cancelled",
                                   {{"requestId", call->id}, {"reason", reason}}));
     std::lock_guard<std::mutex> lock(mu_);
@@ -469,67 +401,11 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       std::lock_guard<std::mutex> lock(mu_);
       ++view_.requests;
     }
-    Write(p, MakeRequest(id, method, params));
+    p->t->Send(MakeRequest(id, method, params), id);
     return id;
   }
 
-  void Write(const ProcPtr& p, std::string line) {
-    p->write_queue.push_back(std::move(line));
-    if (!p->writing) WriteNext(p);
-  }
-
-  void WriteNext(const ProcPtr& p) {
-    if (p->write_queue.empty() || !p->in.is_open()) {
-      p->writing = false;
-      return;
-    }
-    p->writing = true;
-    auto self = shared_from_this();
-    asio::async_write(p->in, asio::buffer(p->write_queue.front()),
-                      [self, p](const boost::system::error_code& ec, size_t) {
-                        if (ec) {
-                          // EPIPE: the server closed stdin or died; its exit
-                          // is handled by WatchExit.
-                          p->writing = false;
-                          p->write_queue.clear();
-                          return;
-                        }
-                        p->write_queue.pop_front();
-                        self->WriteNext(p);
-                      });
-  }
-
-  void ReadOut(const ProcPtr& p) {
-    auto self = shared_from_this();
-    p->out.async_read_some(
-        asio::buffer(p->out_buf), [self, p](const boost::system::error_code& ec, size_t n) {
-          if (ec) return;  // EOF: the exit handler takes over
-          if (self->proc_ != p || !p->fault.empty()) return;
-          std::vector<std::string> lines;
-          Status s = p->framer.Feed(std::string_view(p->out_buf.data(), n), &lines);
-          for (const std::string& line : lines) {
-            if (self->proc_ != p || !p->fault.empty()) return;
-            self->HandleLine(p, line);
-          }
-          if (!s.ok()) {
-            self->Fault(p, absl::StrCat("stdout: ", s.message(),
-                                        " (max_message_bytes); cut off"));
-            return;
-          }
-          if (p->fault.empty()) self->ReadOut(p);
-        });
-  }
-
-  void ReadErr(const ProcPtr& p) {
-    auto self = shared_from_this();
-    p->err.async_read_some(asio::buffer(p->err_buf),
-                           [self, p](const boost::system::error_code& ec, size_t n) {
-                             if (ec) return;
-                             self->log_.Write(std::string_view(p->err_buf.data(), n))
-                                 .IgnoreError();
-                             self->ReadErr(p);
-                           });
-  }
+  void Write(const ProcPtr& p, std::string message) { p->t->Send(std::move(message), 0); }
 
   bool Flooding(const ProcPtr& p) {
     auto now = Clock::now();
@@ -547,7 +423,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         std::lock_guard<std::mutex> lock(mu_);
         ++view_.protocol_errors;
       }
-      Fault(p, absl::StrCat("stdout: ", in.status().message()));
+      Fault(p, absl::StrCat(p->t->channel(), ": ", in.status().message()));
       return;
     }
     if (in->kind == Incoming::Kind::kResponse) {
@@ -595,54 +471,25 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   void FloodFault(const ProcPtr& p) {
-    Fault(p, absl::StrCat("flooding stdout: more than ", kFloodMessages,
+    Fault(p, absl::StrCat("flooding ", p->t->channel(), ": more than ", kFloodMessages,
                           " unsolicited messages within 1 s"));
   }
 
-  // Ends the process because of `why`; its exit does the rest.
+  // Ends the connection because of `why` (a ledger mcp.fault record), then
+  // as if it had ended by itself.
   void Fault(const ProcPtr& p, const std::string& why) {
-    if (proc_ != p || !p->fault.empty()) return;
-    p->fault = why;
-    spdlog::error("mcp {}: {}; killing pid {}", c_.name, why, p->l.pid);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      view_.last_error = why;
-    }
+    if (proc_ != p || p->down) return;
+    spdlog::error("mcp {}: {}; closing the connection", c_.name, why);
     Event("mcp.fault", "mcp:" + c_.name, {why});
-    boost::system::error_code ignored;
-    p->out.close(ignored);
-    sandbox::KillTree(p->l).IgnoreError();
+    Ended(p, why);
   }
 
-  void WatchExit(const ProcPtr& p) {
-    auto self = shared_from_this();
-    p->pid_sd.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [self, p](const boost::system::error_code& ec) {
-                           if (ec || self->proc_ != p) return;
-                           self->Exited(p);
-                         });
-  }
-
-  void Exited(const ProcPtr& p) {
-    StatusOr<std::optional<sandbox::ExitStatus>> r = sandbox::Reap(p->l, false);
-    if (r.ok() && !r->has_value()) {
-      WatchExit(p);
-      return;
-    }
-    sandbox::KillTree(p->l).IgnoreError();
-    // Whatever is left on stderr is the likeliest explanation.
-    DrainErr(p);
-    std::string why = p->fault;
-    if (why.empty()) {
-      if (!r.ok()) {
-        why = absl::StrCat("waitid: ", r.status().message());
-      } else if ((*r)->signaled) {
-        why = absl::StrCat("killed by signal ", (*r)->code);
-      } else {
-        why = absl::StrCat("exited with code ", (*r)->code);
-      }
-    }
-    spdlog::warn("mcp {}: pid {} ended: {}", c_.name, p->l.pid, why);
+  // The connection is gone (or was ended by Fault): fail what waits on it,
+  // back off, start again.
+  void Ended(const ProcPtr& p, const std::string& why) {
+    if (proc_ != p || p->down) return;
+    p->down = true;
+    spdlog::warn("mcp {}: connection ended: {}", c_.name, why);
     bool stable = p->ready_at != Clock::time_point{} && Clock::now() - p->ready_at >= kStableAfter;
     CloseProc(p);
     FailAll(absl::StrCat("mcp server ", c_.name, " ended (", why, ")"));
@@ -655,23 +502,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     Failed(why);
   }
 
-  void DrainErr(const ProcPtr& p) {
-    if (!p->err.is_open()) return;
-    for (int i = 0; i < 64; ++i) {
-      ssize_t n = ::read(p->err.native_handle(), p->err_buf.data(), p->err_buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      log_.Write(std::string_view(p->err_buf.data(), static_cast<size_t>(n))).IgnoreError();
-    }
-  }
-
   void CloseProc(const ProcPtr& p) {
-    boost::system::error_code ignored;
     p->start_timer.cancel();
-    p->in.close(ignored);
-    p->out.close(ignored);
-    p->err.close(ignored);
-    p->pid_sd.close(ignored);
+    p->t->Close();
     if (proc_ == p) proc_.reset();
   }
 
@@ -689,6 +522,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       view_.last_error = why;
     }
     if (stopped_) return;
+    FailWaiting(absl::StrCat("mcp server ", c_.name, " is unavailable (", why, ")"));
     int64_t delay = agents::BackoffMs(c_.restart_initial_ms, c_.restart_max_ms, attempt_++);
     spdlog::warn("mcp {}: {}; restarting in {} ms", c_.name, why, delay);
     SetState(ServerState::kBackoff);
@@ -699,21 +533,21 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     });
   }
 
+  void FailWaiting(const std::string& why) {
+    std::deque<std::shared_ptr<Call>> waiting;
+    waiting.swap(waiting_);
+    for (auto& call : waiting) Finish(call, absl::UnavailableError(why));
+  }
+
   void Shutdown() {
     stopped_ = true;
     restart_timer_.cancel();
     if (ProcPtr p = proc_) {
-      sandbox::KillTree(p->l).IgnoreError();
-      sandbox::Reap(p->l, true).IgnoreError();
-      DrainErr(p);
+      p->down = true;
       CloseProc(p);
     }
     FailAll(absl::StrCat("mcp server ", c_.name, " stopped (daemon shutting down)"));
-    std::deque<std::shared_ptr<Call>> waiting;
-    waiting.swap(waiting_);
-    for (auto& call : waiting) {
-      Finish(call, absl::UnavailableError(absl::StrCat("mcp server ", c_.name, " stopped")));
-    }
+    FailWaiting(absl::StrCat("mcp server ", c_.name, " stopped"));
     SetState(ServerState::kStopped);
     log_.Close();
   }

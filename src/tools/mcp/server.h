@@ -1,5 +1,6 @@
-// mcp::Server: one MCP server process, spoken to over stdio, on the daemon's
-// Boost.Asio loop.
+// mcp::Server: the client of one MCP server, on the daemon's Boost.Asio
+// loop, over one of two transports (transport.h): a child process over
+// stdio, or a URL over streamable HTTP ([[mcp]] url).
 //
 // Contract
 // - Everything but View() runs on the io_context's thread (the loop): the
@@ -43,6 +44,7 @@
 #include "common/status.h"
 #include "sandbox/launch_thread.h"
 #include "sandbox/sandbox.h"
+#include "tools/mcp/http_client.h"
 #include "tools/mcp/pins.h"
 #include "tools/mcp/protocol.h"
 #include "tools/mcp/server_config.h"
@@ -85,6 +87,7 @@ struct ServerDeps {
   boost::asio::io_context* io = nullptr;
   sandbox::LaunchThread* launch_thread = nullptr;
   sandbox::Launcher* launcher = nullptr;
+  HttpClient* http = nullptr;  // servers with a url
   PinStore* pins = nullptr;
   EventFn on_event;
   // Called on the loop after the state or the mounted tools changed (tests

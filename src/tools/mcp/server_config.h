@@ -13,7 +13,11 @@ namespace aikernel::tools::mcp {
 
 struct ServerConfig {
   std::string name;  // [a-z0-9_-]{1,64}; tools mount as <name>.<tool>
+  // Exactly one of command (a stdio server the daemon starts) and url (a
+  // streamable HTTP endpoint, http:// or https://; the daemon starts
+  // nothing, so the keys below up to workdir do not apply).
   std::string command;
+  std::string url;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;  // nothing else of the daemon's env is passed
   // sandbox profile: "trusted" (host file system view, own pid/ipc/uts

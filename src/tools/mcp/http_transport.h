@@ -1,0 +1,55 @@
+// mcp::HttpTransport: MCP's streamable HTTP transport (protocol 2025-03-26
+// and 2025-06-18) to a server at a URL ([[mcp]] url = ...), over the
+// Manager's HttpClient thread.
+//
+// Contract (beyond transport.h)
+// - Every message is a POST of its JSON to the URL with
+//   `Accept: application/json, text/event-stream`. The answer to a request
+//   is either one JSON body or an SSE stream whose events carry the server's
+//   messages (notifications, requests, then the answer). Notifications and
+//   replies of ours get 202 and no body.
+// - The `Mcp-Session-Id` the server gives with the initialize answer is sent
+//   with every later request, `MCP-Protocol-Version` once negotiated.
+//   Close() DELETEs the session (best effort; the HttpClient lets it finish
+//   while the daemon stops).
+// - Once negotiated, a GET with `Accept: text/event-stream` opens the
+//   server's own stream (list_changed and other notifications) if it offers
+//   one (405: it does not); a stream that ends is reopened after 1 s.
+// - Faults (failed, fault=true): no connection or a transfer error (curl's
+//   reason and the URL), HTTP 404 with a session (the session expired; a
+//   restart makes a new one), a message larger than max_message_bytes. An
+//   HTTP error answer to a request fails that request only (`unanswered`
+//   with the status and the start of the body), as does an exchange that
+//   ends without the answer.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "agents/log_file.h"
+#include "tools/mcp/http_client.h"
+#include "tools/mcp/server_config.h"
+#include "tools/mcp/transport.h"
+
+namespace aikernel::tools::mcp {
+
+class HttpTransport : public Transport {
+ public:
+  HttpTransport(const ServerConfig& config, boost::asio::io_context& io, HttpClient& client,
+                agents::LogFile& log);
+  ~HttpTransport() override;
+
+  void Open(TransportEvents events) override;
+  void Send(std::string message, int64_t request_id) override;
+  void Abandon(int64_t request_id) override;
+  void Negotiated(const std::string& version) override;
+  void Close() override;
+  const char* channel() const override { return "http"; }
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;  // shared with its exchanges' callbacks
+};
+
+}  // namespace aikernel::tools::mcp
