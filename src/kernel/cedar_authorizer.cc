@@ -1,5 +1,7 @@
 #include "kernel/cedar_authorizer.h"
 
+#include "policy/json.h"
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/reflection.h>
@@ -11,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kernel/quota.h"
+#include "policy/json.h"
 
 namespace aikernel::kernel {
 namespace {
@@ -86,8 +89,11 @@ std::string KeyString(const Value& v) {
 }
 
 // JSON -> Cedar: numbers as Long (saturating) or decimal, arrays as sets,
-// objects as records; null members are left out (test with `has`).
-Value JsonToValue(const nlohmann::json& j, int depth) {
+// objects as records; null members are left out (test with `has`). With
+// `extn` (context the kernel itself computed, never a caller's args), an
+// object {"__extn": {"fn", "arg"}} is that extension value (http.fetch's
+// context.http.ip).
+Value JsonToValue(const nlohmann::json& j, int depth, bool extn = false) {
   using T = nlohmann::json::value_t;
   if (depth > 64) return Value::String("[too deep]");
   switch (j.type()) {
@@ -106,13 +112,19 @@ Value JsonToValue(const nlohmann::json& j, int depth) {
     case T::string: return Value::String(j.get<std::string>());
     case T::array: {
       std::vector<Value> elems;
-      for (const auto& e : j) elems.push_back(JsonToValue(e, depth + 1));
+      for (const auto& e : j) elems.push_back(JsonToValue(e, depth + 1, extn));
       return Value::Set(std::move(elems));
     }
     case T::object: {
+      if (extn && j.size() == 1 && j.contains("__extn")) {
+        absl::StatusOr<Value> v = policy::ValueFromJson(j);
+        if (v.ok()) return *std::move(v);
+      }
       policy::Record rec;
       for (auto it = j.begin(); it != j.end(); ++it) {
-        if (!it.value().is_null()) rec.emplace(it.key(), JsonToValue(it.value(), depth + 1));
+        if (!it.value().is_null()) {
+          rec.emplace(it.key(), JsonToValue(it.value(), depth + 1, extn));
+        }
       }
       return Value::MakeRecord(std::move(rec));
     }
@@ -264,7 +276,9 @@ policy::Request CedarAuthorizer::BuildRequest(const AuthzRequest& req,
   }
   if (req.context != nullptr && req.context->is_object()) {
     for (auto it = req.context->begin(); it != req.context->end(); ++it) {
-      ctx.insert_or_assign(it.key(), JsonToValue(it.value(), 0));
+      // Extension values only where the kernel computed them itself
+      // (http.fetch's context.http); args and what peers send stay plain.
+      ctx.insert_or_assign(it.key(), JsonToValue(it.value(), 0, it.key() == "http"));
     }
   }
   policy::Request out;

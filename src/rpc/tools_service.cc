@@ -181,6 +181,7 @@ kernel::CallResult DispatchToolCall(kernel::Kernel* k, grpc::ServerContext* ctx,
     cc.deadline = deadline;
     cc.max_result_bytes = reg->options().max_result_bytes;
     cc.cancelled = [ctx, k] { return ctx->IsCancelled() || k->stopping(); };
+    cc.policy_context = &context;
     cc.authorize_step = [&](const json& extra, const std::string& step) -> Status {
       json c = extra;
       c["args"] = args.redacted;

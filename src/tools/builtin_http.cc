@@ -15,9 +15,18 @@
 // the call RESOURCE_EXHAUSTED. The transfer honours the call's deadline and
 // cancellation (libcurl's progress callback aborts it).
 //
-// Known limit: policy decides on the host name; the address it resolves to
-// is not checked (DNS answers are the network's business here).
+// Addresses: the kernel resolves the host itself (getaddrinfo, the first
+// answer) before policy, puts the address in context.http.ip (a Cedar
+// ipaddr, so policy can say context.http.ip.isLoopback() or
+// .isInRange(ip("10.0.0.0/8"))) and pins the transfer to that address
+// (CURLOPT_RESOLVE), so a DNS answer that changes between the decision and
+// the connection (rebinding) cannot send the request elsewhere. Each
+// redirect hop is resolved, decided and pinned again. No proxy from the
+// environment is used (it would connect elsewhere than decided).
 #include <curl/curl.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <mutex>
@@ -78,8 +87,67 @@ StatusOr<Target> ParseUrl(const std::string& url, const std::string& base = "",
   return t;
 }
 
-json HttpContext(const Target& t, const std::string& method) {
-  return {{"http", {{"scheme", t.scheme}, {"host", t.host}, {"port", t.port}, {"method", method}}}};
+// The host as an address literal (without IPv6 brackets), or "".
+std::string AddressLiteral(const std::string& host) {
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1) {
+    return h;
+  }
+  return "";
+}
+
+// The address the request will go to: the host itself when it is an
+// address, else the resolver's first answer (one address, so policy
+// decides on exactly the one connected to; no fallback to a second).
+StatusOr<std::string> Resolve(const Target& t) {
+  if (std::string lit = AddressLiteral(t.host); !lit.empty()) return lit;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;  // only families this host can reach
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(t.host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return absl::UnavailableError(absl::StrCat("http.fetch: cannot resolve host '", t.host,
+                                               "': ", gai_strerror(rc)));
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, freeaddrinfo);
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = res->ai_family == AF_INET
+                         ? static_cast<const void*>(
+                               &reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr)
+                         : static_cast<const void*>(
+                               &reinterpret_cast<const sockaddr_in6*>(res->ai_addr)->sin6_addr);
+  if (inet_ntop(res->ai_family, addr, text, sizeof(text)) == nullptr) {
+    return absl::InternalError(absl::StrCat("http.fetch: inet_ntop for '", t.host, "'"));
+  }
+  return std::string(text);
+}
+
+// context.http: what policy decides on. `ip` is a Cedar ipaddr (the
+// extension escape of the policy engine's JSON form).
+json HttpContext(const Target& t, const std::string& method, const std::string& ip) {
+  return {{"http",
+           {{"scheme", t.scheme},
+            {"host", t.host},
+            {"port", t.port},
+            {"method", method},
+            {"address", ip},
+            {"ip", {{"__extn", {{"fn", "ip"}, {"arg", ip}}}}}}}};
+}
+
+// The address policy decided on for the first request, from the call's
+// policy context; resolved again only when the call came without one.
+StatusOr<std::string> DecidedAddress(const Target& t, const CallContext& ctx) {
+  if (ctx.policy_context != nullptr) {
+    const json& c = *ctx.policy_context;
+    if (c.contains("http") && c["http"].contains("address") && c["http"]["address"].is_string()) {
+      return c["http"]["address"].get<std::string>();
+    }
+  }
+  return Resolve(t);
 }
 
 struct Transfer {
@@ -134,7 +202,8 @@ struct Response {
   Transfer xfer;
 };
 
-StatusOr<Response> Perform(const Target& t, const std::string& method, const json& headers,
+StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::string& method,
+                           const json& headers,
                            const std::string& body, bool send_credentials, size_t cap,
                            std::chrono::milliseconds timeout, const CallContext& ctx) {
   std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
@@ -146,7 +215,18 @@ StatusOr<Response> Perform(const Target& t, const std::string& method, const jso
   curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  // Connect to the address policy decided on, not to a fresh DNS answer.
+  curl_slist* pin = nullptr;
+  if (AddressLiteral(t.host).empty()) {
+    std::string host = t.host;
+    std::string entry = absl::StrCat(host, ":", t.port, ":",
+                                     ip.find(':') != std::string::npos ? "[" + ip + "]" : ip);
+    pin = curl_slist_append(pin, entry.c_str());
+    curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
+  }
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> owned_pin(pin, curl_slist_free_all);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(timeout.count(), 1)));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.xfer);
@@ -209,6 +289,7 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
   const auto end = std::min(ctx.deadline, std::chrono::steady_clock::now() + per_call);
 
   AIK_ASSIGN_OR_RETURN(Target t, ParseUrl(args.value("url", "")));
+  AIK_ASSIGN_OR_RETURN(std::string ip, DecidedAddress(t, ctx));
   const std::string first_host = t.host;
   std::vector<std::string> hops;
   for (;;) {
@@ -217,8 +298,8 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
     if (left.count() <= 0) {
       return absl::DeadlineExceededError("http.fetch: the call's time ran out");
     }
-    AIK_ASSIGN_OR_RETURN(Response r, Perform(t, method, headers, body, t.host == first_host, cap,
-                                             left, ctx));
+    AIK_ASSIGN_OR_RETURN(Response r, Perform(t, ip, method, headers, body,
+                                             t.host == first_host, cap, left, ctx));
     const bool redirect = r.status >= 300 && r.status < 400 && !r.location.empty();
     if (!redirect || static_cast<int64_t>(hops.size()) >= o.http_max_redirects) {
       ToolResult out;
@@ -244,7 +325,8 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
     if (!ctx.authorize_step) {
       return absl::PermissionDeniedError("http.fetch: redirects cannot be authorized here");
     }
-    Status allowed = ctx.authorize_step(HttpContext(next, method), "redirect");
+    AIK_ASSIGN_OR_RETURN(std::string next_ip, Resolve(next));
+    Status allowed = ctx.authorize_step(HttpContext(next, method, next_ip), "redirect");
     if (!allowed.ok()) {
       return Status(allowed.code(), absl::StrCat("http.fetch: redirect ", hops.size() + 1,
                                                  " from ", t.url, " to ", next.url, " refused: ",
@@ -252,6 +334,7 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
     }
     hops.push_back(next.url);
     t = std::move(next);
+    ip = std::move(next_ip);
   }
 }
 
@@ -264,7 +347,8 @@ std::vector<BuiltinTool> HttpTools(const BuiltinOptions& o) {
   t.tool = MakeBuiltinTool(
       "http.fetch",
       "One HTTP(S) request: GET, POST, PUT or DELETE with optional headers and body. Policy "
-      "decides on context.http {scheme, host, port, method}; every redirect is decided again. "
+      "decides on context.http {scheme, host, port, method, address, ip} (ip: the address the "
+      "kernel resolved and connects to); every redirect is decided again. "
       "Result: status, headers, body (UTF-8, or base64 when it is not), final url.",
       R"({"type":"object","properties":{
         "url":{"type":"string","minLength":1},
@@ -276,7 +360,8 @@ std::vector<BuiltinTool> HttpTools(const BuiltinOptions& o) {
         "required":["url"],"additionalProperties":false})");
   t.policy_context = [](const json& args) -> StatusOr<json> {
     AIK_ASSIGN_OR_RETURN(Target target, ParseUrl(args.value("url", "")));
-    return HttpContext(target, args.value("method", "GET"));
+    AIK_ASSIGN_OR_RETURN(std::string ip, Resolve(target));
+    return HttpContext(target, args.value("method", "GET"), ip);
   };
   t.call = [o](const json& args, const CallContext& ctx) { return Fetch(o, args, ctx); };
   std::vector<BuiltinTool> out;

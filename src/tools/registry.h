@@ -80,6 +80,10 @@ struct CallContext {
   // added to the policy context (its args stay the call's), and records the
   // decision in the ledger. OK or PERMISSION_DENIED. Null: steps are refused.
   std::function<Status(const nlohmann::json& context, const std::string& step)> authorize_step;
+  // The policy context the call was decided on (the provider's
+  // PolicyContext output plus args), so a tool acts on exactly what was
+  // decided (http.fetch: the resolved address). Null outside Dispatch.
+  const nlohmann::json* policy_context = nullptr;
 
   bool Cancelled() const { return cancelled && cancelled(); }
   bool Expired() const { return std::chrono::steady_clock::now() >= deadline; }
