@@ -436,6 +436,11 @@ Status ParseMcp(const toml::node& node, const std::string& file, Config& config)
   for (const toml::node& e : *a) {
     tools::mcp::ServerConfig c;
     AIK_RETURN_IF_ERROR(ParseMcpEntry(*e.as_table(), file, config.mcp.size(), c));
+    // The profile is checked once [profiles.*] are all read (below).
+    if (const toml::node* sb = e.as_table()->get("sandbox")) {
+      config.positions[absl::StrCat("mcp[", config.mcp.size(), "].sandbox")] =
+          Where(file, sb->source());
+    }
     for (const auto& other : config.mcp) {
       if (other.name == c.name) {
         return Bad(file, e, absl::StrCat("mcp[", config.mcp.size(), "].name"),
@@ -505,6 +510,23 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     return bad("identity.jwt_svid_ttl",
                absl::StrCat("must not exceed identity.max_svid_ttl (", config.max_svid_ttl_s,
                             "s), got ", config.jwt_svid_ttl_s, "s"));
+  }
+  // Sandbox profiles named elsewhere must be [profiles.<name>] (or builtin).
+  auto unknown_profile = [&](const std::string& key, const std::string& name) {
+    return bad(key, absl::StrCat("unknown profile '", name, "' (known: ",
+                                 agents::ProfileNames(config.profiles),
+                                 "; [profiles.<name>] adds one)"));
+  };
+  for (size_t i = 0; i < config.mcp.size(); ++i) {
+    const tools::mcp::ServerConfig& m = config.mcp[i];
+    if (m.url.empty() && config.profiles.find(m.sandbox) == config.profiles.end()) {
+      return unknown_profile(absl::StrCat("mcp[", i, "].sandbox"), m.sandbox);
+    }
+  }
+  for (const std::string& name : config.tools_exec_profiles) {
+    if (config.profiles.find(name) == config.profiles.end()) {
+      return unknown_profile("tools.exec.profiles", name);
+    }
   }
   if (config.ca_ttl_s < 2 * config.max_svid_ttl_s) {
     return bad("identity.ca_ttl",

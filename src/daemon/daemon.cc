@@ -329,6 +329,7 @@ class Server {
     bo.http_timeout_ms = config_.tools_http_timeout_ms;
     bo.http_max_redirects = config_.tools_http_max_redirects;
     bo.exec_profiles = config_.tools_exec_profiles;
+    for (const auto& [name, p] : config_.profiles) bo.exec_sandboxes[name] = p.sandbox;
     bo.exec_max_output_bytes = config_.tools_exec_max_output_bytes;
     bo.exec_timeout_ms = config_.tools_exec_timeout_ms;
     bo.exec_uid = static_cast<uid_t>(config_.tools_exec_uid);
@@ -350,6 +351,7 @@ class Server {
     mo.state_dir = state;
     mo.logs_dir = config_.logs_dir;
     mo.client_version = kVersion;
+    for (const auto& [name, p] : config_.profiles) mo.profiles[name] = p.sandbox;
     mo.on_event = [this](const std::string& action, const std::string& resource,
                          const std::vector<std::string>& details) {
       audit::Record r;

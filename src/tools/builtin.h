@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/sandbox.h"
 #include "tools/registry.h"
 
 namespace aikernel::tools {
@@ -42,6 +43,9 @@ struct BuiltinOptions {
   // proc.exec: sandbox profiles a call may name ("default", "trusted").
   // Empty: no proc.exec.
   std::vector<std::string> exec_profiles;
+  // What those names mean: the daemon's [profiles.<name>] with the builtins.
+  // A name not here is looked up among the builtins (sandbox::ProfileByName).
+  std::map<std::string, sandbox::Profile, std::less<>> exec_sandboxes;
   int64_t exec_max_output_bytes = 64 << 10;  // each of stdout, stderr
   int64_t exec_timeout_ms = 10000;
   uid_t exec_uid = 65534;

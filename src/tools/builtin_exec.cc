@@ -99,7 +99,12 @@ StatusOr<ToolResult> Exec(const BuiltinOptions& o, const json& args, const CallC
     return absl::InvalidArgumentError(absl::StrCat("args.profile: '", profile_name,
                                                    "' is not one of [tools.exec] profiles"));
   }
-  AIK_ASSIGN_OR_RETURN(sandbox::Profile profile, sandbox::ProfileByName(profile_name));
+  sandbox::Profile profile;
+  if (auto it = o.exec_sandboxes.find(profile_name); it != o.exec_sandboxes.end()) {
+    profile = it->second;
+  } else {
+    AIK_ASSIGN_OR_RETURN(profile, sandbox::ProfileByName(profile_name));
+  }
   const size_t cap = static_cast<size_t>(
       std::min<int64_t>(args.value("max_output_bytes", o.exec_max_output_bytes), o.exec_max_output_bytes));
   const auto end = std::min(ctx.deadline, Clock::now() + std::chrono::milliseconds(

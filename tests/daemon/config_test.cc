@@ -231,9 +231,21 @@ read_paths = ["/opt/web"]
 [[mcp]]
 name = "remote"
 url = "http://127.0.0.1:3001/mcp"
+
+[[mcp]]
+name = "sealed"
+command = "s"
+sandbox = "sealed"
+
+[profiles.sealed]
+network = "none"
+
+[tools.exec]
+profiles = ["sealed", "trusted"]
 )", "t.toml");
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->mcp.size(), 3u);
+  ASSERT_EQ(c->mcp.size(), 4u);
+  EXPECT_EQ(c->mcp[3].sandbox, "sealed");
   EXPECT_EQ(c->mcp[2].url, "http://127.0.0.1:3001/mcp");
   EXPECT_TRUE(c->mcp[2].command.empty());
   EXPECT_EQ(c->mcp[0].name, "files");
@@ -245,7 +257,8 @@ url = "http://127.0.0.1:3001/mcp"
   EXPECT_EQ(c->mcp[1].sandbox, "default");
   EXPECT_EQ(c->mcp[1].read_paths, (std::vector<std::string>{"/opt/web"}));
   auto none = ParseConfig("", "e");
-  EXPECT_EQ(ChangedKeys(*c, *none), (std::vector<std::string>{"mcp"}));
+  EXPECT_EQ(ChangedKeys(*c, *none),
+            (std::vector<std::string>{"tools.exec.profiles", "mcp", "profiles"}));
   EXPECT_FALSE(IsReloadable("mcp"));
 }
 
@@ -266,7 +279,10 @@ TEST(ConfigTest, BadMcpEntriesNameTheEntryAndField) {
        "env: only for a command"},
       {"[[mcp]]\nname = \"x\"\nurl = 7\n", "mcp[0].url: expected a string"},
       {"[[mcp]]\nname = \"A.B\"\ncommand = \"c\"\n", "name: 'A.B' must be 1-64 of [a-z0-9_-]"},
-      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nsandbox = \"open\"\n", "unknown profile 'open'"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nsandbox = \"open\"\n",
+       "mcp[0].sandbox: unknown profile 'open' (known: default, trusted"},
+      {"[tools.exec]\nprofiles = [\"default\", \"sealed\"]\n",
+       "tools.exec.profiles: unknown profile 'sealed'"},
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\n[[mcp]]\nname = \"x\"\ncommand = \"d\"\n",
        "mcp[1].name: 'x' is used by another"},
   };

@@ -301,6 +301,67 @@ permit(principal in Group::"fetchers", action == Action::"tool.call",
   EXPECT_EQ((*auth)["body"], "no-auth");
 }
 
+// context.http.ip is the address the kernel resolved (and then connects to,
+// pinned): policy can decide on it whatever name the URL used.
+TEST_F(BuiltinsTest, HttpFetchIsDecidedOnTheResolvedAddress) {
+  TinyHttp http;
+  WriteFile(policy_ + "/policies/addr.cedar", R"(@id("t.loopback-only-by-number")
+forbid(principal, action == Action::"tool.call", resource == Tool::"http.fetch")
+  when { context has http && context.http.ip.isInRange(ip("127.0.0.0/8")) &&
+         context.http.host != "127.0.0.1" };
+@id("t.agents-fetch-loopback")
+permit(principal in Group::"fetchers", action == Action::"tool.call",
+       resource == Tool::"http.fetch")
+  when { context has http && context.http.ip.isLoopback() };
+)");
+  Start();
+  const int before = http.hits("/hello");
+  // "localhost" resolves into 127.0.0.0/8: denied before any request.
+  auto byname = Call("http.fetch", {{"url", http.Url("/hello", "localhost")}});
+  ASSERT_FALSE(byname.ok());
+  EXPECT_EQ(byname.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(byname.status().message(), HasSubstr("t.loopback-only-by-number"));
+  EXPECT_EQ(http.hits("/hello"), before);
+  // A redirect to it is resolved and decided again.
+  auto hop = Call("http.fetch", {{"url", http.Url("/to-localhost")}});
+  EXPECT_EQ(hop.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(hop.status().message(), HasSubstr("redirect 1"));
+  EXPECT_EQ(http.hits("/hello"), before);
+  // The literal address is allowed, and the agent's grant by address works.
+  auto bynumber = Call("http.fetch", {{"url", http.Url("/hello")}});
+  ASSERT_TRUE(bynumber.ok()) << bynumber.status().ToString();
+  EXPECT_EQ(http.hits("/hello"), before + 1);
+  CmdResult run =
+      AictlJson(*daemon_, {"agent", "run", "fetcher", "--group", "fetchers", "--", "/bin/true"});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  ToolCallOptions as;
+  as.as_agent = "fetcher";
+  auto agent = client_->CallTool("http.fetch", json{{"url", http.Url("/hello")}}.dump(), as);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  auto away = client_->CallTool("http.fetch", json{{"url", "http://192.0.2.1:9/"}}.dump(), as);
+  EXPECT_EQ(away.status().code(), StatusCode::kPermissionDenied) << "not loopback: default deny";
+  // A host that does not resolve is named.
+  auto nohost = Call("http.fetch", {{"url", "http://no-such-host.invalid/"}});
+  EXPECT_EQ(nohost.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(nohost.status().message(), HasSubstr("cannot resolve host 'no-such-host.invalid'"));
+}
+
+// proc.exec runs in the daemon's [profiles.<name>], not only the builtins.
+TEST_F(BuiltinsTest, ProcExecUsesAProfileFromTheConfig) {
+  DaemonConfig c;
+  c.daemon = "logs_dir = \"" + tmp_.path() + "/logs\"\n";
+  daemon_->WriteConfigText(c.Render() +
+                           "\n[tools.exec]\nprofiles = [\"shell\"]\n"
+                           "\n[profiles.shell]\nbase = \"trusted\"\nlandlock = false\n");
+  ASSERT_TRUE(daemon_->Start());
+  client_ = ConnectTo(*daemon_);
+  ASSERT_NE(client_, nullptr);
+  auto r = Call("proc.exec", {{"argv", {"/bin/echo", "in shell"}}, {"profile", "shell"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << daemon_->Log();
+  EXPECT_EQ((*r)["exit_code"], 0);
+  EXPECT_EQ((*r)["stdout"], "in shell\n");
+}
+
 TEST_F(BuiltinsTest, ProcExecRunsConfinedWithTimeoutAndOutputCap) {
   Start();
   auto echo = Call("proc.exec", {{"argv", {"/bin/echo", "hi", "there"}}});

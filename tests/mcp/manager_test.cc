@@ -76,6 +76,7 @@ class McpManagerTest : public ::testing::Test {
     o.state_dir = dir_.path() + "/state";
     o.logs_dir = dir_.path() + "/logs";
     o.client_version = "test";
+    o.profiles = profiles_;
     o.on_event = [this](const std::string& action, const std::string& resource,
                         const std::vector<std::string>& details) {
       std::lock_guard<std::mutex> l(mu_);
@@ -140,6 +141,7 @@ class McpManagerTest : public ::testing::Test {
       boost::asio::make_work_guard(io_);
   std::thread thread_;
   std::unique_ptr<Manager> m_;
+  std::map<std::string, sandbox::Profile, std::less<>> profiles_;  // empty: the builtins
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t changes_ = 0;
@@ -318,15 +320,39 @@ TEST_F(McpManagerTest, RejectsBadEntriesNamingTheField) {
   ServerConfig c = Fake("Bad.Name");
   EXPECT_NE(std::string(ValidateServerConfig(c).message()).find("name"), std::string::npos);
   c = Fake("ok");
-  c.sandbox = "nope";
-  EXPECT_NE(std::string(ValidateServerConfig(c).message()).find("mcp 'ok': sandbox"),
-            std::string::npos);
-  c = Fake("ok");
   c.command.clear();
   EXPECT_NE(std::string(ValidateServerConfig(c).message()).find("command"), std::string::npos);
   c = Fake("ok");
   c.uid = 0;
   EXPECT_FALSE(ValidateServerConfig(c).ok());
+}
+
+// `sandbox` names one of ManagerOptions::profiles (the daemon's
+// [profiles.<name>]); an unknown one is refused naming it.
+TEST_F(McpManagerTest, TheSandboxIsAConfiguredProfile) {
+  ServerConfig c = Fake("f");
+  c.sandbox = "mine";
+  profiles_["mine"] = sandbox::TrustedProfile();
+  Create({c});
+  ASSERT_TRUE(WaitReady("f")) << Log("f");
+  EXPECT_TRUE(Call("f.echo", {{"message", "in mine"}}).ok());
+}
+
+TEST_F(McpManagerTest, AnUnknownSandboxProfileIsRefused) {
+  ServerConfig c = Fake("f");
+  c.sandbox = "nope";
+  ManagerOptions o;
+  o.io = &io_;
+  o.state_dir = dir_.path() + "/state";
+  o.logs_dir = dir_.path() + "/logs";
+  o.profiles["default"] = sandbox::DefaultProfile();
+  std::filesystem::create_directories(o.state_dir);
+  auto m = Manager::Create(std::move(o), {c});
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(std::string(m.status().message()).find("mcp 'f': sandbox: unknown profile 'nope' "
+                                                   "(known: default)"),
+            std::string::npos)
+      << m.status();
 }
 
 // The real servers from npm.

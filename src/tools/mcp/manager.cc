@@ -89,10 +89,6 @@ Status ValidateServerConfig(const ServerConfig& c) {
                                  "(streamable HTTP)");
   }
   if (!c.url.empty()) AIK_RETURN_IF_ERROR(ValidateUrl(c));
-  if (!sandbox::ProfileByName(c.sandbox).ok()) {
-    return Bad(c, "sandbox", absl::StrCat("unknown profile '", c.sandbox,
-                                          "' (known: trusted, default)"));
-  }
   if (c.uid <= 0 || c.gid <= 0) return Bad(c, "uid/gid", "must not be root (0)");
   if (c.call_timeout_ms <= 0) return Bad(c, "call_timeout_ms", "must be positive");
   if (c.start_timeout_ms <= 0) return Bad(c, "start_timeout_ms", "must be positive");
@@ -127,7 +123,9 @@ StatusOr<std::unique_ptr<Manager>> Manager::Create(ManagerOptions o,
     std::filesystem::create_directories(m->o_.logs_dir + "/mcp", ec);
   }
   for (ServerConfig& c : servers) {
+    sandbox::Profile profile;
     if (c.url.empty()) {
+      AIK_ASSIGN_OR_RETURN(profile, m->FindProfile(c));
       AIK_RETURN_IF_ERROR(MakeWorkdir(c));
     } else if (!m->http_) {
       m->http_ = std::make_unique<HttpClient>();
@@ -137,6 +135,7 @@ StatusOr<std::unique_ptr<Manager>> Manager::Create(ManagerOptions o,
     deps.launch_thread = &m->launch_thread_;
     deps.launcher = m->o_.launcher;
     deps.http = m->http_.get();
+    deps.profile = std::move(profile);
     deps.pins = m->pins_.get();
     deps.on_event = m->o_.on_event;
     deps.on_change = m->o_.on_change;
@@ -146,6 +145,19 @@ StatusOr<std::unique_ptr<Manager>> Manager::Create(ManagerOptions o,
     m->servers_[name] = std::make_unique<Server>(std::move(c), std::move(deps));
   }
   return m;
+}
+
+StatusOr<sandbox::Profile> Manager::FindProfile(const ServerConfig& c) const {
+  if (o_.profiles.empty()) {
+    StatusOr<sandbox::Profile> p = sandbox::ProfileByName(c.sandbox);
+    if (p.ok()) return p;
+  } else if (auto it = o_.profiles.find(c.sandbox); it != o_.profiles.end()) {
+    return it->second;
+  }
+  std::string known;
+  if (o_.profiles.empty()) known = "default, trusted";
+  for (const auto& [name, p] : o_.profiles) absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+  return Bad(c, "sandbox", absl::StrCat("unknown profile '", c.sandbox, "' (known: ", known, ")"));
 }
 
 void Manager::Start() {

@@ -3,8 +3,8 @@
 //
 // Contract
 // - Create() validates the entries (unique names of [a-z0-9_-]{1,64}, a
-//   command or an http(s) url but not both, a known sandbox profile,
-//   positive timeouts), opens the pin file
+//   command or an http(s) url but not both, a sandbox profile that
+//   ManagerOptions::profiles has, positive timeouts), opens the pin file
 //   <state_dir>/mcp-pins.json and makes each server's workdir
 //   (<state_dir>/mcp/<name>, owned by its uid/gid; stdio servers) and
 //   <logs_dir>/mcp/.
@@ -47,6 +47,9 @@ struct ManagerOptions {
   std::string logs_dir;
   std::string client_version;
   sandbox::Launcher* launcher = nullptr;  // null: sandbox::RealLauncher()
+  // The sandbox profiles an entry's `sandbox` may name (the daemon's
+  // [profiles.<name>] with the builtins). Empty: the builtins only.
+  std::map<std::string, sandbox::Profile, std::less<>> profiles;
   EventFn on_event;  // ledger records (tool.pin, tool.refuse, mcp.fault)
   std::function<void()> on_change;  // see ServerDeps
 };
@@ -88,6 +91,7 @@ class Manager {
  private:
   Manager(ManagerOptions options, std::unique_ptr<PinStore> pins);
   StatusOr<Server*> ServerOf(const std::string& name, std::string* tool) const;
+  StatusOr<sandbox::Profile> FindProfile(const ServerConfig& c) const;
 
   ManagerOptions o_;
   std::unique_ptr<PinStore> pins_;

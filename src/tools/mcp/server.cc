@@ -80,7 +80,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   std::unique_ptr<Transport> MakeTransport() {
     if (!c_.url.empty()) return std::make_unique<HttpTransport>(c_, io_, *d_.http, log_);
-    return std::make_unique<StdioTransport>(c_, io_, *d_.launch_thread, *d_.launcher, log_);
+    return std::make_unique<StdioTransport>(c_, d_.profile, io_, *d_.launch_thread, *d_.launcher,
+                                            log_);
   }
 
   void Start() {

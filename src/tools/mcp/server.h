@@ -88,6 +88,7 @@ struct ServerDeps {
   sandbox::LaunchThread* launch_thread = nullptr;
   sandbox::Launcher* launcher = nullptr;
   HttpClient* http = nullptr;  // servers with a url
+  sandbox::Profile profile;    // stdio servers: the entry's `sandbox`, resolved
   PinStore* pins = nullptr;
   EventFn on_event;
   // Called on the loop after the state or the mounted tools changed (tests

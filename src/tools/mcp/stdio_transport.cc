@@ -37,9 +37,9 @@ struct LaunchPipes {
 
 class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport::Impl> {
  public:
-  Impl(const ServerConfig& c, asio::io_context& io, sandbox::LaunchThread& lt,
-       sandbox::Launcher& launcher, agents::LogFile& log)
-      : c_(c), io_(io), launch_thread_(lt), launcher_(launcher), log_(log), in_(io), out_(io),
+  Impl(const ServerConfig& c, sandbox::Profile profile, asio::io_context& io,
+       sandbox::LaunchThread& lt, sandbox::Launcher& launcher, agents::LogFile& log)
+      : c_(c), profile_(std::move(profile)), io_(io), launch_thread_(lt), launcher_(launcher), log_(log), in_(io), out_(io),
         err_(io), pid_sd_(io), framer_(static_cast<size_t>(c.max_message_bytes)) {}
 
   void Open(TransportEvents ev) {
@@ -57,7 +57,7 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
   }
 
   Status Prepare(LaunchPipes& p) {
-    AIK_ASSIGN_OR_RETURN(sandbox::Profile profile, sandbox::ProfileByName(c_.sandbox));
+    sandbox::Profile profile = profile_;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe2");
     p.in_r.reset(fds[0]);
@@ -253,6 +253,7 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
 
  private:
   const ServerConfig c_;
+  const sandbox::Profile profile_;
   asio::io_context& io_;
   sandbox::LaunchThread& launch_thread_;
   sandbox::Launcher& launcher_;
@@ -268,10 +269,11 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
   std::array<char, 16384> err_buf_{};
 };
 
-StdioTransport::StdioTransport(const ServerConfig& config, asio::io_context& io,
-                               sandbox::LaunchThread& launch_thread,
+StdioTransport::StdioTransport(const ServerConfig& config, sandbox::Profile profile,
+                               asio::io_context& io, sandbox::LaunchThread& launch_thread,
                                sandbox::Launcher& launcher, agents::LogFile& log)
-    : impl_(std::make_shared<Impl>(config, io, launch_thread, launcher, log)) {}
+    : impl_(std::make_shared<Impl>(config, std::move(profile), io, launch_thread, launcher,
+                                   log)) {}
 
 StdioTransport::~StdioTransport() { impl_->Close(); }
 

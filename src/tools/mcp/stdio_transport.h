@@ -1,6 +1,7 @@
 // mcp::StdioTransport: MCP's stdio transport. The server is a child process
-// started confined (sandbox profile, uid/gid, workdir, env from its
-// [[mcp]] entry); messages are lines of JSON on its stdin and stdout; its
+// started confined (the sandbox profile its [[mcp]] entry names, from the
+// daemon's [profiles.<name>] or the builtins; uid/gid, workdir, env from the
+// entry); messages are lines of JSON on its stdin and stdout; its
 // stderr goes to the server's log file.
 //
 // Contract (beyond transport.h)
@@ -29,7 +30,8 @@ namespace aikernel::tools::mcp {
 
 class StdioTransport : public Transport {
  public:
-  StdioTransport(const ServerConfig& config, boost::asio::io_context& io,
+  // `profile`: the entry's `sandbox`, resolved by the Manager.
+  StdioTransport(const ServerConfig& config, sandbox::Profile profile, boost::asio::io_context& io,
                  sandbox::LaunchThread& launch_thread, sandbox::Launcher& launcher,
                  agents::LogFile& log);
   ~StdioTransport() override;
