@@ -6,18 +6,16 @@
 // naming the URL.
 #include <sys/stat.h>
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "integration/daemon_process.h"
 #include "integration/helpers.h"
+#include "integration/mcp_policy_dir.h"
 #include "mcp/http_server.h"
 
 namespace aikernel::testing {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 class McpHttpDaemonTest : public ::testing::Test {
@@ -30,14 +28,7 @@ class McpHttpDaemonTest : public ::testing::Test {
   }
 
   void Start(DaemonProcess& d, const std::string& policy) {
-    const std::string pdir = dir_.path() + "/policy";
-    fs::create_directories(pdir + "/policies");
-    fs::copy_file(std::string(AIK_SOURCE_DIR) + "/config/policies/default.cedar",
-                  pdir + "/policies/default.cedar");
-    fs::copy_file(std::string(AIK_SOURCE_DIR) + "/config/aikernel.cedarschema",
-                  pdir + "/aikernel.cedarschema");
-    WriteFile(pdir + "/policies/zz-test.cedar", policy);
-    d.set_policy_dir(pdir);
+    UseShippedPoliciesPlus(d, dir_.path(), policy);
     DaemonConfig config = DaemonConfig::With("logs_dir = \"" + dir_.path() + "/logs\"\n");
     d.WriteConfigText(config.Render() + "\n[[mcp]]\nname = \"web\"\nurl = \"" + http_->url() +
                       "\"\nrestart_initial_ms = 100\n");

@@ -15,6 +15,7 @@
 
 #include "integration/daemon_process.h"
 #include "integration/helpers.h"
+#include "integration/mcp_policy_dir.h"
 #include "mcp/npm_servers.h"
 
 namespace aikernel::testing {
@@ -51,14 +52,7 @@ class McpDaemonTest : public ::testing::Test {
 
   // The shipped policies plus `extra` (Cedar), as the daemon's policy dir.
   void Policies(DaemonProcess& d, const std::string& extra) {
-    const std::string pdir = dir_.path() + "/policy";
-    fs::create_directories(pdir + "/policies");
-    fs::copy_file(std::string(AIK_SOURCE_DIR) + "/config/policies/default.cedar",
-                  pdir + "/policies/default.cedar");
-    fs::copy_file(std::string(AIK_SOURCE_DIR) + "/config/aikernel.cedarschema",
-                  pdir + "/aikernel.cedarschema");
-    WriteFile(pdir + "/policies/zz-test.cedar", extra);
-    d.set_policy_dir(pdir);
+    UseShippedPoliciesPlus(d, dir_.path(), extra);
   }
 
   void Start(DaemonProcess& d, const std::string& extra = "") {

@@ -135,6 +135,16 @@ class BuiltinsTest : public ::testing::Test {
     ASSERT_NE(client_, nullptr);
   }
 
+  // An agent "fetcher" in group "fetchers", and options to call as it.
+  ToolCallOptions Fetcher() {
+    CmdResult run =
+        AictlJson(*daemon_, {"agent", "run", "fetcher", "--group", "fetchers", "--", "/bin/true"});
+    EXPECT_EQ(run.exit_code, 0) << run.Describe();
+    ToolCallOptions as;
+    as.as_agent = "fetcher";
+    return as;
+  }
+
   Result<json> Call(const std::string& tool, const json& args) {
     auto r = client_->CallTool(tool, args.dump());
     if (!r.ok()) return r.status();
@@ -282,11 +292,8 @@ permit(principal in Group::"fetchers", action == Action::"tool.call",
                                                R"( && context.http.method == "GET" };
 )");
   Start();
-  CmdResult run =
-      AictlJson(*daemon_, {"agent", "run", "fetcher", "--group", "fetchers", "--", "/bin/true"});
-  ASSERT_EQ(run.exit_code, 0) << run.Describe();
   ToolCallOptions as;
-  as.as_agent = "fetcher";
+  ASSERT_NO_FATAL_FAILURE(as = Fetcher());
   auto ok = client_->CallTool("http.fetch", json{{"url", http.Url("/hello")}}.dump(), as);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   auto post = client_->CallTool(
@@ -331,11 +338,8 @@ permit(principal in Group::"fetchers", action == Action::"tool.call",
   auto bynumber = Call("http.fetch", {{"url", http.Url("/hello")}});
   ASSERT_TRUE(bynumber.ok()) << bynumber.status().ToString();
   EXPECT_EQ(http.hits("/hello"), before + 1);
-  CmdResult run =
-      AictlJson(*daemon_, {"agent", "run", "fetcher", "--group", "fetchers", "--", "/bin/true"});
-  ASSERT_EQ(run.exit_code, 0) << run.Describe();
   ToolCallOptions as;
-  as.as_agent = "fetcher";
+  ASSERT_NO_FATAL_FAILURE(as = Fetcher());
   auto agent = client_->CallTool("http.fetch", json{{"url", http.Url("/hello")}}.dump(), as);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   auto away = client_->CallTool("http.fetch", json{{"url", "http://192.0.2.1:9/"}}.dump(), as);
