@@ -151,6 +151,35 @@ class Daemon {
   pid_t pid_ = -1;
 };
 
+// What first_call_agent printed: "aik-probe start=.. main=.. connected=.. reply=..".
+struct ProbeStamps {
+  int64_t start = 0, main = 0, connected = 0, reply = 0;
+};
+
+// Waits (bounded) for the agent to exit, then reads its stamps from its log.
+bool ReadProbeStamps(aikernel::Client& client, const std::string& name, const std::string& log,
+                     ProbeStamps* out) {
+  for (int i = 0; i < 5000; ++i) {
+    auto info = client.InspectAgent(name);
+    if (!info.ok()) return false;
+    if (info->state != aikernel::AgentState::kRunning &&
+        info->state != aikernel::AgentState::kStarting)
+      break;
+    usleep(1000);
+  }
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    long long s = 0, m = 0, c = 0, r = 0;
+    if (std::sscanf(line.c_str(), "aik-probe start=%lld main=%lld connected=%lld reply=%lld", &s,
+                    &m, &c, &r) == 4) {
+      *out = {s, m, c, r};
+      return true;
+    }
+  }
+  return false;
+}
+
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -196,6 +225,9 @@ int main(int argc, char** argv) {
     // One spawn of `command` until its first call reaches the kernel.
     struct Times {
       std::vector<double> total, rpc, exec_to_call;
+      // The probe's own stamps (first_call_agent.cc), when it printed them.
+      std::vector<double> to_spawn, spawn_to_exec, exec_to_main, main_to_connected,
+          connected_to_call;
     };
     auto measure = [&](const std::string& name, const std::string& command, Times* out) {
       aikernel::AgentSpec spec;
@@ -237,6 +269,17 @@ int main(int argc, char** argv) {
       out->total.push_back(static_cast<double>(t_call - t0) / 1e6);
       out->rpc.push_back(static_cast<double>(t_rpc - t0) / 1e6);
       if (t_spawned) out->exec_to_call.push_back(static_cast<double>(t_call - t_spawned) / 1e6);
+      if (t_spawned) {
+        ProbeStamps ps;
+        if (ReadProbeStamps(client, spec.name, dir + "/logs/agents/" + spec.name + ".log", &ps)) {
+          auto ms = [](int64_t a, int64_t b) { return static_cast<double>(b - a) / 1e6; };
+          out->to_spawn.push_back(ms(t0, t_spawned));
+          out->spawn_to_exec.push_back(ms(t_spawned, ps.start));
+          out->exec_to_main.push_back(ms(ps.start, ps.main));
+          out->main_to_connected.push_back(ms(ps.main, ps.connected));
+          out->connected_to_call.push_back(ms(ps.connected, t_call));
+        }
+      }
       auto rm = client.RemoveAgent(spec.name, true);
       if (!rm.ok()) Die("RemoveAgent: " + rm.status().ToString());
     };
@@ -260,8 +303,15 @@ int main(int argc, char** argv) {
     row("aikernel agent (RunAgent -> first call)", ours.total);
     row("  of which RunAgent RPC (spawn, state.db)", ours.rpc);
     row("  of which spawn start -> first call", ours.exec_to_call);
+    row("  RunAgent sent -> spawn start (RPC, policy)", ours.to_spawn);
+    row("  spawn start -> agent's first instruction", ours.spawn_to_exec);
+    row("  -> main (the agent's static initialisers)", ours.exec_to_main);
+    row("  -> Client::Connect returned", ours.main_to_connected);
+    row("  -> its Whoami received by the kernel", ours.connected_to_call);
     row("same agent linked to the shared libraries", shared.total);
     row("  of which spawn start -> first call", shared.exec_to_call);
+    row("  spawn start -> agent's first instruction", shared.spawn_to_exec);
+    row("  -> main (loader and static initialisers)", shared.exec_to_main);
     const std::vector<double>& ours_ms = ours.total;
     if (have_bwrap) {
       std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "bwrap --unshare-all ... /bin/true",

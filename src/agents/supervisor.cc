@@ -62,6 +62,11 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
+// Added to limits.memory_bytes for RLIMIT_AS (the fallback when no memory
+// cgroup holds the agent): room for thread stacks (8 MiB each) and glibc's
+// per-thread malloc arenas (64 MiB reserved each) of a multi-threaded agent.
+constexpr uint64_t kAddressSpaceAllowance = uint64_t{1} << 30;
+
 Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
@@ -363,6 +368,12 @@ class Supervisor::Impl {
       return static_cast<uint64_t>(cap > 0 && cap < v ? cap : v);
     };
     ls.limits.memory_bytes = capped(s.limits.memory_bytes, ap->caps.memory_bytes);
+    // Without a memory cgroup the limit is RLIMIT_AS, which counts reserved
+    // address space: an SDK agent's gRPC threads each reserve a stack and a
+    // malloc arena far larger than they touch. Give it room (docs/agents.md).
+    if (ls.limits.memory_bytes > 0) {
+      ls.limits.address_space_bytes = ls.limits.memory_bytes + kAddressSpaceAllowance;
+    }
     ls.limits.pids = capped(s.limits.pids, ap->caps.pids);
     ls.limits.open_files = capped(s.limits.open_files, ap->caps.open_files);
     ls.limits.cpu_percent = static_cast<uint32_t>(s.limits.cpu * 100.0 + 0.5);

@@ -573,15 +573,25 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   }
   auto by_cg = [&](const char* c) { return std::find(cg_limited.begin(), cg_limited.end(), c) != cg_limited.end(); };
   if (lim.memory_bytes > 0 && !by_cg("memory")) {
-    p.rlims[p.n_rlims++] = {RLIMIT_AS, static_cast<rlim_t>(lim.memory_bytes), "RLIMIT_AS"};
+    const uint64_t as = std::max(lim.address_space_bytes, lim.memory_bytes);
+    p.rlims[p.n_rlims++] = {RLIMIT_AS, static_cast<rlim_t>(as), "RLIMIT_AS"};
     in_force.push_back("rlimit:as");
   }
   if (lim.pids > 0 && !by_cg("pids")) {
-    // The pid-namespace init counts too.
-    rlim_t n = static_cast<rlim_t>(lim.pids) + (prof.new_pid_ns ? 1 : 0);
-    p.rlims[p.n_rlims++] = {RLIMIT_NPROC, n, "RLIMIT_NPROC"};
-    in_force.push_back("rlimit:nproc");
-    if (!prof.new_user_ns) not_enforced.push_back("pids: RLIMIT_NPROC counts every process of the uid");
+    if (prof.new_user_ns) {
+      // Counted per (user namespace, uid): only this agent's processes and
+      // threads, even when every agent runs as the same uid. The
+      // pid-namespace init counts too.
+      rlim_t n = static_cast<rlim_t>(lim.pids) + (prof.new_pid_ns ? 1 : 0);
+      p.rlims[p.n_rlims++] = {RLIMIT_NPROC, n, "RLIMIT_NPROC"};
+      in_force.push_back("rlimit:nproc");
+    } else {
+      // Without its own user namespace RLIMIT_NPROC would count every process
+      // and thread of the uid on the host (all agents sharing it): agents
+      // would fail to fork, or to exec (EAGAIN), because of each other.
+      not_enforced.push_back("pids: no pids cgroup, and RLIMIT_NPROC without a user namespace "
+                             "would count every process of the uid");
+    }
   }
   if (lim.open_files > 0) {
     p.nofile = static_cast<rlim_t>(lim.open_files);

@@ -102,6 +102,10 @@ StatusOr<Profile> ProfileByName(const std::string& name);
 // fallback: without the cpu controller it is reported in Launched::not_enforced.
 struct Limits {
   uint64_t memory_bytes = 0;
+  // RLIMIT_AS when memory_bytes is not held by a cgroup; 0: memory_bytes.
+  // Address space is not memory: every thread's stack and every malloc arena
+  // reserves far more than it touches, so a caller may allow more here.
+  uint64_t address_space_bytes = 0;
   uint64_t pids = 0;
   uint64_t open_files = 0;
   uint32_t cpu_percent = 0;  // of one CPU; 200 = two CPUs
