@@ -11,8 +11,11 @@
 //    round trip from inside the sandbox; bwrap's ends at exit. The agent is
 //    linked statically (aik_link_sdk_static); the same agent linked to the
 //    shared gRPC/protobuf/absl libraries is timed too, interleaved.
-// 2. 1,000 idle agents (/bin/sleep under the default profile): the daemon's
-//    RSS growth per agent, and the wall time of `aictl agent ls`.
+//    Also the same static probe under bwrap, calling Whoami through the
+//    daemon's socket: the same agent-side work, for a fair peer.
+// 2. 1,000 idle agents (idle_agent.cc with 4 threads each, default profile,
+//    all uid 65534): the daemon's RSS growth per agent, the threads running
+//    in them, and the wall time of `aictl agent ls`.
 //
 //   bench_agents [--iterations N] [--idle N]
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -180,6 +184,9 @@ bool ReadProbeStamps(aikernel::Client& client, const std::string& name, const st
   return false;
 }
 
+// Threads each idle agent starts besides its main thread.
+constexpr int kIdleThreads = 4;
+
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -206,7 +213,7 @@ int main(int argc, char** argv) {
   const std::string bwrap = "/usr/bin/bwrap";
   const bool have_bwrap = access(bwrap.c_str(), X_OK) == 0;
 
-  std::vector<double> bwrap_ms;
+  std::vector<double> bwrap_ms, bwrap_probe_ms;
   long rss_before = 0, rss_after = 0;
   double ls_ms = -1;
   int idle_running = 0;
@@ -295,6 +302,26 @@ int main(int argc, char** argv) {
         int rc = Wait(pid);
         if (rc != 0) Die("bwrap exited " + std::to_string(rc) + "; see " + dir + "/bwrap.log");
         bwrap_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - b0).count());
+        // The same static probe under bwrap, calling Whoami through the
+        // daemon's socket: the same work on the agent's side, less
+        // confinement and no daemon bookkeeping on the kernel's side.
+        const int64_t t0 = RealNs();
+        pid = Spawn({bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                     AIK_FIRST_CALL_AGENT},
+                    dir + "/bwrap.log", {"AIKERNEL_SOCKET=" + d.socket()});
+        rc = Wait(pid);
+        if (rc != 0) Die("bwrap probe exited " + std::to_string(rc) + "; see " + dir + "/bwrap.log");
+        aikernel::AuditFilter f;
+        f.action = "kernel.whoami";
+        f.last = true;
+        f.limit = 1;
+        int64_t t_call = 0;
+        auto q = client.QueryAudit(f, [&](const aikernel::AuditRecord& rec) {
+          if (rec.principal.rfind("agent:", 0) != 0) t_call = rec.time.time_since_epoch().count();
+          return false;
+        });
+        if (t_call == 0) Die("the bwrap probe's Whoami is not in the ledger: " + q.status().ToString());
+        bwrap_probe_ms.push_back(static_cast<double>(t_call - t0) / 1e6);
       }
     }
     auto row = [](const char* what, const std::vector<double>& v) {
@@ -317,6 +344,10 @@ int main(int argc, char** argv) {
       std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "bwrap --unshare-all ... /bin/true",
                   Pct(bwrap_ms, 50), Pct(bwrap_ms, 99));
       std::printf("  ratio p50 aikernel/bwrap: %.2f\n", Pct(ours_ms, 50) / Pct(bwrap_ms, 50));
+      std::printf("  %-44s p50 %7.2f ms   p99 %7.2f ms\n", "bwrap ... same probe, Whoami via the socket",
+                  Pct(bwrap_probe_ms, 50), Pct(bwrap_probe_ms, 99));
+      std::printf("  ratio p50 aikernel/bwrap with the probe: %.2f\n",
+                  Pct(ours_ms, 50) / Pct(bwrap_probe_ms, 50));
     } else {
       std::printf("  bwrap column skipped: %s is not installed (apt-get install bubblewrap; "
                   "scripts/deps does)\n",
@@ -329,8 +360,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < idle; ++i) {
       aikernel::AgentSpec spec;
       spec.name = "idle-" + std::to_string(i);
-      spec.command = "/bin/sleep";
-      spec.args = {"infinity"};
+      spec.command = AIK_IDLE_AGENT;
+      spec.args = {std::to_string(kIdleThreads)};
       spec.limits.memory_bytes = 64 << 20;
       auto r = client.RunAgent(spec);
       if (!r.ok()) Die("RunAgent " + spec.name + ": " + r.status().ToString());
@@ -339,6 +370,20 @@ int main(int argc, char** argv) {
     auto list = client.ListAgents();
     if (!list.ok()) Die("ListAgents: " + list.status().ToString());
     for (const auto& a : list->agents) idle_running += a.state == aikernel::AgentState::kRunning;
+    // Started is not enough: an agent whose threads hit a limit exits.
+    int64_t threads_up = 0;
+    for (const auto& a : list->agents) {
+      if (a.state != aikernel::AgentState::kRunning || a.instance.pid <= 0) continue;
+      std::string task = "/proc/" + std::to_string(a.instance.pid) + "/task/";
+      // The init's child is the agent: count its threads.
+      std::ifstream children(task + std::to_string(a.instance.pid) + "/children");
+      pid_t agent = 0;
+      if (children >> agent) {
+        std::error_code ec;
+        auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(agent) + "/task", ec);
+        if (!ec) threads_up += std::distance(it, std::filesystem::directory_iterator());
+      }
+    }
     rss_after = d.RssKiB();
     std::vector<double> ls_times;
     for (int i = 0; i < 5; ++i) {
@@ -348,9 +393,9 @@ int main(int argc, char** argv) {
       ls_times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - l0).count());
     }
     ls_ms = Pct(ls_times, 50);
-    std::printf("bench_agents: %d idle agents (/bin/sleep, default profile) started in %.1f s, %d "
-                "running\n",
-                idle, spawn_s, idle_running);
+    std::printf("bench_agents: %d idle agents (idle_agent with %d threads, default profile, all "
+                "uid 65534) started in %.1f s, %d running, %ld threads in them\n",
+                idle, kIdleThreads, spawn_s, idle_running, static_cast<long>(threads_up));
     std::printf("  daemon RSS %ld KiB -> %ld KiB: %.1f KiB per agent\n", rss_before, rss_after,
                 idle > 0 ? static_cast<double>(rss_after - rss_before) / idle : 0.0);
     std::printf("  aictl agent ls (%zu agents): median %.1f ms of 5\n", list->agents.size(), ls_ms);

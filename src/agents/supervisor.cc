@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -83,7 +84,6 @@ class Supervisor::Impl {
   struct Stream {
     explicit Stream(asio::io_context& io, int fd) : sd(io, fd) {}
     asio::posix::stream_descriptor sd;
-    std::array<char, 16384> buf{};
     bool open = true;
   };
 
@@ -145,6 +145,7 @@ class Supervisor::Impl {
   bool shut_down_ = false;
   std::atomic<bool>* closing_ = nullptr;
   LaunchThread launch_thread_;
+  std::array<char, 16384> read_buf_{};  // agents' stdout/stderr, read on the loop
   std::atomic<uint32_t> n_total_{0}, n_running_{0}, n_queued_{0};
 
   void PublishCounts() {
@@ -489,16 +490,25 @@ class Supervisor::Impl {
     }
   }
 
+  // Waits for the pipe to be readable, then reads it (non-blocking) into the
+  // loop's one buffer: no buffer per stream, which was 32 KiB of the daemon's
+  // memory per idle agent (async_read_some needs its buffer while it waits).
   void ReadStream(const AgentPtr& a, const std::shared_ptr<Proc>& p, Stream* s) {
-    s->sd.async_read_some(asio::buffer(s->buf),
-                          [this, a, p, s](const boost::system::error_code& ec, size_t n) {
-                            if (ec || n == 0 || !s->open) {
-                              s->open = false;
-                              return;
-                            }
-                            WriteLog(*a, std::string_view(s->buf.data(), n));
-                            ReadStream(a, p, s);
-                          });
+    s->sd.async_wait(asio::posix::stream_descriptor::wait_read,
+                     [this, a, p, s](const boost::system::error_code& ec) {
+                       if (ec || !s->open) {
+                         s->open = false;
+                         return;
+                       }
+                       ssize_t n = ::read(s->sd.native_handle(), read_buf_.data(), read_buf_.size());
+                       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return ReadStream(a, p, s);
+                       if (n <= 0) {
+                         s->open = false;
+                         return;
+                       }
+                       WriteLog(*a, std::string_view(read_buf_.data(), static_cast<size_t>(n)));
+                       ReadStream(a, p, s);
+                     });
   }
 
   void WriteLog(Agent& a, std::string_view data) {
@@ -514,10 +524,10 @@ class Supervisor::Impl {
     if (s == nullptr) return;
     if (s->open) {
       for (;;) {
-        ssize_t n = ::read(s->sd.native_handle(), s->buf.data(), s->buf.size());
+        ssize_t n = ::read(s->sd.native_handle(), read_buf_.data(), read_buf_.size());
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        WriteLog(a, std::string_view(s->buf.data(), static_cast<size_t>(n)));
+        WriteLog(a, std::string_view(read_buf_.data(), static_cast<size_t>(n)));
       }
     }
     s->open = false;

@@ -11,9 +11,11 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -29,6 +31,7 @@
 
 #include <absl/strings/str_join.h>
 
+#include "sandbox/child_common.h"
 #include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
@@ -49,12 +52,14 @@ constexpr const char* kDevLinks[][2] = {
 constexpr int kKernelFd = 3;
 constexpr int kLaunchTimeoutMs = 10000;
 
-// What a failing child writes to the error pipe.
-struct ErrRecord {
-  char step[48];
-  char detail[200];
-  int err;
-};
+using ErrRecord = ChildReport;
+#if defined(__x86_64__)
+constexpr bool kClone3OnStack = true;
+#else
+constexpr bool kClone3OnStack = false;
+#endif
+// Stack of the set-up child when it shares the daemon's memory (CLONE_VM).
+constexpr size_t kChildStackBytes = 256 * 1024;
 
 struct BindPlan {
   std::string source;   // path in the caller's view
@@ -104,37 +109,22 @@ struct ChildPlan {
   bool seccomp_on = false;
   const char* exe = nullptr;
   std::vector<char*> argv, envp;
+  // >= 0: exec aik-agent-init (O_PATH fd) as the pid namespace's init, with
+  // init_argv; the set-up child then shares the daemon's memory (CLONE_VM).
+  int init_fd = -1;
+  std::vector<char*> init_argv;
 };
 
 // ---- child side: async-signal-safe only ----
 
-void CopyStr(char* dst, size_t cap, const char* src) {
-  size_t i = 0;
-  if (src != nullptr)
-    for (; i + 1 < cap && src[i] != '\0'; ++i) dst[i] = src[i];
-  dst[i] = '\0';
-}
-
 [[noreturn]] void Fail(const ChildPlan& p, const char* step, const char* detail, int err) {
-  ErrRecord r;
-  CopyStr(r.step, sizeof r.step, step);
-  CopyStr(r.detail, sizeof r.detail, detail);
-  r.err = err;
-  ssize_t n = write(p.err_wr, &r, sizeof r);
-  (void)n;
-  _exit(127);
+  ReportAndExit(p.err_wr, step, detail, err);
 }
 
 #define CHECK_STEP(expr, step, detail) \
   do {                                 \
     if ((expr) < 0) Fail(p, step, detail, errno); \
   } while (0)
-
-volatile pid_t g_agent_pid = 0;
-
-void ForwardSignal(int sig) {
-  if (g_agent_pid > 0) kill(g_agent_pid, sig);
-}
 
 long OpenTree(int dfd, const char* path, unsigned flags) {
   return syscall(SYS_open_tree, dfd, path, flags);
@@ -265,26 +255,44 @@ void ApplyLandlock(const ChildPlan& p) {
   close(static_cast<int>(rs));
 }
 
-[[noreturn]] void RunInit(pid_t agent) {
-  g_agent_pid = agent;
-  syscall(SYS_close_range, 0, ~0U, 0);
-  struct sigaction sa {};
-  sa.sa_handler = ForwardSignal;
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT}) sigaction(sig, &sa, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (;;) {
-    int st = 0;
-    pid_t w = wait4(-1, &st, 0, nullptr);
-    if (w == agent) {
-      if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
-      if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
-    } else if (w < 0 && errno == ECHILD) {
-      _exit(127);
-    }
+// fds 0..3 for the agent: lift the sources clear of the targets first.
+// Returns how many there are.
+int MoveAgentFds(const ChildPlan& p) {
+  int src[4] = {p.fd_in, p.fd_out, p.fd_err, p.fd_kernel};
+  int nfds = p.fd_kernel >= 0 ? 4 : 3;
+  for (int i = 0; i < nfds; ++i) {
+    src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
+    CHECK_STEP(src[i], "dup fd", "");
   }
+  for (int i = 0; i < nfds; ++i) CHECK_STEP(dup2(src[i], i), "dup2 fd", "");
+  return nfds;
+}
+
+void ChdirAndNofile(const ChildPlan& p) {
+  CHECK_STEP(chdir(p.workdir), "chdir workdir", p.workdir);
+  if (p.nofile > 0) {
+    rlimit rl{p.nofile, p.nofile};
+    CHECK_STEP(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit", "RLIMIT_NOFILE");
+  }
+}
+
+// Becomes aik-agent-init (pid 1), which forks and execs the agent: the fds,
+// working directory and limits are the agent's already; the error pipe stays
+// open at fd `nfds` (the init reports the agent's execve failure there).
+[[noreturn]] void ExecInit(const ChildPlan& p) {
+  // Both may sit on the low fds the shuffle overwrites: lift them first.
+  const int init_fd = fcntl(p.init_fd, F_DUPFD_CLOEXEC, 10);
+  CHECK_STEP(init_fd, "dup fd", "aik-agent-init");
+  const int err_src = fcntl(p.err_wr, F_DUPFD_CLOEXEC, 10);
+  CHECK_STEP(err_src, "dup fd", "error pipe");
+  int nfds = MoveAgentFds(p);
+  // At fd nfds, kept open across the exec (dup2 clears close-on-exec).
+  const int err_wr = nfds;
+  if (dup2(err_src, err_wr) < 0) ReportAndExit(err_src, "dup2 error pipe", "", errno);
+  CHECK_STEP(syscall(SYS_close_range, nfds + 1, ~0U, CLOSE_RANGE_CLOEXEC), "close_range", "");
+  ChdirAndNofile(p);
+  syscall(SYS_execveat, init_fd, "", p.init_argv.data(), p.envp.data(), AT_EMPTY_PATH);
+  ReportAndExit(err_wr, "execve", "aik-agent-init", errno);
 }
 
 [[noreturn]] void ChildMain(const ChildPlan& p) {
@@ -350,30 +358,20 @@ void ApplyLandlock(const ChildPlan& p) {
   }
   close(p.sync_rd);
 
+  if (p.pid_ns && p.init_fd >= 0) ExecInit(p);
   if (p.pid_ns) {
     // pid 1 stays behind as the namespace's init; the agent is its child.
     long agent = syscall(SYS_clone, SIGCHLD, 0, nullptr, nullptr, 0);
     CHECK_STEP(agent, "fork agent", "");
-    if (agent > 0) RunInit(static_cast<pid_t>(agent));
+    if (agent > 0) RunInitLoop(static_cast<pid_t>(agent));
     if (p.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
 
-  // fds 0..3: lift the sources clear of the targets first.
-  int src[4] = {p.fd_in, p.fd_out, p.fd_err, p.fd_kernel};
-  int nfds = p.fd_kernel >= 0 ? 4 : 3;
-  for (int i = 0; i < nfds; ++i) {
-    src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
-    CHECK_STEP(src[i], "dup fd", "");
-  }
-  for (int i = 0; i < nfds; ++i) CHECK_STEP(dup2(src[i], i), "dup2 fd", "");
+  int nfds = MoveAgentFds(p);
   // Everything else closes at exec, the error pipe included (its EOF tells
   // the parent the exec happened).
   CHECK_STEP(syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC), "close_range", "");
-  CHECK_STEP(chdir(p.workdir), "chdir workdir", p.workdir);
-  if (p.nofile > 0) {
-    rlimit rl{p.nofile, p.nofile};
-    CHECK_STEP(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit", "RLIMIT_NOFILE");
-  }
+  ChdirAndNofile(p);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -381,7 +379,54 @@ void ApplyLandlock(const ChildPlan& p) {
   Fail(p, "execve", p.exe, errno);
 }
 
+int ChildEntry(void* plan) { ChildMain(*static_cast<const ChildPlan*>(plan)); }
+
 // ---- parent side ----
+
+// aik-agent-init: the build tree's, else the installed one; "" if neither.
+const std::string& AgentInitPath() {
+  static const std::string path = [] {
+    for (const char* c : {AIK_AGENT_INIT_PATH, AIK_AGENT_INIT_INSTALLED})
+      if (access(c, X_OK) == 0) return std::string(c);
+    return std::string();
+  }();
+  return path;
+}
+
+#if defined(__x86_64__)
+// clone3 onto the stack in `args`: the child calls fn(arg) there and never
+// returns into this frame (glibc's syscall() would return on the new stack,
+// and glibc's clone() cannot pass CLONE_INTO_CGROUP). -errno on failure.
+long Clone3OnStack(clone_args* args, int (*fn)(void*), void* arg) {
+  register long r12 asm("r12") = reinterpret_cast<long>(fn);
+  register long r13 asm("r13") = reinterpret_cast<long>(arg);
+  long ret;
+  asm volatile(
+      "syscall\n\t"
+      "testq %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xorl %%ebp, %%ebp\n\t"
+      "movq %%r13, %%rdi\n\t"
+      "callq *%%r12\n\t"
+      "movl %%eax, %%edi\n\t"
+      "movl $60, %%eax\n\t"  // SYS_exit; fn does not return
+      "syscall\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "=a"(ret)
+      : "0"(static_cast<long>(SYS_clone3)), "D"(args), "S"(sizeof(clone_args)), "r"(r12), "r"(r13)
+      : "rcx", "r11", "memory");
+  return ret;
+}
+#endif
+
+// The set-up child's stack while it shares the daemon's memory.
+struct ChildStack {
+  void* base = MAP_FAILED;
+  ~ChildStack() {
+    if (base != MAP_FAILED) munmap(base, kChildStackBytes);
+  }
+};
 
 std::string ResolveExe(const std::string& name, const std::vector<std::string>& env) {
   if (name.find('/') != std::string::npos) return name;
@@ -450,6 +495,14 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   if ((prof.readonly_root || prof.private_tmp) && !prof.new_mount_ns)
     return absl::InvalidArgumentError("readonly_root and private_tmp need new_mount_ns");
   const HostCapabilities& host = Detect();
+  // With a pid namespace, the init is aik-agent-init exec'd by the set-up
+  // child, which can then share the daemon's memory (CLONE_VM) instead of
+  // copying it: copying a daemon of some 30 MiB and its threads' mappings,
+  // twice (clone, then the init's fork of the agent), was most of a launch.
+  // Without the binary the init is a fork of the set-up child, as before.
+  UniqueFd init_fd;
+  if (prof.new_pid_ns && !AgentInitPath().empty())
+    init_fd.reset(open(AgentInitPath().c_str(), O_PATH | O_CLOEXEC));
   Launched out;
   std::vector<std::string>& in_force = out.in_force;
   std::vector<std::string>& not_enforced = out.not_enforced;
@@ -536,6 +589,7 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
       if (p.minimal_dev) p.ll_rules.push_back({"/dev/shm", fs & ~kLlExecute, true});
       p.ll_rules.push_back({workdir, fs, true});
       if (prof.private_tmp) p.ll_rules.push_back({"/tmp", fs, true});
+      if (init_fd.valid()) p.ll_rules.push_back({AgentInitPath(), kLlExecute | kLlReadFile, true});
       for (const auto& w : prof.writable_paths) p.ll_rules.push_back({NormalizeDir(w), RuleMask(w, fs), false});
       in_force.push_back(absl::StrCat("landlock-abi", abi));
       if (abi >= 4) in_force.push_back("landlock-net");
@@ -628,16 +682,67 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   p.sync_wr = sync_wr.get();
   p.err_rd = err_rd.get();
   p.err_wr = err_wr.get();
+  std::string init_err_fd = std::to_string(p.fd_kernel >= 0 ? 4 : 3);
+  if (init_fd.valid()) {
+    p.init_fd = init_fd.get();
+    for (const char* a : {"aik-agent-init", init_err_fd.c_str(), p.die_with_parent ? "d" : "-", p.exe})
+      p.init_argv.push_back(const_cast<char*>(a));
+    p.init_argv.insert(p.init_argv.end(), p.argv.begin(), p.argv.end());  // ends with nullptr
+  }
 
   int pidfd = -1;
-  clone_args args{};
-  args.flags = clone_flags;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  if (cgroup_fd.valid()) args.cgroup = static_cast<uint64_t>(cgroup_fd.get());
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid == 0) ChildMain(p);
-  if (pid < 0) return ErrnoError("clone3", errno);
+  long pid = -1;
+  ChildStack stack;
+  if (p.init_fd >= 0) {
+    // glibc's clone(): the child runs ChildEntry on its own stack in the
+    // daemon's memory until it execs the init. It touches only its stack and
+    // the plan (which this frame keeps alive until the exec or its death);
+    // it shares this thread's TLS, so errno may race with this thread's,
+    // which only writes errno on failures. Signals stay blocked across the
+    // clone so no daemon handler ever runs in it. On x86-64 by clone3 (so
+    // CLONE_INTO_CGROUP holds); elsewhere glibc's clone(), and the cgroup is
+    // joined below through cgroup.procs (slower: a migration waits for an
+    // RCU grace period, several ms here), before the child is released.
+    // The child's credential changes make this (shared) memory non-dumpable
+    // anyway; saying it first makes it hold from the start: no process of
+    // the agent's uid may ptrace the child, or read or write its memory
+    // through /proc, while that memory is the daemon's.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return ErrnoError("PR_SET_DUMPABLE", errno);
+    stack.base = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack.base == MAP_FAILED) return ErrnoError("mmap child stack", errno);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+#if defined(__x86_64__)
+    clone_args args{};
+    args.flags = clone_flags | CLONE_VM;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.stack = reinterpret_cast<uint64_t>(stack.base);
+    args.stack_size = kChildStackBytes;
+    if (cgroup_fd.valid()) args.cgroup = static_cast<uint64_t>(cgroup_fd.get());
+    pid = Clone3OnStack(&args, ChildEntry, &p);
+    const int clone_errno = pid < 0 ? static_cast<int>(-pid) : 0;
+    if (pid < 0) pid = -1;
+#else
+    const int flags = static_cast<int>(clone_flags & ~static_cast<uint64_t>(CLONE_INTO_CGROUP)) |
+                      CLONE_VM | SIGCHLD;
+    pid = clone(ChildEntry, static_cast<char*>(stack.base) + kChildStackBytes, flags, &p, &pidfd);
+    const int clone_errno = errno;
+#endif
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) return ErrnoError("clone", clone_errno);
+  } else {
+    clone_args args{};
+    args.flags = clone_flags;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    if (cgroup_fd.valid()) args.cgroup = static_cast<uint64_t>(cgroup_fd.get());
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) ChildMain(p);
+    if (pid < 0) return ErrnoError("clone3", errno);
+  }
   out.pidfd.reset(pidfd);
   out.pid = static_cast<pid_t>(pid);
   out.pid_namespace = prof.new_pid_ns;
@@ -655,6 +760,10 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
     Status s = WriteProcFile(out.pid, "uid_map", absl::StrCat(spec.uid, " ", spec.uid, " 1\n"));
     if (s.ok()) s = WriteProcFile(out.pid, "gid_map", absl::StrCat(spec.gid, " ", spec.gid, " 1\n"));
     if (!s.ok()) return abort_with(s);
+  }
+  if (p.init_fd >= 0 && cgroup_fd.valid() && !kClone3OnStack) {
+    Status s = WriteFile(spec.cgroup_path + "/cgroup.procs", std::to_string(out.pid));
+    if (!s.ok()) return abort_with(absl::InternalError(absl::StrCat("join cgroup: ", s.message())));
   }
   auto st = ProcStartTime(out.pid);
   if (!st.ok()) return abort_with(st.status());

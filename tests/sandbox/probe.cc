@@ -7,7 +7,7 @@
 //   status (prints /proc/self/status id, cap, seccomp lines) | hostname | ifaces
 //   grandchild (forks a grandchild that sleeps, then sleeps itself)
 //   memhog MIB | sleep SECONDS | exit CODE | env NAME | fd3 | fds
-//   connect-unix PATH | thread | nofile
+//   connect-unix PATH | thread | nofile | init (pid 1's name, /proc/1/comm)
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +157,12 @@ int main(int argc, char** argv) {
           line.rfind("NSpid", 0) == 0)
         std::printf("%s\n", line.c_str());
     return 0;
+  }
+  if (a == "init") {
+    std::ifstream in("/proc/1/comm");
+    std::string comm;
+    if (!std::getline(in, comm)) return Fail(errno);
+    return Ok(comm);
   }
   if (a == "hostname") {
     char h[256] = {};

@@ -589,6 +589,19 @@ TEST_F(SandboxTest, HostnameAndExitCode) {
   EXPECT_FALSE(r.signaled);
 }
 
+// pid 1 is the small static aik-agent-init (the set-up child shared the
+// caller's memory and exec'd it), not a fork of the caller's image; under
+// both builtin profiles (SetupFailureNamesTheStep covers the agent's exec
+// failure, now reported by the init's child).
+TEST_F(SandboxTest, InitIsTheSmallInitProgram) {
+  for (const Profile& prof : {DefaultProfile(), TrustedProfile()}) {
+    Result r = Run(Spec({"init"}, prof));
+    EXPECT_EQ(r.out, "ok aik-agent-init\n") << prof.name;
+    r = Run(Spec({"exit", "7"}, prof));
+    EXPECT_EQ(r.code, 7) << prof.name;
+  }
+}
+
 TEST_F(SandboxTest, AdoptChecksStartTime) {
   LaunchSpec s = Spec({"sleep", "30"});
   auto l = Launch(s);
