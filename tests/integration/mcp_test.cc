@@ -142,7 +142,9 @@ forbid(principal, action == Action::"tool.call", resource == Tool::"files.write_
   ASSERT_TRUE(c->CallTool("files.list_allowed_directories", "{}").ok());
   CmdResult after = AictlJson(d, {"mcp", "ls"});
   for (const auto& s : ParseJson(after.out)) {
-    if (s["name"] == "files") EXPECT_EQ(s["calls"].get<uint64_t>(), 1u) << after.out;
+    if (s["name"] == "files") {
+      EXPECT_EQ(s["calls"].get<uint64_t>(), 1u) << after.out;
+    }
   }
   // The denial is in the ledger.
   auto denied = Records(*c, "tool.call");
