@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -153,6 +155,72 @@ forbid(principal, action == Action::"tool.call", resource == Tool::"files.write_
     found |= rec.resource == "tool:files.write_file" && rec.decision == aikernel::Decision::kDeny;
   }
   EXPECT_TRUE(found);
+}
+
+// Not an operator trying a call `--as` an agent: a process the daemon spawned
+// calls the real servers over its own kernel connection (AIKERNEL_FD).
+TEST_F(McpDaemonTest, ASpawnedAgentCallsTheRealServersThroughItsKernelConnection) {
+  DaemonProcess d(dir_.path());
+  Policies(d, R"(@id("test.mcp-users-echo")
+permit(principal in Group::"mcp-users", action == Action::"tool.call",
+       resource == Tool::"everything.echo");
+)");
+  Start(d);
+  // Runs aik_msg_agent `tool NAME ARGS` as `agent` in group mcp-users and
+  // returns its "tool code=..." line once it printed "tool-done".
+  auto agent_calls = [&](const std::string& agent, const std::string& tool,
+                         const std::string& args) -> std::string {
+    CmdResult r = AictlJson(d, {"agent", "run", agent, "--group", "mcp-users", "--",
+                                AIK_MSG_AGENT_PATH, "tool", tool, args});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    std::string log;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      log = RunAictl({"--socket", d.socket(), "agent", "logs", agent}).out;
+      if (log.find("tool-done") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const size_t at = log.find("tool code=");
+    EXPECT_NE(at, std::string::npos) << "log of " << agent << ":\n" << log << d.Log();
+    return at == std::string::npos ? log : log.substr(at, log.find('\n', at) - at);
+  };
+
+  const std::string ok = agent_calls("caller", "everything.echo", R"({"message":"from an agent"})");
+  EXPECT_NE(ok.find("tool code=OK provider=mcp:everything"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("from an agent"), std::string::npos) << ok;
+
+  // Not permitted for the group: refused, and the server never sees it.
+  const std::string file = root_ + "/by-agent.txt";
+  const std::string denied = agent_calls(
+      "writer", "files.write_file", json{{"path", file}, {"content", "x"}}.dump());
+  EXPECT_NE(denied.find("tool code=PERMISSION_DENIED"), std::string::npos) << denied;
+  EXPECT_FALSE(fs::exists(file));
+  CmdResult ls = AictlJson(d, {"mcp", "ls"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  for (const auto& srv : ParseJson(ls.out)) {
+    if (srv["name"] == "files") {
+      EXPECT_EQ(srv["calls"].get<uint64_t>(), 0u) << ls.out;
+    } else if (srv["name"] == "everything") {
+      EXPECT_EQ(srv["calls"].get<uint64_t>(), 1u) << ls.out;
+    }
+  }
+
+  // The ledger names the agents (their SPIFFE IDs), not an operator.
+  auto c = ConnectTo(d);
+  ASSERT_NE(c, nullptr);
+  bool allowed = false, refused = false;
+  for (const auto& rec : Records(*c, "tool.call")) {
+    if (rec.principal.find("/agent/caller#") != std::string::npos &&
+        rec.resource == "tool:everything.echo") {
+      allowed |= rec.decision == aikernel::Decision::kAllow;
+    }
+    if (rec.principal.find("/agent/writer#") != std::string::npos &&
+        rec.resource == "tool:files.write_file") {
+      refused |= rec.decision == aikernel::Decision::kDeny;
+    }
+  }
+  EXPECT_TRUE(allowed);
+  EXPECT_TRUE(refused);
 }
 
 TEST_F(McpDaemonTest, AChangedToolIsRefusedUntilAnOperatorAcceptsIt) {
