@@ -678,6 +678,15 @@ StatusOr<Launched> Launch(const LaunchSpec& spec) {
   UniqueFd sync_rd(sync[0]), sync_wr(sync[1]);
   if (pipe2(err, O_CLOEXEC) < 0) return ErrnoError("pipe", errno);
   UniqueFd err_rd(err[0]), err_wr(err[1]);
+  // A caller with fds 0..3 free gets its pipes there, where the child's
+  // shuffle of the agent's fds would overwrite them (the error pipe lost, a
+  // failed exec reported as a start): keep the launch's own fds above.
+  for (UniqueFd* fd : {&sync_rd, &sync_wr, &err_rd, &err_wr}) {
+    if (fd->get() > 3) continue;
+    int high = fcntl(fd->get(), F_DUPFD_CLOEXEC, 10);
+    if (high < 0) return ErrnoError("fcntl F_DUPFD_CLOEXEC", errno);
+    fd->reset(high);
+  }
   p.sync_rd = sync_rd.get();
   p.sync_wr = sync_wr.get();
   p.err_rd = err_rd.get();

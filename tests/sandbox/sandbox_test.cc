@@ -403,6 +403,42 @@ TEST_F(SandboxTest, AgentExitKillsItsOrphans) {
   for (auto& fd : fds) EXPECT_TRUE(ExitsWithin(fd.get(), 5000));
 }
 
+// A caller whose fds 0..3 are free: the launch's own pipes land there, and
+// the shuffle that gives the agent its fds 0..3 must not overwrite them (the
+// error pipe would be lost and a failed exec would look like a started one).
+TEST_F(SandboxTest, FailureIsReportedWhenTheCallersLowFdsAreFree) {
+  Profile prof = TrustedProfile();
+  prof.new_pid_ns = false;  // the path without aik-agent-init
+  prof.new_mount_ns = false;
+  int out[2], kern[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(kern, O_CLOEXEC), 0);
+  UniqueFd out_r(out[0]), out_w(out[1]), kern_r(kern[0]), kern_w(kern[1]);
+  LaunchSpec s = Spec({}, prof);
+  s.argv = {"/nonexistent/agent"};
+  s.stdin_fd = kern_r.get();
+  s.stdout_fd = out_w.get();
+  s.stderr_fd = out_w.get();
+  s.kernel_fd = kern_w.get();
+  // Park the test's own 0..3 high, free them, launch, put them back before
+  // anything prints.
+  int saved[4];
+  for (int i = 0; i < 4; ++i) saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 100);
+  for (int i = 0; i < 4; ++i) close(i);
+  auto l = Launch(s);
+  for (int i = 0; i < 4; ++i) {
+    if (saved[i] >= 0) {
+      dup2(saved[i], i);
+      close(saved[i]);
+    } else {
+      close(i);  // it was free before: leave it free
+    }
+  }
+  ASSERT_FALSE(l.ok()) << "a failed exec was reported as a started agent";
+  EXPECT_NE(l.status().message().find("execve /nonexistent/agent"), std::string::npos)
+      << l.status();
+}
+
 TEST_F(SandboxTest, WithoutPidNamespaceSignalsGoToTheProcessGroup) {
   Profile prof = TrustedProfile();
   prof.new_pid_ns = false;
