@@ -214,6 +214,21 @@ StatusOr<X509Ptr> ParseCertPem(std::string_view pem) {
   return cert;
 }
 
+std::optional<std::vector<std::string>> UriSans(X509* cert) {
+  GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  if (!sans) return std::nullopt;
+  std::vector<std::string> uris;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    if (gn->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = gn->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                      static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  return uris;
+}
+
 Status P256Coordinates(EVP_PKEY* key, std::string* x, std::string* y) {
   BIGNUM* bx = nullptr;
   BIGNUM* by = nullptr;

@@ -22,8 +22,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -71,6 +73,9 @@ StatusOr<std::string> PublicKeyPem(EVP_PKEY* key);   // SPKI
 StatusOr<PkeyPtr> ParsePrivateKeyPem(std::string_view pem);
 StatusOr<std::string> CertPem(X509* cert);
 StatusOr<X509Ptr> ParseCertPem(std::string_view pem);
+// The URI entries of `cert`'s subjectAltName, in order; nullopt when it has
+// no subjectAltName extension at all (callers word the two cases apart).
+std::optional<std::vector<std::string>> UriSans(X509* cert);
 // Fast paths for the X.509-SVID hot path. OpenSSL 3.0 routes
 // X509_set_pubkey() and PEM_write_bio_PrivateKey() through its encoder
 // framework, which costs ~0.4 ms and ~0.16 ms a call here (more than key

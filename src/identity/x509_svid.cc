@@ -155,19 +155,10 @@ StatusOr<X509SvidInfo> NodeCA::ValidateX509SVID(
     }
     if (info.ca_kid.empty()) return Untrusted("not issued by a node CA");
   }
-  ossl::GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
-  int uris = 0;
-  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-    if (gn->type != GEN_URI) continue;
-    ++uris;
-    const ASN1_IA5STRING* uri = gn->d.uniformResourceIdentifier;
-    info.spiffe_id.assign(
-        reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-        static_cast<size_t>(ASN1_STRING_length(uri)));
-  }
-  if (uris != 1) return NotSvid("it must have exactly one URI SAN");
+  std::vector<std::string> uris =
+      ossl::UriSans(leaf).value_or(std::vector<std::string>{});
+  if (uris.size() != 1) return NotSvid("it must have exactly one URI SAN");
+  info.spiffe_id = uris[0];
   Status id = ParseWorkloadId(info.spiffe_id, impl_->opt.trust_domain).status();
   if (!id.ok()) return NotSvid(std::string(id.message()));
   X509_NAME* name = X509_get_subject_name(leaf);

@@ -10,28 +10,23 @@
 #include <memory>
 #include <vector>
 
+#include "identity/ossl.h"
 #include "identity/spiffe_id.h"
 #include "net/mailbox.h"
 
 namespace aikernel::net {
 namespace {
 
-template <auto Fn>
-struct Free {
-  template <typename T>
-  void operator()(T* p) const {
-    Fn(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<BIO_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>>;
-using StackPtr = std::unique_ptr<STACK_OF(X509), Free<+[](STACK_OF(X509)* s) {
-                                   sk_X509_pop_free(s, X509_free);
-                                 }>>;
+using identity::ossl::BioPtr;
+using identity::ossl::MdCtxPtr;
+using identity::ossl::PkeyPtr;
+using identity::ossl::X509Ptr;
+using StorePtr = identity::ossl::X509StorePtr;
+using StoreCtxPtr = identity::ossl::X509StoreCtxPtr;
+using StackPtr =
+    std::unique_ptr<STACK_OF(X509), identity::ossl::Deleter<+[](STACK_OF(X509)* s) {
+                      sk_X509_pop_free(s, X509_free);
+                    }>>;
 
 Status Unauthenticated(const std::string& why) {
   ERR_clear_error();
@@ -53,23 +48,13 @@ std::vector<X509Ptr> ParseCerts(const std::string& pem) {
 }
 
 StatusOr<std::string> UriSan(X509* cert) {
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return Unauthenticated("malformed: no subjectAltName");
-  std::string uri;
-  int uris = 0;
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type != GEN_URI) continue;
-    ++uris;
-    const ASN1_IA5STRING* s = n->d.uniformResourceIdentifier;
-    uri.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-               static_cast<size_t>(ASN1_STRING_length(s)));
+  std::optional<std::vector<std::string>> uris = identity::ossl::UriSans(cert);
+  if (!uris) return Unauthenticated("malformed: no subjectAltName");
+  if (uris->size() != 1) {
+    return Unauthenticated(
+        absl::StrCat("malformed: ", uris->size(), " URI SANs, want one spiffe:// ID"));
   }
-  GENERAL_NAMES_free(names);
-  if (uris != 1) {
-    return Unauthenticated(absl::StrCat("malformed: ", uris, " URI SANs, want one spiffe:// ID"));
-  }
+  const std::string& uri = uris->front();
   StatusOr<identity::SpiffeId> id = identity::ParseSpiffeId(uri);
   if (!id.ok()) return Unauthenticated(absl::StrCat("malformed: ", id.status().message()));
   return id->str();
