@@ -15,14 +15,25 @@
 // the call RESOURCE_EXHAUSTED. The transfer honours the call's deadline and
 // cancellation (libcurl's progress callback aborts it).
 //
-// Addresses: the kernel resolves the host itself (getaddrinfo, the first
-// answer) before policy, puts the address in context.http.ip (a Cedar
-// ipaddr, so policy can say context.http.ip.isLoopback() or
-// .isInRange(ip("10.0.0.0/8"))) and pins the transfer to that address
-// (CURLOPT_RESOLVE), so a DNS answer that changes between the decision and
-// the connection (rebinding) cannot send the request elsewhere. Each
-// redirect hop is resolved, decided and pinned again. No proxy from the
-// environment is used (it would connect elsewhere than decided).
+// Addresses: the kernel resolves the host itself (getaddrinfo: every
+// answer, deduplicated, in the resolver's order, at most kMaxAddresses)
+// before policy. The call is decided on the first one: it is in
+// context.http.address and context.http.ip (a Cedar ipaddr, so policy can
+// say context.http.ip.isLoopback() or .isInRange(ip("10.0.0.0/8"))), all of
+// them in context.http.addresses. The transfer is pinned to the address
+// decided on (CURLOPT_RESOLVE), so a DNS answer that changes between the
+// decision and the connection (rebinding) cannot send the request
+// elsewhere. When the connection to it fails (refused, unreachable, connect
+// timeout; not an HTTP or TLS error, nor a timeout once connected, since the
+// server may have acted on the request), the next address is decided on
+// its own (CallContext::authorize_step, step "address", recorded in the
+// ledger) and, if allowed, tried pinned to exactly it; a refused one is
+// skipped. After the last, the call fails naming every address and why.
+// Each try gets an equal share of the time left for it and the addresses
+// after it as its connect timeout; the call's timeout bounds all tries.
+// Each redirect hop is resolved, decided (step "redirect", its first
+// address) and tried the same way. No proxy from the environment is used
+// (it would connect elsewhere than decided).
 #include <curl/curl.h>
 #include <netdb.h>
 #include <arpa/inet.h>
@@ -30,6 +41,8 @@
 
 #include <algorithm>
 #include <mutex>
+
+#include "absl/strings/str_join.h"
 
 #include "common/text.h"
 #include "tools/builtin.h"
@@ -98,11 +111,15 @@ std::string AddressLiteral(const std::string& host) {
   return "";
 }
 
-// The address the request will go to: the host itself when it is an
-// address, else the resolver's first answer (one address, so policy
-// decides on exactly the one connected to; no fallback to a second).
-StatusOr<std::string> Resolve(const Target& t) {
-  if (std::string lit = AddressLiteral(t.host); !lit.empty()) return lit;
+// At most this many answers of a host are kept (and possibly tried).
+constexpr size_t kMaxAddresses = 8;
+
+using Addresses = std::vector<std::string>;
+
+// Where the request may go: the host itself when it is an address, else
+// the resolver's answers in its order (RFC 6724 sorted by glibc), each once.
+StatusOr<Addresses> Resolve(const Target& t) {
+  if (std::string lit = AddressLiteral(t.host); !lit.empty()) return Addresses{lit};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -114,37 +131,56 @@ StatusOr<std::string> Resolve(const Target& t) {
                                                "': ", gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, freeaddrinfo);
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* addr = res->ai_family == AF_INET
-                         ? static_cast<const void*>(
-                               &reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr)
-                         : static_cast<const void*>(
-                               &reinterpret_cast<const sockaddr_in6*>(res->ai_addr)->sin6_addr);
-  if (inet_ntop(res->ai_family, addr, text, sizeof(text)) == nullptr) {
-    return absl::InternalError(absl::StrCat("http.fetch: inet_ntop for '", t.host, "'"));
+  Addresses out;
+  for (const addrinfo* a = res; a != nullptr && out.size() < kMaxAddresses; a = a->ai_next) {
+    const void* addr = nullptr;
+    if (a->ai_family == AF_INET) {
+      addr = &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr;
+    } else if (a->ai_family == AF_INET6) {
+      addr = &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr;
+    } else {
+      continue;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr) {
+      return absl::InternalError(absl::StrCat("http.fetch: inet_ntop for '", t.host, "'"));
+    }
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
   }
-  return std::string(text);
+  if (out.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("http.fetch: host '", t.host, "' has no IPv4 or IPv6 address"));
+  }
+  return out;
 }
 
-// context.http: what policy decides on. `ip` is a Cedar ipaddr (the
-// extension escape of the policy engine's JSON form).
-json HttpContext(const Target& t, const std::string& method, const std::string& ip) {
+// context.http: what policy decides on, for the address `addrs[i]`. `ip`
+// is a Cedar ipaddr (the extension escape of the policy engine's JSON form).
+json HttpContext(const Target& t, const std::string& method, const Addresses& addrs, size_t i) {
   return {{"http",
            {{"scheme", t.scheme},
             {"host", t.host},
             {"port", t.port},
             {"method", method},
-            {"address", ip},
-            {"ip", {{"__extn", {{"fn", "ip"}, {"arg", ip}}}}}}}};
+            {"address", addrs[i]},
+            {"ip", {{"__extn", {{"fn", "ip"}, {"arg", addrs[i]}}}}},
+            {"addresses", addrs}}}};
 }
 
-// The address policy decided on for the first request, from the call's
-// policy context; resolved again only when the call came without one.
-StatusOr<std::string> DecidedAddress(const Target& t, const CallContext& ctx) {
-  if (ctx.policy_context != nullptr) {
-    const json& c = *ctx.policy_context;
-    if (c.contains("http") && c["http"].contains("address") && c["http"]["address"].is_string()) {
-      return c["http"]["address"].get<std::string>();
+// The addresses policy decided the first request on (the first of them),
+// from the call's policy context; resolved again only when the call came
+// without one.
+StatusOr<Addresses> DecidedAddresses(const Target& t, const CallContext& ctx) {
+  if (ctx.policy_context != nullptr && ctx.policy_context->contains("http")) {
+    const json& h = (*ctx.policy_context)["http"];
+    if (h.contains("address") && h["address"].is_string()) {
+      Addresses out{h["address"].get<std::string>()};
+      if (h.contains("addresses") && h["addresses"].is_array()) {
+        for (const json& a : h["addresses"]) {
+          if (a.is_string() && a.get<std::string>() != out.front()) out.push_back(a.get<std::string>());
+        }
+      }
+      return out;
     }
   }
   return Resolve(t);
@@ -200,17 +236,36 @@ struct Response {
   long status = 0;
   std::string location;  // resolved by libcurl (CURLINFO_REDIRECT_URL) for 3xx
   Transfer xfer;
+  std::string address;  // the one it went to
 };
 
-StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::string& method,
-                           const json& headers,
-                           const std::string& body, bool send_credentials, size_t cap,
-                           std::chrono::milliseconds timeout, const CallContext& ctx) {
+// What is sent: the same to every address of a hop.
+struct Request {
+  std::string method;
+  std::string body;
+  json headers;
+  bool send_credentials = true;
+  size_t cap = 0;
+};
+
+// How one try ended when it did not give a response.
+struct TryError {
+  Status status;
+  bool not_connected = false;  // no connection was made: another address may work
+};
+
+// One request to `t` pinned to `ip`. `connect_timeout` bounds the TCP
+// connect, `timeout` the whole transfer.
+StatusOr<Response> Perform(const Target& t, const std::string& ip, const Request& req,
+                           std::chrono::milliseconds timeout,
+                           std::chrono::milliseconds connect_timeout, const CallContext& ctx,
+                           TryError* failed) {
   std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
   if (!h) return absl::InternalError("http.fetch: curl_easy_init failed");
   Response r;
-  r.xfer.cap = cap;
+  r.xfer.cap = req.cap;
   r.xfer.ctx = &ctx;
+  r.address = ip;
   CURL* c = h.get();
   curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -228,6 +283,8 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::st
   }
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> owned_pin(pin, curl_slist_free_all);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(timeout.count(), 1)));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(connect_timeout.count(), 1)));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.xfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
@@ -236,19 +293,19 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::st
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &r.xfer);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "aikernel-http.fetch");
-  if (method == "GET") {
+  if (req.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method != "DELETE" || !body.empty()) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    if (req.method != "DELETE" || !req.body.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
     }
   }
   curl_slist* list = nullptr;
-  if (headers.is_object()) {
-    for (auto it = headers.begin(); it != headers.end(); ++it) {
-      if (!send_credentials && IsCredential(it.key())) continue;
+  if (req.headers.is_object()) {
+    for (auto it = req.headers.begin(); it != req.headers.end(); ++it) {
+      if (!req.send_credentials && IsCredential(it.key())) continue;
       std::string line = it.key() + ": " + it.value().get<std::string>();
       list = curl_slist_append(list, line.c_str());
     }
@@ -257,19 +314,32 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::st
   if (list != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
 
   CURLcode rc = curl_easy_perform(c);
+  auto fail = [failed](Status s, bool not_connected = false) {
+    failed->status = s;
+    failed->not_connected = not_connected;
+    return s;
+  };
   if (r.xfer.over) {
-    return absl::ResourceExhaustedError(absl::StrCat("http.fetch: ", t.url,
-                                                     ": response body over ", cap,
-                                                     " bytes ([tools.http] max_response_bytes "
-                                                     "or args.max_bytes)"));
+    return fail(absl::ResourceExhaustedError(absl::StrCat(
+        "http.fetch: ", t.url, ": response body over ", req.cap,
+        " bytes ([tools.http] max_response_bytes or args.max_bytes)")));
   }
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return absl::CancelledError("http.fetch: cancelled");
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(absl::CancelledError("http.fetch: cancelled"));
+  curl_off_t connected_us = 0;
+  curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected_us);
+  if (rc == CURLE_COULDNT_CONNECT || (rc == CURLE_OPERATION_TIMEDOUT && connected_us == 0)) {
+    std::string why = rc == CURLE_COULDNT_CONNECT
+                          ? curl_easy_strerror(rc)
+                          : absl::StrCat("no connection within ", connect_timeout.count(), " ms");
+    return fail(absl::UnavailableError(why), true);
+  }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("http.fetch: ", t.url, ": no complete answer within ", timeout.count(), " ms"));
+    return fail(absl::DeadlineExceededError(absl::StrCat(
+        "http.fetch: ", t.url, ": no complete answer within ", timeout.count(), " ms")));
   }
   if (rc != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("http.fetch: ", t.url, ": ", curl_easy_strerror(rc)));
+    return fail(absl::UnavailableError(
+        absl::StrCat("http.fetch: ", t.url, ": ", curl_easy_strerror(rc))));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   char* loc = nullptr;
@@ -279,27 +349,71 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const std::st
   return r;
 }
 
+using Clock = std::chrono::steady_clock;
+
+// One request to `t`: to `addrs[0]` (already decided: by Dispatch, or as
+// the redirect step), then, while no connection could be made, to each
+// further address that policy allows (step "address"). Every address
+// passed over is appended to `fallbacks` ({url, address, reason
+// "connect"|"policy", error}).
+StatusOr<Response> PerformOnSomeAddress(const Target& t, const Addresses& addrs,
+                                        const Request& req, Clock::time_point end,
+                                        const CallContext& ctx, json& fallbacks) {
+  std::vector<std::string> tried;  // "address (why)", for the error
+  bool refused = false;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    const std::string& ip = addrs[i];
+    if (i > 0) {
+      Status allowed = ctx.authorize_step
+                           ? ctx.authorize_step(HttpContext(t, req.method, addrs, i), "address")
+                           : absl::PermissionDeniedError("steps cannot be authorized here");
+      if (!allowed.ok()) {
+        if (allowed.code() != absl::StatusCode::kPermissionDenied) return allowed;  // the ledger
+        refused = true;
+        tried.push_back(absl::StrCat(ip, " (refused: ", allowed.message(), ")"));
+        fallbacks.push_back({{"url", t.url}, {"address", ip}, {"reason", "policy"},
+                             {"error", std::string(allowed.message())}});
+        continue;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+    if (left.count() <= 0) break;
+    // An equal share of what is left for this address and those after it.
+    auto connect = left / static_cast<int64_t>(addrs.size() - i);
+    TryError failed;
+    StatusOr<Response> r = Perform(t, ip, req, left, connect, ctx, &failed);
+    if (r.ok() || !failed.not_connected) return r;
+    tried.push_back(absl::StrCat(ip, " (", failed.status.message(), ")"));
+    fallbacks.push_back({{"url", t.url}, {"address", ip}, {"reason", "connect"},
+                         {"error", std::string(failed.status.message())}});
+  }
+  const bool late = Clock::now() >= end;
+  std::string msg = absl::StrCat("http.fetch: ", t.url, ": ",
+                                 late ? "the call's time ran out; " : "",
+                                 "no address of '", t.host, "' could be used: ",
+                                 tried.empty() ? "none tried" : absl::StrJoin(tried, ", "));
+  if (late) return absl::DeadlineExceededError(msg);
+  return refused ? absl::PermissionDeniedError(msg) : absl::UnavailableError(msg);
+}
+
 StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const CallContext& ctx) {
-  std::string method = args.value("method", "GET");
-  std::string body = args.value("body", "");
-  const json headers = args.value("headers", json::object());
-  const size_t cap = static_cast<size_t>(
+  Request req;
+  req.method = args.value("method", "GET");
+  req.body = args.value("body", "");
+  req.headers = args.value("headers", json::object());
+  req.cap = static_cast<size_t>(
       std::min<int64_t>(args.value("max_bytes", o.http_max_response_bytes), o.http_max_response_bytes));
   const auto per_call = std::chrono::milliseconds(args.value("timeout_ms", o.http_timeout_ms));
-  const auto end = std::min(ctx.deadline, std::chrono::steady_clock::now() + per_call);
+  const auto end = std::min(ctx.deadline, Clock::now() + per_call);
 
   AIK_ASSIGN_OR_RETURN(Target t, ParseUrl(args.value("url", "")));
-  AIK_ASSIGN_OR_RETURN(std::string ip, DecidedAddress(t, ctx));
+  AIK_ASSIGN_OR_RETURN(Addresses addrs, DecidedAddresses(t, ctx));
   const std::string first_host = t.host;
   std::vector<std::string> hops;
+  json fallbacks = json::array();
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        end - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return absl::DeadlineExceededError("http.fetch: the call's time ran out");
-    }
-    AIK_ASSIGN_OR_RETURN(Response r, Perform(t, ip, method, headers, body,
-                                             t.host == first_host, cap, left, ctx));
+    req.send_credentials = t.host == first_host;
+    AIK_ASSIGN_OR_RETURN(Response r, PerformOnSomeAddress(t, addrs, req, end, ctx, fallbacks));
     const bool redirect = r.status >= 300 && r.status < 400 && !r.location.empty();
     if (!redirect || static_cast<int64_t>(hops.size()) >= o.http_max_redirects) {
       ToolResult out;
@@ -307,26 +421,28 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
       for (const auto& [k, v] : r.xfer.headers) hdrs[k] = v;  // the last of a repeated one
       const bool text = ValidUtf8(r.xfer.body);
       out.content = {{"url", t.url},
+                     {"address", r.address},
                      {"status", r.status},
                      {"headers", hdrs},
                      {"body_encoding", text ? "utf8" : "base64"},
                      {"body", text ? r.xfer.body : Base64Encode(r.xfer.body)},
                      {"bytes", r.xfer.body.size()},
-                     {"redirects", hops}};
+                     {"redirects", hops},
+                     {"fallbacks", fallbacks}};
       return out;
     }
     // 303, and 301/302 after a POST, continue as GET without a body (what
     // browsers and curl do); 307/308 keep the method and body.
-    if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
-      method = "GET";
-      body.clear();
+    if (r.status == 303 || ((r.status == 301 || r.status == 302) && req.method == "POST")) {
+      req.method = "GET";
+      req.body.clear();
     }
     AIK_ASSIGN_OR_RETURN(Target next, ParseUrl(r.location, t.url, "redirect Location"));
     if (!ctx.authorize_step) {
       return absl::PermissionDeniedError("http.fetch: redirects cannot be authorized here");
     }
-    AIK_ASSIGN_OR_RETURN(std::string next_ip, Resolve(next));
-    Status allowed = ctx.authorize_step(HttpContext(next, method, next_ip), "redirect");
+    AIK_ASSIGN_OR_RETURN(Addresses next_addrs, Resolve(next));
+    Status allowed = ctx.authorize_step(HttpContext(next, req.method, next_addrs, 0), "redirect");
     if (!allowed.ok()) {
       return Status(allowed.code(), absl::StrCat("http.fetch: redirect ", hops.size() + 1,
                                                  " from ", t.url, " to ", next.url, " refused: ",
@@ -334,7 +450,7 @@ StatusOr<ToolResult> Fetch(const BuiltinOptions& o, const json& args, const Call
     }
     hops.push_back(next.url);
     t = std::move(next);
-    ip = std::move(next_ip);
+    addrs = std::move(next_addrs);
   }
 }
 
@@ -347,9 +463,11 @@ std::vector<BuiltinTool> HttpTools(const BuiltinOptions& o) {
   t.tool = MakeBuiltinTool(
       "http.fetch",
       "One HTTP(S) request: GET, POST, PUT or DELETE with optional headers and body. Policy "
-      "decides on context.http {scheme, host, port, method, address, ip} (ip: the address the "
-      "kernel resolved and connects to); every redirect is decided again. "
-      "Result: status, headers, body (UTF-8, or base64 when it is not), final url.",
+      "decides on context.http {scheme, host, port, method, address, ip, addresses} (address/ip: "
+      "the first address the kernel resolved, the one it connects to; addresses: all of them). "
+      "When that address cannot be connected to, each next one is decided again and tried; "
+      "every redirect is decided again. Result: status, headers, body (UTF-8, or base64 when "
+      "it is not), final url, the address used and the fallbacks passed over.",
       R"({"type":"object","properties":{
         "url":{"type":"string","minLength":1},
         "method":{"enum":["GET","POST","PUT","DELETE"]},
@@ -360,8 +478,8 @@ std::vector<BuiltinTool> HttpTools(const BuiltinOptions& o) {
         "required":["url"],"additionalProperties":false})");
   t.policy_context = [](const json& args) -> StatusOr<json> {
     AIK_ASSIGN_OR_RETURN(Target target, ParseUrl(args.value("url", "")));
-    AIK_ASSIGN_OR_RETURN(std::string ip, Resolve(target));
-    return HttpContext(target, args.value("method", "GET"), ip);
+    AIK_ASSIGN_OR_RETURN(Addresses addrs, Resolve(target));
+    return HttpContext(target, args.value("method", "GET"), addrs, 0);
   };
   t.call = [o](const json& args, const CallContext& ctx) { return Fetch(o, args, ctx); };
   std::vector<BuiltinTool> out;

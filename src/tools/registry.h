@@ -76,7 +76,9 @@ struct CallContext {
   // True once the caller went away or the daemon is stopping. Cheap; poll it.
   std::function<bool()> cancelled;
   // Re-authorizes a further step of the same call under the same principal
-  // (http.fetch: each redirect hop, step "redirect") with `context`'s keys
+  // (http.fetch: each redirect hop, step "redirect"; each further address
+  // of a host tried after the first could not be connected to, step
+  // "address") with `context`'s keys
   // added to the policy context (its args stay the call's), and records the
   // decision in the ledger. OK or PERMISSION_DENIED. Null: steps are refused.
   std::function<Status(const nlohmann::json& context, const std::string& step)> authorize_step;

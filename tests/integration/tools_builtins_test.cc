@@ -23,6 +23,10 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
+// A name that resolves to ::1 then 127.0.0.1 inside the daemon's mount
+// namespace (BuiltinsTest::DualStackDaemon).
+constexpr const char* kDualHost = "dual.aik.test";
+
 // A loopback HTTP/1.0 server: one thread, one connection at a time, canned
 // answers by path. Stops (and joins) on destruction.
 class TinyHttp {
@@ -94,6 +98,7 @@ class TinyHttp {
     if (path == "/to-hello") return redirect("/hello");
     if (path == "/to-localhost") return redirect(Url("/hello", "localhost"));
     if (path == "/to-localhost-auth") return redirect(Url("/echo-auth", "localhost"));
+    if (path == "/to-dual") return redirect(Url("/hello", kDualHost));
     if (path == "/big") return ok(std::string(5000, 'b'));
     return "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
   }
@@ -150,6 +155,48 @@ class BuiltinsTest : public ::testing::Test {
     if (!r.ok()) return r.status();
     last_ = *r;
     return json::parse(r->result_json);
+  }
+
+  // Starts the daemon in a mount namespace of its own whose /etc/hosts
+  // names kDualHost twice, ::1 first (the order getaddrinfo sorts them in),
+  // so a server listening only on 127.0.0.1 (TinyHttp) is refused on the
+  // first address. The machine's /etc/hosts is not touched. "" once the
+  // namespace resolves the name so, else why it cannot be done here.
+  std::string DualStackDaemon() {
+    if (geteuid() != 0) return "not running as root (unshare --mount needs it)";
+    const char* unshare = access("/usr/bin/unshare", X_OK) == 0 ? "/usr/bin/unshare" : nullptr;
+    if (unshare == nullptr) return "no /usr/bin/unshare (util-linux)";
+    const std::string hosts = tmp_.path() + "/hosts";
+    WriteFile(hosts, std::string("127.0.0.1 localhost\n::1 ") + kDualHost + "\n127.0.0.1 " +
+                         kDualHost + "\n");
+    std::vector<std::string> prefix = {unshare, "--mount", "--", "/bin/sh", "-c",
+                                       "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+                                       "sh", hosts};
+    std::vector<std::string> probe = prefix;
+    probe.insert(probe.end(), {"getent", "ahosts", kDualHost});
+    CmdResult r = RunCommand(probe);
+    if (r.exit_code != 0) return "a mount namespace with its own /etc/hosts: " + r.Describe();
+    const size_t v6 = r.out.find("::1 "), v4 = r.out.find("127.0.0.1 ");
+    if (v6 == std::string::npos || v4 == std::string::npos || v6 > v4) {
+      return std::string(kDualHost) + " does not resolve to ::1 then 127.0.0.1 here: " + r.out;
+    }
+    daemon_->set_exec_prefix(prefix);
+    return "";
+  }
+
+  // How many tool.call records of step `step` (http.fetch's "redirect",
+  // "address") the ledger has with `decision`.
+  int StepRecords(const std::string& step, Decision decision) {
+    AuditFilter f;
+    f.action = "tool.call";
+    int n = 0;
+    for (const auto& rec : Query(*client_, f)) {
+      if (rec.decision == decision &&
+          std::find(rec.rule_ids.begin(), rec.rule_ids.end(), "step:" + step) != rec.rule_ids.end()) {
+        ++n;
+      }
+    }
+    return n;
   }
 
   const AuditRecord* Record(uint64_t seq) {
@@ -348,6 +395,63 @@ permit(principal in Group::"fetchers", action == Action::"tool.call",
   auto nohost = Call("http.fetch", {{"url", "http://no-such-host.invalid/"}});
   EXPECT_EQ(nohost.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(nohost.status().message(), HasSubstr("cannot resolve host 'no-such-host.invalid'"));
+}
+
+// A host with two addresses where the first refuses connections: the
+// second is decided (step "address", in the ledger) and used, for the call
+// and for a redirect hop to that host.
+TEST_F(BuiltinsTest, HttpFetchFallsBackToTheNextAddressDecidedAgain) {
+  TinyHttp http;  // 127.0.0.1 only: ::1 refuses
+  if (std::string why = DualStackDaemon(); !why.empty()) GTEST_SKIP() << why;
+  Start();
+  const int before = http.hits("/hello");
+  auto r = Call("http.fetch", {{"url", http.Url("/hello", kDualHost)}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << daemon_->Log();
+  EXPECT_EQ((*r)["body"], "hello from loopback");
+  EXPECT_EQ((*r)["address"], "127.0.0.1");
+  ASSERT_EQ((*r)["fallbacks"].size(), 1u) << r->dump();
+  EXPECT_EQ((*r)["fallbacks"][0]["address"], "::1");
+  EXPECT_EQ((*r)["fallbacks"][0]["reason"], "connect");
+  EXPECT_EQ(http.hits("/hello"), before + 1);
+  EXPECT_EQ(StepRecords("address", Decision::kAllow), 1);
+
+  // The same for a redirect hop to that host.
+  auto hop = Call("http.fetch", {{"url", http.Url("/to-dual")}});
+  ASSERT_TRUE(hop.ok()) << hop.status().ToString();
+  EXPECT_EQ((*hop)["body"], "hello from loopback");
+  EXPECT_EQ((*hop)["address"], "127.0.0.1");
+  ASSERT_EQ((*hop)["fallbacks"].size(), 1u) << hop->dump();
+  EXPECT_EQ((*hop)["fallbacks"][0]["url"], http.Url("/hello", kDualHost));
+  EXPECT_EQ(StepRecords("redirect", Decision::kAllow), 1);
+  EXPECT_EQ(StepRecords("address", Decision::kAllow), 2);
+
+  // An address literal has one address: nothing to fall back to.
+  auto lit = Call("http.fetch", {{"url", "http://[::1]:" + std::to_string(http.port()) + "/"}});
+  EXPECT_EQ(lit.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(lit.status().message(), HasSubstr("no address of '[::1]' could be used: ::1 ("));
+}
+
+// Policy that forbids the second address: it is refused (a deny record of
+// step "address") and never contacted; the error names both addresses.
+TEST_F(BuiltinsTest, HttpFetchRefusesAFallbackAddressPolicyForbids) {
+  TinyHttp http;
+  WriteFile(policy_ + "/policies/v4.cedar", R"(@id("t.no-127.0.0.1")
+forbid(principal, action == Action::"tool.call", resource == Tool::"http.fetch")
+  when { context has http && context.http.ip == ip("127.0.0.1") };
+)");
+  if (std::string why = DualStackDaemon(); !why.empty()) GTEST_SKIP() << why;
+  Start();
+  const int before = http.hits("/hello");
+  auto r = Call("http.fetch", {{"url", http.Url("/hello", kDualHost)}});
+  ASSERT_FALSE(r.ok()) << r->dump();
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(r.status().message(), HasSubstr("no address of 'dual.aik.test' could be used"));
+  EXPECT_THAT(r.status().message(), HasSubstr("::1 (Couldn't connect to server)"));
+  EXPECT_THAT(r.status().message(), HasSubstr("127.0.0.1 (refused: permission denied: address"));
+  EXPECT_THAT(r.status().message(), HasSubstr("t.no-127.0.0.1"));
+  EXPECT_EQ(http.hits("/hello"), before) << "the forbidden address was contacted";
+  EXPECT_EQ(StepRecords("address", Decision::kDeny), 1);
+  EXPECT_EQ(StepRecords("address", Decision::kAllow), 0);
 }
 
 // proc.exec runs in the daemon's [profiles.<name>], not only the builtins.
