@@ -149,15 +149,16 @@ Error Client::Impl::FromGrpc(const grpc::Status& st, const grpc::ClientContext& 
   uint64_t seq = AuditSeqOf(ctx);
   StatusCode code = StatusCodeFromInt(static_cast<int>(st.error_code()));
   std::string msg = st.error_message();
-  // A call the daemon audited (seq != 0) reached it: its UNAVAILABLE is about
-  // what it called (an MCP server, a peer node), and its message names that.
+  // A call the daemon audited (seq != 0) reached it: its UNAVAILABLE or
+  // DEADLINE_EXCEEDED is about what it called (an MCP server, a peer node,
+  // an http.fetch host), and its message names that.
   if (code == StatusCode::kUnavailable && seq == 0) {
     if (endpoint.fd < 0) {
       Error why = DiagnoseConnect(endpoint.path);
       if (!why.ok()) return Error(why.code(), why.message(), seq);
     }
     msg = "aikerneld at " + endpoint.ToString() + " is unavailable: " + msg;
-  } else if (code == StatusCode::kDeadlineExceeded) {
+  } else if (code == StatusCode::kDeadlineExceeded && seq == 0) {
     msg = "no reply from aikerneld within " + std::to_string(EffectiveTimeout(call).count()) +
           " ms";
   }

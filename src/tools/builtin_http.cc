@@ -252,6 +252,7 @@ struct Request {
 struct TryError {
   Status status;
   bool not_connected = false;  // no connection was made: another address may work
+  bool timed_out = false;      // ... because the connect timeout passed
 };
 
 // One request to `t` pinned to `ip`. `connect_timeout` bounds the TCP
@@ -314,9 +315,10 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const Request
   if (list != nullptr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
 
   CURLcode rc = curl_easy_perform(c);
-  auto fail = [failed](Status s, bool not_connected = false) {
+  auto fail = [failed](Status s, bool not_connected = false, bool timed_out = false) {
     failed->status = s;
     failed->not_connected = not_connected;
+    failed->timed_out = timed_out;
     return s;
   };
   if (r.xfer.over) {
@@ -331,7 +333,7 @@ StatusOr<Response> Perform(const Target& t, const std::string& ip, const Request
     std::string why = rc == CURLE_COULDNT_CONNECT
                           ? curl_easy_strerror(rc)
                           : absl::StrCat("no connection within ", connect_timeout.count(), " ms");
-    return fail(absl::UnavailableError(why), true);
+    return fail(absl::UnavailableError(why), true, rc == CURLE_OPERATION_TIMEDOUT);
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     return fail(absl::DeadlineExceededError(absl::StrCat(
@@ -361,6 +363,7 @@ StatusOr<Response> PerformOnSomeAddress(const Target& t, const Addresses& addrs,
                                         const CallContext& ctx, json& fallbacks) {
   std::vector<std::string> tried;  // "address (why)", for the error
   bool refused = false;
+  bool ran_out = false;  // the time left was spent (not only now >= end: curl's ms timer)
   for (size_t i = 0; i < addrs.size(); ++i) {
     const std::string& ip = addrs[i];
     if (i > 0) {
@@ -377,17 +380,21 @@ StatusOr<Response> PerformOnSomeAddress(const Target& t, const Addresses& addrs,
       }
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
-    if (left.count() <= 0) break;
+    if (left.count() <= 0) {
+      ran_out = true;
+      break;
+    }
     // An equal share of what is left for this address and those after it.
     auto connect = left / static_cast<int64_t>(addrs.size() - i);
     TryError failed;
     StatusOr<Response> r = Perform(t, ip, req, left, connect, ctx, &failed);
     if (r.ok() || !failed.not_connected) return r;
+    ran_out = failed.timed_out && connect >= left;
     tried.push_back(absl::StrCat(ip, " (", failed.status.message(), ")"));
     fallbacks.push_back({{"url", t.url}, {"address", ip}, {"reason", "connect"},
                          {"error", std::string(failed.status.message())}});
   }
-  const bool late = Clock::now() >= end;
+  const bool late = ran_out || Clock::now() >= end;
   std::string msg = absl::StrCat("http.fetch: ", t.url, ": ",
                                  late ? "the call's time ran out; " : "",
                                  "no address of '", t.host, "' could be used: ",

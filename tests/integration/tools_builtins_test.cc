@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -108,6 +111,42 @@ class TinyHttp {
   std::atomic<bool> stop_{false};
   std::atomic<int> hello_hits_{0};
   std::thread thread_;
+};
+
+// A listener on [::1]:port whose accept queue is full (it never accepts):
+// a further connection to it gets no answer, so connecting times out.
+// "" once a connection to it stays pending, else why it cannot be made.
+class Blackhole {
+ public:
+  std::string Fill(int port) {
+    fd_ = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd_, 0) != 0) {
+      return "cannot listen on [::1]:" + std::to_string(port) + ": " + strerror(errno);
+    }
+    for (int i = 0; i < 64; ++i) {
+      int c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      queued_.push_back(c);
+      if (connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) continue;
+      if (errno != EINPROGRESS) return std::string("connect to the blackhole: ") + strerror(errno);
+      // Not a wait for readiness: a connection still pending after 300 ms
+      // is what shows the queue is full.
+      pollfd p{c, POLLOUT, 0};
+      if (poll(&p, 1, 300) == 0) return "";
+    }
+    return "the accept queue of a listen(fd, 0) socket never filled";
+  }
+  ~Blackhole() {
+    for (int c : queued_) close(c);
+    if (fd_ >= 0) close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+  std::vector<int> queued_;
 };
 
 class BuiltinsTest : public ::testing::Test {
@@ -429,6 +468,36 @@ TEST_F(BuiltinsTest, HttpFetchFallsBackToTheNextAddressDecidedAgain) {
   auto lit = Call("http.fetch", {{"url", "http://[::1]:" + std::to_string(http.port()) + "/"}});
   EXPECT_EQ(lit.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(lit.status().message(), HasSubstr("no address of '[::1]' could be used: ::1 ("));
+}
+
+// The call's timeout covers every try; each connect gets an equal share of
+// what is left (here 2 addresses: about half), so an address that never
+// answers leaves time for the next. With the whole timeout spent on ::1
+// the call would fail.
+TEST_F(BuiltinsTest, HttpFetchGivesEachAddressAShareOfTheTimeout) {
+  TinyHttp http;
+  Blackhole hole;
+  if (std::string why = hole.Fill(http.port()); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = DualStackDaemon(); !why.empty()) GTEST_SKIP() << why;
+  Start();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = Call("http.fetch", {{"url", http.Url("/hello", kDualHost)}, {"timeout_ms", 3000}});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["address"], "127.0.0.1");
+  ASSERT_EQ((*r)["fallbacks"].size(), 1u) << r->dump();
+  EXPECT_EQ((*r)["fallbacks"][0]["address"], "::1");
+  EXPECT_THAT((*r)["fallbacks"][0]["error"].get<std::string>(), HasSubstr("no connection within"));
+  EXPECT_GE(took, std::chrono::milliseconds(1400)) << "::1 was not waited for";
+
+  // One address that never answers: the whole timeout, then the error
+  // (the daemon's message, not the SDK's own "no reply").
+  auto one = Call("http.fetch", {{"url", "http://[::1]:" + std::to_string(http.port()) + "/"},
+                                 {"timeout_ms", 500}});
+  ASSERT_FALSE(one.ok()) << one->dump();
+  EXPECT_EQ(one.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(one.status().message(), HasSubstr("the call's time ran out"));
+  EXPECT_THAT(one.status().message(), HasSubstr("::1 (no connection within"));
 }
 
 // Policy that forbids the second address: it is refused (a deny record of
