@@ -8,6 +8,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -94,7 +95,9 @@ class McpManagerTest : public ::testing::Test {
     boost::asio::post(io_, [this] { m_->Start(); });
   }
 
-  // Waits for `pred` (re-checked on every state change) up to `timeout`.
+  // Waits for `pred` up to `timeout`, re-checked on every state change and
+  // every 10 ms: call counters change on the calling thread (the stdio
+  // lane), which does not signal on_change.
   bool Wait(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> l(mu_);
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -103,7 +106,12 @@ class McpManagerTest : public ::testing::Test {
       l.unlock();
       if (pred()) return true;
       l.lock();
-      if (!cv_.wait_until(l, deadline, [&] { return changes_ != seen; })) return pred();
+      auto slice = std::min(deadline, std::chrono::steady_clock::now() + 10ms);
+      cv_.wait_until(l, slice, [&] { return changes_ != seen; });
+      if (std::chrono::steady_clock::now() >= deadline) {
+        l.unlock();
+        return pred();
+      }
     }
   }
 
@@ -165,6 +173,30 @@ TEST_F(McpManagerTest, MountsEveryPageAndCallsATool) {
   int pins = 0;
   for (const auto& e : Events()) pins += e.rfind("tool.pin tool:f.", 0) == 0;
   EXPECT_EQ(pins, 7);
+}
+
+TEST_F(McpManagerTest, ConcurrentCallsOnTheStdioLaneEachGetTheirOwnAnswer) {
+  Create({Fake("f")});
+  ASSERT_TRUE(WaitReady("f")) << Log("f");
+  constexpr int kThreads = 8, kEach = 40;
+  std::atomic<int> right{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string m = "m" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = Call("f.echo", {{"message", m}});
+        if (r.ok() && (*r)["content"][0]["text"] == m) ++right;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(right.load(), kThreads * kEach);
+  ServerView v = View("f");
+  EXPECT_EQ(v.calls, static_cast<uint64_t>(kThreads * kEach));
+  // A ready stdio server is called on the callers' threads, not the loop.
+  EXPECT_EQ(v.lane_calls, v.calls);
+  EXPECT_EQ(v.calls_failed, 0u);
 }
 
 TEST_F(McpManagerTest, AcceptsTheOlderProtocolVersionAndRefusesAnUnknownOne) {

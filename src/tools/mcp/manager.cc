@@ -223,6 +223,7 @@ StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
   if (closing_.load()) return absl::UnavailableError("the daemon is shutting down");
   std::string tool;
   AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
+  if (auto r = s->CallOnLane(tool, arguments, timeout, cancelled)) return *std::move(r);
   auto promise = std::make_shared<std::promise<StatusOr<json>>>();
   std::future<StatusOr<json>> answer = promise->get_future();
   auto call = std::make_shared<std::shared_ptr<Server::Call>>();

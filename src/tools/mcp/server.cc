@@ -11,6 +11,7 @@
 #include "agents/log_file.h"
 #include "agents/schedule.h"
 #include "tools/mcp/http_transport.h"
+#include "tools/mcp/stdio_lane.h"
 #include "tools/mcp/stdio_transport.h"
 
 namespace aikernel::tools::mcp {
@@ -97,6 +98,12 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     };
     ev.message = [self, p](std::string m) {
       if (self->proc_ == p && !p->down) self->HandleLine(p, m);
+    };
+    // Not `self`: the transport holds this, and the Server holds it.
+    std::weak_ptr<Impl> weak = self;
+    ev.direct = [weak](const std::string& m) {
+      auto s = weak.lock();
+      return s && s->TakeLaneAnswer(m);
     };
     ev.unanswered = [self, p](int64_t id, std::string why) {
       if (self->proc_ == p) self->Unanswered(id, why);
@@ -253,6 +260,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     if (first) {
       p->start_timer.cancel();
       p->ready_at = Clock::now();
+      {
+        std::lock_guard<std::mutex> lock(lane_mu_);
+        lane_ = p->t->caller_lane();
+      }
       SetState(ServerState::kReady);
       spdlog::info("mcp {}: ready, {} tools", c_.name, View().tools.size());
       std::deque<std::shared_ptr<Call>> waiting;
@@ -492,8 +503,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     p->down = true;
     spdlog::warn("mcp {}: connection ended: {}", c_.name, why);
     bool stable = p->ready_at != Clock::time_point{} && Clock::now() - p->ready_at >= kStableAfter;
+    const std::string failure = absl::StrCat("mcp server ", c_.name, " ended (", why, ")");
+    CloseLane(failure);
     CloseProc(p);
-    FailAll(absl::StrCat("mcp server ", c_.name, " ended (", why, ")"));
+    FailAll(failure);
     {
       std::lock_guard<std::mutex> lock(mu_);
       view_.last_error = why;
@@ -507,6 +520,131 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     p->start_timer.cancel();
     p->t->Close();
     if (proc_ == p) proc_.reset();
+  }
+
+  // ------------------------------------------------------- the caller lane
+  // A tools/call made on the caller's thread over the stdio pipes
+  // (StdioLane): no hand-off to the loop and back. nullopt when there is no
+  // lane now (not ready yet, restarting, or HTTP): the caller then goes
+  // through CallTool on the loop, which waits for the server to be ready.
+  std::optional<StatusOr<json>> CallOnLane(const std::string& tool, const json& args,
+                                           milliseconds timeout,
+                                           const std::function<bool()>& cancelled) {
+    std::shared_ptr<StdioLane> lane;
+    auto call = std::make_shared<LaneCall>();
+    int64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(lane_mu_);
+      if (!lane_) return std::nullopt;
+      lane = lane_;
+      std::lock_guard<std::mutex> view_lock(mu_);
+      const MountedTool* t = nullptr;
+      for (const MountedTool& m : view_.tools) {
+        if (m.def.name == tool) t = &m;
+      }
+      if (!t) {
+        return StatusOr<json>(absl::NotFoundError(
+            absl::StrCat("mcp server ", c_.name, " has no tool '", tool, "'")));
+      }
+      if (!t->refused.empty()) return StatusOr<json>(absl::FailedPreconditionError(t->refused));
+      ++view_.calls;
+      ++view_.lane_calls;
+      ++view_.requests;
+      id = next_id_++;
+      lane_calls_[id] = call;
+    }
+    milliseconds limit(c_.call_timeout_ms);
+    if (timeout.count() > 0 && timeout < limit) limit = timeout;
+    const Clock::time_point deadline = Clock::now() + limit;
+    auto answered = [this, &call] {
+      std::lock_guard<std::mutex> lock(lane_mu_);
+      return call->answered;
+    };
+    Status sent = lane->Write(MakeRequest(id, "tools/call", {{"name", tool}, {"arguments", args}}));
+    const char* gave_up = nullptr;
+    // In slices, so the caller's cancel is seen while the server works;
+    // cancelled() is asked only after a slice passed without the answer
+    // (for a gRPC caller it polls the call's completion queue).
+    while (sent.ok()) {
+      lane->Await(answered, std::min(deadline, Clock::now() + milliseconds(20)));
+      if (answered()) break;
+      if (Clock::now() >= deadline) {
+        gave_up = "timeout";
+        break;
+      }
+      if (cancelled && cancelled()) {
+        gave_up = "cancelled by the caller";
+        break;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(lane_mu_);
+      if (call->answered) {
+        if (!call->result.ok()) CountFailed();
+        return std::move(call->result);
+      }
+      lane_calls_.erase(id);
+    }
+    CountFailed();
+    if (!sent.ok()) {
+      return StatusOr<json>(absl::UnavailableError(
+          absl::StrCat("mcp server ", c_.name, ": ", sent.message())));
+    }
+    lane->Write(MakeNotification("notifications/cancelled",
+                                 {{"requestId", id}, {"reason", gave_up}}))
+        .IgnoreError();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++view_.cancellations;
+    }
+    if (std::string_view(gave_up) == "timeout") {
+      return StatusOr<json>(absl::DeadlineExceededError(
+          absl::StrCat("mcp ", c_.name, ".", tool, ": no answer within ", limit.count(),
+                       " ms (notifications/cancelled sent)")));
+    }
+    return StatusOr<json>(
+        absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool, ": ", gave_up)));
+  }
+
+  // Any thread (the lane's reader): takes `line` if it answers a lane call.
+  bool TakeLaneAnswer(const std::string& line) {
+    StatusOr<Incoming> in = ParseIncoming(line);
+    if (!in.ok() || in->kind != Incoming::Kind::kResponse || !in->id.is_number_integer()) {
+      return false;  // the loop handles (and faults on) it
+    }
+    std::lock_guard<std::mutex> lock(lane_mu_);
+    auto it = lane_calls_.find(in->id.get<int64_t>());
+    if (it == lane_calls_.end()) return false;  // the loop's, or a late answer
+    LaneCall& call = *it->second;
+    if (in->error) {
+      call.result = absl::UnknownError(absl::StrCat(
+          "mcp ", c_.name, ": tools/call: JSON-RPC error ", DescribeError(*in->error)));
+    } else {
+      call.result = std::move(in->result);
+    }
+    call.answered = true;
+    lane_calls_.erase(it);
+    return true;  // the lane wakes the caller after this batch
+  }
+
+  // No more lane calls; those in flight fail UNAVAILABLE with `why`.
+  void CloseLane(const std::string& why) {
+    std::shared_ptr<StdioLane> lane;
+    {
+      std::lock_guard<std::mutex> lock(lane_mu_);
+      lane.swap(lane_);
+      for (auto& [id, call] : lane_calls_) {
+        call->result = absl::UnavailableError(why);
+        call->answered = true;
+      }
+      lane_calls_.clear();
+    }
+    if (lane) lane->Notify();
+  }
+
+  void CountFailed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++view_.calls_failed;
   }
 
   // Fails every request in flight (handshake included) and every call.
@@ -543,6 +681,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   void Shutdown() {
     stopped_ = true;
     restart_timer_.cancel();
+    CloseLane(absl::StrCat("mcp server ", c_.name, " stopped (daemon shutting down)"));
     if (ProcPtr p = proc_) {
       p->down = true;
       CloseProc(p);
@@ -581,6 +720,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     std::string method;
     Reply reply;
   };
+  struct LaneCall {
+    bool answered = false;  // GUARDED_BY(lane_mu_), like result
+    StatusOr<nlohmann::json> result = absl::UnknownError("no answer");
+  };
 
   const ServerConfig c_;
   ServerDeps d_;
@@ -591,12 +734,18 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   ServerState state_ = ServerState::kStopped;
   bool stopped_ = false;
   int64_t attempt_ = 0;
-  int64_t next_id_ = 1;
+  std::atomic<int64_t> next_id_{1};  // the loop's requests and lane calls
   std::map<int64_t, Pending> pending_;
   std::deque<std::shared_ptr<Call>> waiting_;  // calls made before ready
 
   mutable std::mutex mu_;
   ServerView view_;  // GUARDED_BY(mu_)
+
+  // Taken before mu_ when both are. Never held while calling into a lane
+  // except Notify().
+  std::mutex lane_mu_;
+  std::shared_ptr<StdioLane> lane_;  // GUARDED_BY(lane_mu_): set while ready over stdio
+  std::map<int64_t, std::shared_ptr<LaneCall>> lane_calls_;  // GUARDED_BY(lane_mu_)
 
  public:
   std::atomic<uint64_t> tools_version_{0};
@@ -612,6 +761,12 @@ void Server::Start() { impl_->Start(); }
 std::shared_ptr<Server::Call> Server::CallTool(const std::string& tool, json args,
                                                milliseconds timeout, Done done) {
   return impl_->CallTool(tool, std::move(args), timeout, std::move(done));
+}
+
+std::optional<StatusOr<json>> Server::CallOnLane(const std::string& tool, const json& args,
+                                                 milliseconds timeout,
+                                                 const std::function<bool()>& cancelled) {
+  return impl_->CallOnLane(tool, args, timeout, cancelled);
 }
 
 void Server::Cancel(const std::shared_ptr<Call>& call, const std::string& reason) {

@@ -3,8 +3,11 @@
 // stdio, or a URL over streamable HTTP ([[mcp]] url).
 //
 // Contract
-// - Everything but View() runs on the io_context's thread (the loop): the
-//   Manager posts to it. Nothing here blocks the loop: sandbox::Launch runs
+// - Everything but View() and CallOnLane() runs on the io_context's thread
+//   (the loop): the Manager posts to it. CallOnLane() is the fast path of a
+//   tools/call on a ready stdio server: the caller's thread writes the
+//   request and reads the answer (StdioLane), sharing ids, counters, tool
+//   checks and failure handling with the loop's path. Nothing here blocks the loop: sandbox::Launch runs
 //   on the Manager's LaunchThread and posts its result back; pipes are
 //   non-blocking stream_descriptors; the pidfd is watched for readability
 //   and reaped with waitid(P_PIDFD).
@@ -36,6 +39,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +74,7 @@ struct ServerView {
   uint64_t starts = 0;      // processes launched
   uint64_t requests = 0;    // JSON-RPC requests sent (all methods)
   uint64_t calls = 0;       // tools/call requests sent
+  uint64_t lane_calls = 0;  // of which written and read on the caller's thread (StdioLane)
   uint64_t calls_failed = 0;  // ended without a result (timeout, cancel, fault, JSON-RPC error)
   uint64_t cancellations = 0;  // notifications/cancelled sent
   uint64_t protocol_errors = 0;
@@ -116,6 +121,14 @@ class Server {
   std::shared_ptr<Call> CallTool(const std::string& tool, nlohmann::json args,
                                  std::chrono::milliseconds timeout, Done done);
   void Cancel(const std::shared_ptr<Call>& call, const std::string& reason);
+  // Any thread: the same call made on the caller's thread over a stdio
+  // server's pipes (StdioLane), with the same deadline, cancellation and
+  // errors. nullopt when the server has no lane now (starting, restarting,
+  // HTTP): use CallTool.
+  std::optional<StatusOr<nlohmann::json>> CallOnLane(const std::string& tool,
+                                                     const nlohmann::json& args,
+                                                     std::chrono::milliseconds timeout,
+                                                     const std::function<bool()>& cancelled);
   // Re-reads the pins for the mounted tools (after an accept).
   void RecheckPins();
   // Kills and reaps the process, fails what is pending UNAVAILABLE, stops

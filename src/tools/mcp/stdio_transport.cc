@@ -9,7 +9,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <optional>
 
@@ -17,6 +16,7 @@
 
 #include "common/status.h"
 #include "tools/mcp/protocol.h"
+#include "tools/mcp/stdio_lane.h"
 
 namespace aikernel::tools::mcp {
 
@@ -39,8 +39,7 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
  public:
   Impl(const ServerConfig& c, sandbox::Profile profile, asio::io_context& io,
        sandbox::LaunchThread& lt, sandbox::Launcher& launcher, agents::LogFile& log)
-      : c_(c), profile_(std::move(profile)), io_(io), launch_thread_(lt), launcher_(launcher), log_(log), in_(io), out_(io),
-        err_(io), pid_sd_(io), framer_(static_cast<size_t>(c.max_message_bytes)) {}
+      : c_(c), profile_(std::move(profile)), io_(io), launch_thread_(lt), launcher_(launcher), log_(log), err_(io), pid_sd_(io) {}
 
   void Open(TransportEvents ev) {
     ev_ = std::move(ev);
@@ -68,9 +67,7 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
     if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe2");
     p.err_r.reset(fds[0]);
     p.err_w.reset(fds[1]);
-    for (int fd : {p.in_w.get(), p.out_r.get(), p.err_r.get()}) {
-      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    }
+    fcntl(p.err_r.get(), F_SETFL, fcntl(p.err_r.get(), F_GETFL) | O_NONBLOCK);
     const std::string& workdir = c_.workdir;
     sandbox::LaunchSpec& ls = p.spec;
     ls.argv.push_back(c_.command);
@@ -122,61 +119,45 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
       return;
     }
     pid_sd_.assign(dup_pidfd);
-    in_.assign(pipes.in_w.release());
-    out_.assign(pipes.out_r.release());
     err_.assign(pipes.err_r.release());
+    std::weak_ptr<Impl> weak = weak_from_this();
+    StdioLaneOptions lo;
+    lo.max_line_bytes = static_cast<size_t>(c_.max_message_bytes);
+    // Any thread (whoever reads stdout): an answer to a call made through
+    // the lane is taken by its caller; everything else goes to the loop.
+    lo.on_line = [weak, direct = ev_.direct, &io = io_](std::string line) {
+      if (direct && direct(line)) return;
+      asio::post(io, [weak, line = std::move(line)]() mutable {
+        auto self = weak.lock();
+        if (!self || self->closed_ || self->failed_) return;
+        if (self->ev_.message) self->ev_.message(std::move(line));
+      });
+    };
+    lo.on_error = [weak, &io = io_](Status why) {
+      asio::post(io, [weak, why] {
+        if (auto self = weak.lock()) {
+          self->Fail(absl::StrCat("stdout: ", why.message(), " (max_message_bytes); cut off"),
+                     true);
+        }
+      });
+    };
+    lane_ = std::make_shared<StdioLane>(std::move(pipes.in_w), std::move(pipes.out_r),
+                                        std::move(lo));
+    if (Status s = lane_->Start(); !s.ok()) {
+      Fail(absl::StrCat("stdio: ", s.message()), true);
+      return;
+    }
     spdlog::info("mcp {}: started pid {} ({})", c_.name, l_->pid, c_.command);
     WatchExit();
-    ReadOut();
     ReadErr();
     if (ev_.opened) ev_.opened(l_->pid);
   }
 
   void Send(std::string line) {
-    if (closed_) return;  // `line` ends with "\n" (protocol.h's builders)
-    write_queue_.push_back(std::move(line));
-    if (!writing_) WriteNext();
-  }
-
-  void WriteNext() {
-    if (write_queue_.empty() || !in_.is_open()) {
-      writing_ = false;
-      return;
-    }
-    writing_ = true;
-    auto self = shared_from_this();
-    asio::async_write(in_, asio::buffer(write_queue_.front()),
-                      [self](const boost::system::error_code& ec, size_t) {
-                        if (ec) {
-                          // EPIPE: the server closed stdin or died; its exit
-                          // is handled by WatchExit.
-                          self->writing_ = false;
-                          self->write_queue_.clear();
-                          return;
-                        }
-                        self->write_queue_.pop_front();
-                        self->WriteNext();
-                      });
-  }
-
-  void ReadOut() {
-    auto self = shared_from_this();
-    out_.async_read_some(asio::buffer(out_buf_), [self](const boost::system::error_code& ec,
-                                                        size_t n) {
-      if (ec || self->closed_) return;  // EOF: the exit handler takes over
-      std::vector<std::string> lines;
-      Status s = self->framer_.Feed(std::string_view(self->out_buf_.data(), n), &lines);
-      for (std::string& line : lines) {
-        if (self->closed_ || self->failed_) return;
-        if (self->ev_.message) self->ev_.message(std::move(line));
-      }
-      if (self->closed_ || self->failed_) return;
-      if (!s.ok()) {
-        self->Fail(absl::StrCat("stdout: ", s.message(), " (max_message_bytes); cut off"), true);
-        return;
-      }
-      self->ReadOut();
-    });
+    // `line` ends with "\n" (protocol.h's builders). EPIPE: the server
+    // closed stdin or died; its exit is handled by WatchExit.
+    if (closed_ || !lane_) return;
+    lane_->Write(line).IgnoreError();
   }
 
   void ReadErr() {
@@ -234,6 +215,8 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
     }
   }
 
+  std::shared_ptr<StdioLane> lane() const { return closed_ || failed_ ? nullptr : lane_; }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -243,12 +226,10 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
       // Whatever is left on stderr is the likeliest explanation.
       DrainErr();
     }
+    if (lane_) lane_->Close();
     boost::system::error_code ignored;
-    in_.close(ignored);
-    out_.close(ignored);
     err_.close(ignored);
     pid_sd_.close(ignored);
-    write_queue_.clear();
   }
 
  private:
@@ -260,12 +241,9 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
   agents::LogFile& log_;
   TransportEvents ev_;
   std::optional<sandbox::Launched> l_;
-  asio::posix::stream_descriptor in_, out_, err_, pid_sd_;
-  LineFramer framer_;
-  std::deque<std::string> write_queue_;
-  bool writing_ = false;
+  asio::posix::stream_descriptor err_, pid_sd_;
+  std::shared_ptr<StdioLane> lane_;  // stdin and stdout; shared with callers using it
   bool failed_ = false, closed_ = false, reaped_ = false;
-  std::array<char, 65536> out_buf_{};
   std::array<char, 16384> err_buf_{};
 };
 
@@ -280,5 +258,6 @@ StdioTransport::~StdioTransport() { impl_->Close(); }
 void StdioTransport::Open(TransportEvents events) { impl_->Open(std::move(events)); }
 void StdioTransport::Send(std::string message, int64_t) { impl_->Send(std::move(message)); }
 void StdioTransport::Close() { impl_->Close(); }
+std::shared_ptr<StdioLane> StdioTransport::caller_lane() { return impl_->lane(); }
 
 }  // namespace aikernel::tools::mcp

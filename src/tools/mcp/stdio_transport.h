@@ -12,6 +12,10 @@
 // - A stdout line longer than max_message_bytes is a fault (the line is
 //   never buffered beyond the cap); the process exiting is `failed` with
 //   fault=false ("exited with code N" / "killed by signal N").
+// - stdin and stdout are a StdioLane (stdio_lane.h), so a caller on another
+//   thread can write a request and read its answer itself (caller_lane());
+//   lines the lane does not hand to TransportEvents::direct are delivered
+//   on the loop as `message`, in order.
 // - Close() SIGKILLs the sandbox (the pid namespace's init, so everything
 //   the server started dies too) and reaps it; it blocks only on reaping a
 //   SIGKILLed child.
@@ -40,6 +44,7 @@ class StdioTransport : public Transport {
   void Send(std::string message, int64_t request_id) override;
   void Close() override;
   const char* channel() const override { return "stdout"; }
+  std::shared_ptr<StdioLane> caller_lane() override;
 
   class Impl;
 

@@ -9,22 +9,30 @@
 // Contract
 // - One Transport is one connection attempt: Open() once, Close() once. A
 //   new attempt (restart) makes a new Transport.
-// - Every method runs on the loop's thread, and every event is delivered on
-//   it. Events stop once Close() has returned.
+// - Every method but caller_lane() runs on the loop's thread, and every
+//   event but `direct` is delivered on it. Events stop once Close() has
+//   returned.
 // - `failed` is delivered at most once; after it the Server calls Close().
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace aikernel::tools::mcp {
+
+class StdioLane;
 
 struct TransportEvents {
   // Ready to carry messages; `pid` of the server process (0: none of ours).
   std::function<void(int pid)> opened;
   // One JSON-RPC message (a JSON text) from the server.
   std::function<void(std::string message)> message;
+  // Optional, called on ANY thread before `message`, for transports with a
+  // caller lane: true if it took the message (an answer to a call made
+  // through the lane), which is then not delivered as `message`.
+  std::function<bool(const std::string& message)> direct;
   // The request `id` sent with Send() can no longer be answered (its HTTP
   // exchange ended without the answer); the Server fails it with `why`.
   std::function<void(int64_t id, std::string why)> unanswered;
@@ -51,6 +59,9 @@ class Transport {
   virtual void Close() = 0;
   // Where messages come from, for fault messages ("stdout", "http").
   virtual const char* channel() const = 0;
+  // The pipes, for a caller on any thread to write a request and read its
+  // answer itself (stdio only; null otherwise, or once closed or failed).
+  virtual std::shared_ptr<StdioLane> caller_lane() { return nullptr; }
 };
 
 }  // namespace aikernel::tools::mcp
