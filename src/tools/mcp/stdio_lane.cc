@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -45,7 +46,10 @@ Status StdioLane::Start() {
   if (!stop_fd_.valid() || !kick_fd_.valid()) {
     return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "aik-mcp-lane");
+    Run();
+  });
   return absl::OkStatus();
 }
 
