@@ -26,6 +26,9 @@ struct McpServerInfo {
   std::string last_error;
   uint32_t tools = 0;
   uint32_t refused = 0;
+  std::string url;                   // "" for a stdio server
+  std::vector<std::string> headers;  // "Name: value", "Name: <secret>" for a file's
+  uint64_t resumes = 0;              // SSE streams resumed (Last-Event-ID)
 };
 
 struct McpServerList {

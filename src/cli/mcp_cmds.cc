@@ -35,6 +35,9 @@ int RunList(const Globals& g) {
                      {"protocol_errors", s.protocol_errors},
                      {"tools", s.tools},
                      {"refused", s.refused},
+                     {"url", s.url},
+                     {"headers", s.headers},
+                     {"resumes", s.resumes},
                      {"last_error", s.last_error}});
     }
     std::cout << DumpJson(arr, 2) << "\n";

@@ -16,6 +16,7 @@
 
 #include "daemon/profile_config.h"
 #include "identity/spiffe_id.h"
+#include "tools/mcp/headers.h"
 #include "tools/mcp/manager.h"
 
 namespace aikernel::daemon {
@@ -391,6 +392,23 @@ Status ParseMcpEntry(const toml::table& t, const std::string& file, size_t index
         if (!ev.is_string() || !v) return Bad(file, ev, prefix + key, "expected strings");
         c.env[std::string(ek.str())] = *v;
       }
+    } else if (key == "headers" || key == "headers_from_file") {
+      const toml::table* h = n.as_table();
+      if (h == nullptr) return Bad(file, n, prefix + key, "expected a table of strings");
+      for (const auto& [hk, hv] : *h) {
+        const std::string name(hk.str());
+        auto v = hv.value<std::string>();
+        if (!hv.is_string() || !v) return Bad(file, hv, prefix + key + "." + name, "expected a string");
+        tools::mcp::HttpHeader header{name, *v, key == "headers_from_file"};
+        if (header.secret) {
+          StatusOr<std::string> secret = tools::mcp::ReadHeaderSecret(*v);
+          if (!secret.ok()) {
+            return Bad(file, hv, prefix + key + "." + name, std::string(secret.status().message()));
+          }
+          header.value = std::move(*secret);
+        }
+        c.headers.push_back(std::move(header));
+      }
     } else if (key == "sandbox") {
       s = str(n, key, c.sandbox);
     } else if (key == "read_paths") {
@@ -415,7 +433,8 @@ Status ParseMcpEntry(const toml::table& t, const std::string& file, size_t index
       s = integer(n, key, c.restart_max_ms, 1, 86400000);
     } else {
       return Bad(file, n, prefix + key,
-                 "unknown key (known in [[mcp]]: name, command, url, args, env, sandbox, "
+                 "unknown key (known in [[mcp]]: name, command, url, headers, headers_from_file, "
+                 "args, env, sandbox, "
                  "read_paths, write_paths, uid, gid, workdir, call_timeout_ms, "
                  "start_timeout_ms, max_message_bytes, restart_initial_ms, restart_max_ms)");
     }

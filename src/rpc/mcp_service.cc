@@ -41,6 +41,9 @@ class McpService final : public pb::Mcp::Service {
         uint32_t refused = 0;
         for (const auto& t : v.tools) refused += !t.refused.empty();
         s->set_refused(refused);
+        s->set_url(v.url);
+        for (const std::string& h : v.headers) s->add_headers(h);
+        s->set_resumes(v.resumes);
       }
       return absl::OkStatus();
     }));

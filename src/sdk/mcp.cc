@@ -32,6 +32,9 @@ Result<McpServerList> Client::ListMcpServers(const CallOptions& call) {
           i.last_error = s.last_error();
           i.tools = s.tools();
           i.refused = s.refused();
+          i.url = s.url();
+          i.headers.assign(s.headers().begin(), s.headers().end());
+          i.resumes = s.resumes();
           out.servers.push_back(std::move(i));
         }
       });

@@ -1,7 +1,12 @@
 #include "daemon/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace aikernel::daemon {
@@ -354,6 +359,101 @@ TEST(ConfigTest, BadProfilesNameTheKey) {
     EXPECT_NE(c.status().message().find(k.want), std::string::npos)
         << k.toml << " -> " << c.status().message();
     EXPECT_EQ(c.status().message().rfind("bad.toml:", 0), 0u) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace aikernel::daemon
+
+namespace aikernel::daemon {
+namespace {
+
+// A directory of header secret files, removed at the end.
+class SecretDir {
+ public:
+  SecretDir() {
+    char t[] = "/tmp/aik-secrets-XXXXXX";
+    path_ = ::mkdtemp(t);
+  }
+  ~SecretDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& content, mode_t mode) {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << content;
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string HttpEntry(const std::string& extra) {
+  return "[[mcp]]\nname = \"web\"\nurl = \"http://127.0.0.1:1/mcp\"\n" + extra;
+}
+
+TEST(ConfigTest, McpHeadersAndSecretHeadersFromFiles) {
+  SecretDir d;
+  std::string token = d.Write("token", "Bearer s3cr3t-value\n", 0600);
+  auto c = ParseConfig(HttpEntry("headers = { X-Team = \"infra\", X-Empty = \"\" }\n"
+                                 "headers_from_file = { Authorization = \"" + token + "\" }\n"),
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->mcp.size(), 1u);
+  std::vector<tools::mcp::HttpHeader> want = {{"X-Empty", "", false},
+                                              {"X-Team", "infra", false},
+                                              {"Authorization", "Bearer s3cr3t-value", true}};
+  EXPECT_EQ(c->mcp[0].headers, want);
+}
+
+TEST(ConfigTest, BadMcpHeadersNameTheKeyAndNeverTheSecret) {
+  SecretDir d;
+  const std::string secret = "Bearer s3cr3t-value";
+  std::string open = d.Write("open", secret, 0640);
+  std::string other = d.Write("other", secret, 0600);
+  ASSERT_EQ(::chown(other.c_str(), 65534, 65534), 0);
+  std::string crlf = d.Write("crlf", "Bearer a\rb\n", 0600);
+  std::string link = d.path() + "/link";
+  ASSERT_EQ(::symlink(d.Write("target", secret, 0600).c_str(), link.c_str()), 0);
+  auto from_file = [](const std::string& name, const std::string& path) {
+    return HttpEntry("headers_from_file = { " + name + " = \"" + path + "\" }\n");
+  };
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {from_file("Authorization", open),
+       "mcp[0].headers_from_file.Authorization: " + open + " has mode 0640: it must not be"},
+      {from_file("Authorization", other), "mcp[0].headers_from_file.Authorization: " + other +
+                                              " is owned by uid 65534: it must be owned by root"},
+      {from_file("Authorization", link), "headers_from_file.Authorization: " + link +
+                                             " is a symlink, not a regular file"},
+      {from_file("Authorization", d.path()), d.path() + " is not a regular file"},
+      {from_file("Authorization", d.path() + "/missing"), "cannot open " + d.path() + "/missing"},
+      {from_file("Authorization", "relative"), "'relative' is not an absolute path"},
+      {from_file("Authorization", crlf),
+       "headers.Authorization: the value contains CR, LF or NUL (from its file)"},
+      {HttpEntry("headers = { Accept = \"*/*\" }\n"),
+       "headers.Accept: the transport sets this header itself"},
+      {HttpEntry("headers = { mcp-session-id = \"s\" }\n"),
+       "headers.mcp-session-id: the transport sets this header itself"},
+      {HttpEntry("headers = { Last-Event-ID = \"1\" }\n"), "headers.Last-Event-ID: the transport"},
+      {HttpEntry("headers = { \"X Team\" = \"a\" }\n"), "headers.X Team: not an HTTP header name"},
+      {HttpEntry("headers = { \"X-A\\r\\nHost\" = \"a\" }\n"), "contains CR, LF or NUL"},
+      {HttpEntry("headers = { X-A = \"a\\r\\nHost: evil\" }\n"),
+       "headers.X-A: the value contains CR, LF or NUL"},
+      {HttpEntry("headers = { X-A = 1 }\n"), "mcp[0].headers.X-A: expected a string"},
+      {HttpEntry("headers = \"X-A: 1\"\n"), "mcp[0].headers: expected a table of strings"},
+      {HttpEntry("headers = { x-a = \"1\", X-A = \"2\" }\n"), "headers.x-a: given twice"},
+      {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\nheaders = { X-A = \"1\" }\n",
+       "headers/headers_from_file: only for a url"},
+  };
+  for (const Case& k : cases) {
+    auto c = ParseConfig(k.text, "bad.toml");
+    ASSERT_FALSE(c.ok()) << k.text;
+    std::string msg(c.status().message());
+    EXPECT_NE(msg.find(k.want), std::string::npos) << k.text << " -> " << msg;
+    EXPECT_EQ(msg.find("s3cr3t"), std::string::npos) << msg;
   }
 }
 

@@ -3,14 +3,21 @@
 // its tools listed as web.<tool> and called under an agent's policy
 // (CallTool as_agent), a denied call that never reaches the server (counted
 // in the server's own request log), and the server going down: UNAVAILABLE
-// naming the URL.
+// naming the URL. Through a cutting proxy: an answer stream cut mid-call is
+// resumed (GET with Last-Event-ID, replayed by the server's event store) and
+// the result arrives once; a server whose events carry no ids fails the call
+// UNAVAILABLE saying so; [[mcp]] headers reach the server, a secret one
+// never shows in logs or aictl.
 #include <sys/stat.h>
+
+#include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "integration/daemon_process.h"
 #include "integration/helpers.h"
 #include "integration/mcp_policy_dir.h"
+#include "mcp/cut_proxy.h"
 #include "mcp/http_server.h"
 
 namespace aikernel::testing {
@@ -27,11 +34,13 @@ class McpHttpDaemonTest : public ::testing::Test {
     ASSERT_EQ(http_->Start(), "");
   }
 
-  void Start(DaemonProcess& d, const std::string& policy) {
+  void Start(DaemonProcess& d, const std::string& policy, std::string url = "",
+             const std::string& extra = "") {
+    if (url.empty()) url = http_->url();
     UseShippedPoliciesPlus(d, dir_.path(), policy);
     DaemonConfig config = DaemonConfig::With("logs_dir = \"" + dir_.path() + "/logs\"\n");
-    d.WriteConfigText(config.Render() + "\n[[mcp]]\nname = \"web\"\nurl = \"" + http_->url() +
-                      "\"\nrestart_initial_ms = 100\n");
+    d.WriteConfigText(config.Render() + "\n[[mcp]]\nname = \"web\"\nurl = \"" + url +
+                      "\"\nrestart_initial_ms = 100\n" + extra);
     ASSERT_TRUE(d.Start());
     CmdResult a = AictlJson(d, {"agent", "run", "clerk", "--group", "web-users", "--", "/bin/true"});
     ASSERT_EQ(a.exit_code, 0) << a.Describe();
@@ -107,6 +116,131 @@ TEST_F(McpHttpDaemonTest, AServerThatIsDownIsUnavailableNamingTheUrl) {
   EXPECT_NE(r.status().message().find("mcp server web"), std::string::npos)
       << r.status().message();
   EXPECT_NE(r.status().message().find(http_->url()), std::string::npos) << r.status().message();
+}
+
+constexpr char kLongPolicy[] = R"(@id("test.web-long")
+permit(principal in Group::"web-users", action == Action::"tool.call",
+       resource == Tool::"web.trigger-long-running-operation");
+@id("test.web-echo")
+permit(principal in Group::"web-users", action == Action::"tool.call",
+       resource == Tool::"web.echo");
+)";
+
+constexpr char kLongArgs[] = R"({"duration":2,"steps":4})";
+
+json McpLs(const DaemonProcess& d) {
+  CmdResult ls = AictlJson(d, {"mcp", "ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.Describe();
+  json servers = ParseJson(ls.out);
+  EXPECT_EQ(servers.size(), 1u) << ls.out;
+  return servers.empty() ? json::object() : servers[0];
+}
+
+TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultArrivesOnce) {
+  CutProxy proxy(http_->port());
+  ASSERT_EQ(proxy.Start(), "");
+  DaemonProcess d(dir_.path());
+  Start(d, kLongPolicy, proxy.url());
+  auto c = ConnectTo(d);
+  ASSERT_TRUE(c);
+  ToolCallOptions as_clerk;
+  as_clerk.as_agent = "clerk";
+  // The call's answer stream carries progress notifications (with event
+  // ids) every 0.5 s; the proxy cuts it after the first.
+  proxy.CutAfterFirstEvent("trigger-long-running-operation");
+  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk);
+  ASSERT_TRUE(r.ok()) << r.status().message() << d.Log();
+  EXPECT_NE(r->result_json.find("Long running operation completed"), std::string::npos)
+      << r->result_json;
+  // It was cut, and resumed from the event the daemon got last.
+  const std::string id = proxy.CutAfterId();
+  ASSERT_FALSE(id.empty()) << "the proxy never cut the stream";
+  EXPECT_NE(proxy.Requests().find("Last-Event-ID: " + id + "\r\n"), std::string::npos);
+  EXPECT_GE(http_->Count("Client reconnecting with Last-Event-ID: " + id), 1);
+  // Once: one call sent, none failed, no restart, and the next call works
+  // on the same session.
+  json web = McpLs(d);
+  EXPECT_EQ(web["state"], "ready") << web.dump();
+  EXPECT_EQ(web["calls"].get<uint64_t>(), 1u) << web.dump();
+  EXPECT_EQ(web["calls_failed"].get<uint64_t>(), 0u) << web.dump();
+  EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
+  EXPECT_GE(web["resumes"].get<uint64_t>(), 1u) << web.dump();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk).ok()) << d.Log();
+  int calls = 0;
+  for (const auto& rec : RecordsOf(*c, "tool.call")) {
+    calls += rec.resource == "tool:web.trigger-long-running-operation";
+  }
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(McpHttpDaemonTest, ACutStreamWithoutEventIdsFailsTheCallUnavailableSayingSo) {
+  CutProxy proxy(http_->port());
+  proxy.HideEventIds();  // the server as one without resumability
+  ASSERT_EQ(proxy.Start(), "");
+  DaemonProcess d(dir_.path());
+  Start(d, kLongPolicy, proxy.url());
+  auto c = ConnectTo(d);
+  ASSERT_TRUE(c);
+  ToolCallOptions as_clerk;
+  as_clerk.as_agent = "clerk";
+  proxy.CutAfterFirstEvent("trigger-long-running-operation");
+  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk);
+  ASSERT_FALSE(r.ok()) << r->result_json;
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().message();
+  EXPECT_NE(r.status().message().find("does not support resumption: its events carry no ids"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(proxy.Requests().find("Last-Event-ID"), std::string::npos);
+  // Only that call failed: the session goes on.
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk).ok()) << d.Log();
+  EXPECT_EQ(McpLs(d)["starts"].get<uint64_t>(), 1u);
+}
+
+TEST_F(McpHttpDaemonTest, ConfiguredHeadersReachTheServerAndASecretOneIsNeverShown) {
+  const std::string secret = "Bearer s3cr3t-token-42";
+  const std::string secret_file = dir_.path() + "/web.token";
+  {
+    std::ofstream(secret_file) << secret << "\n";
+  }
+  ASSERT_EQ(::chmod(secret_file.c_str(), 0600), 0);
+  CutProxy proxy(http_->port());
+  ASSERT_EQ(proxy.Start(), "");
+  DaemonProcess d(dir_.path());
+  Start(d, kLongPolicy, proxy.url(),
+        "headers = { X-Team = \"infra\" }\nheaders_from_file = { Authorization = \"" +
+            secret_file + "\" }\n");
+  auto c = ConnectTo(d);
+  ASSERT_TRUE(c);
+  ToolCallOptions as_clerk;
+  as_clerk.as_agent = "clerk";
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"hi"})", as_clerk).ok()) << d.Log();
+  // On every request the server got (initialize, the GET stream, calls).
+  const std::string sent = proxy.Requests();
+  size_t posts = 0, teams = 0, auths = 0;
+  for (size_t at = 0; (at = sent.find("POST /mcp", at)) != std::string::npos; ++at) ++posts;
+  for (size_t at = 0; (at = sent.find("X-Team: infra\r\n", at)) != std::string::npos; ++at) ++teams;
+  for (size_t at = 0; (at = sent.find("Authorization: " + secret + "\r\n", at)) != std::string::npos;
+       ++at) {
+    ++auths;
+  }
+  EXPECT_GE(posts, 3u) << sent;
+  EXPECT_GE(teams, posts) << sent;
+  EXPECT_EQ(auths, teams) << sent;
+  // Shown by name only.
+  json web = McpLs(d);
+  EXPECT_EQ(web["headers"], json::array({"X-Team: infra", "Authorization: <secret>"})) << web.dump();
+  EXPECT_EQ(web["url"], proxy.url());
+  CmdResult text = RunAictl({"--socket", d.socket(), "mcp", "ls"});
+  EXPECT_EQ(text.exit_code, 0) << text.Describe();
+  // A fault names the URL, never the headers: kill the server, call.
+  http_->Kill();
+  auto down = c->CallTool("web.echo", R"({"message":"down"})", as_clerk);
+  EXPECT_EQ(down.status().code(), StatusCode::kUnavailable);
+  for (const std::string& where :
+       {d.Log(), ReadFile(dir_.path() + "/logs/mcp/web.log"), text.out, web.dump(),
+        std::string(down.status().message())}) {
+    EXPECT_EQ(where.find("s3cr3t"), std::string::npos) << where;
+  }
 }
 
 }  // namespace

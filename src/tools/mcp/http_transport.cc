@@ -2,7 +2,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
+#include <deque>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -20,13 +23,35 @@ namespace {
 constexpr milliseconds kShortExchange{10000};
 constexpr milliseconds kDeleteTimeout{2000};
 constexpr milliseconds kReopenStream{1000};
+// Resumption (GET with Last-Event-ID). A resumed stream that brings nothing
+// for `idle` is resumed again from its latest id, `idle` doubling up to
+// kResumeIdleMax while nothing comes and back to kResumeIdle when something
+// does: a server may replay what it stored and then hold the connection
+// without writing what follows to it (server-everything's event store
+// does), so only a fresh resume brings the rest. A resume that fails (no
+// connection, an HTTP error, ended having brought nothing) is retried after
+// kResumeBackoff doubling, at most kMaxResumeFailures times in a row.
+constexpr milliseconds kResumeIdle{500};
+constexpr milliseconds kResumeIdleMax{30000};
+constexpr milliseconds kResumeBackoff{100};
+constexpr milliseconds kMaxRetryDelay{5000};
+constexpr int kMaxResumeFailures = 5;
+// Event ids remembered to drop what a replay repeats (per session).
+constexpr size_t kSeenIds = 4096;
+// The stream key of the GET stream; request ids are positive.
+constexpr int64_t kGetStream = -1;
+
+enum class Kind { kPost, kGet, kResume };
 
 // What the client thread learns of one exchange; read on the loop once the
 // exchange is done (the post that carries it orders the two).
 struct Exchange {
-  Exchange(int64_t id, size_t max) : request_id(id), max_bytes(max), sse(max) {}
-  int64_t request_id;  // 0: a notification, a reply, or the GET stream
+  Exchange(int64_t k, Kind kd, size_t max) : key(k), kind(kd), max_bytes(max), sse(max) {}
+  int64_t key;  // request id (kPost, kResume), kGetStream, or 0: a notification or reply
+  Kind kind;
   size_t max_bytes;
+  uint64_t xfer = 0;    // set on the loop when started
+  bool events = false;  // on the loop: it brought at least one new event
   long status = 0;
   bool event_stream = false;
   bool too_big = false;
@@ -47,7 +72,7 @@ bool ValidSessionId(const std::string& s) {
 class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::Impl> {
  public:
   Impl(const ServerConfig& c, asio::io_context& io, HttpClient& client, agents::LogFile& log)
-      : c_(c), io_(io), client_(client), log_(log), reopen_(io) {}
+      : c_(c), io_(io), client_(client), log_(log) {}
 
   void Open(TransportEvents ev) {
     ev_ = std::move(ev);
@@ -66,16 +91,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     x.headers.push_back("Content-Type: application/json");
     x.body = std::move(message);
     if (request_id == 0) x.timeout = kShortExchange;
-    uint64_t xfer = Begin(std::move(x), request_id, false);
-    if (request_id != 0) inflight_[request_id] = xfer;
+    uint64_t xfer = Begin(std::move(x), request_id, Kind::kPost);
+    if (request_id != 0) NewStream(request_id).xfer = xfer;
   }
 
-  void Abandon(int64_t request_id) {
-    auto it = inflight_.find(request_id);
-    if (it == inflight_.end()) return;
-    client_.Abort(it->second);
-    inflight_.erase(it);
-  }
+  void Abandon(int64_t request_id) { Drop(request_id); }
 
   void Negotiated(const std::string& version) {
     version_ = version;
@@ -85,11 +105,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   void Close() {
     if (closed_) return;
     closed_ = true;
-    reopen_.cancel();
-    for (const auto& [id, xfer] : inflight_) client_.Abort(xfer);
-    inflight_.clear();
-    if (stream_ != 0) client_.Abort(stream_);
-    stream_ = 0;
+    for (const auto& [key, st] : streams_) {
+      st->timer.cancel();
+      if (st->xfer != 0) client_.Abort(st->xfer);
+    }
+    streams_.clear();
     if (!session_.empty() && !expired_) {
       HttpExchange x;
       x.method = "DELETE";
@@ -107,18 +127,62 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
  private:
-  std::vector<std::string> Headers(const std::string& accept) const {
+  // One SSE stream of the session: a request's answer stream (the POST,
+  // then GETs resuming it), or the GET stream.
+  struct Stream {
+    Stream(asio::io_context& io, int64_t k) : key(k), timer(io) {}
+    const int64_t key;
+    uint64_t xfer = 0;     // the exchange carrying it now; 0: none (a timer runs)
+    std::string last_id;   // the last event id it brought: Last-Event-ID
+    int failures = 0;      // resumes in a row that brought nothing
+    milliseconds idle = kResumeIdle;
+    int64_t retry_ms = -1;  // the server's "retry:"
+    uint64_t gen = 0;       // bumped per timer arm: a stale expiry does nothing
+    asio::steady_timer timer;
+  };
+
+  std::vector<std::string> Headers(const std::string& accept,
+                                   const std::string& last_event_id = "") const {
     std::vector<std::string> h;
     if (!accept.empty()) h.push_back("Accept: " + accept);
     if (!session_.empty()) h.push_back("Mcp-Session-Id: " + session_);
     if (!version_.empty()) h.push_back("MCP-Protocol-Version: " + version_);
+    if (!last_event_id.empty()) h.push_back("Last-Event-ID: " + last_event_id);
+    // curl drops "Name:" with nothing after it; "Name;" sends it empty.
+    for (const HttpHeader& x : c_.headers) {
+      h.push_back(x.value.empty() ? x.name + ";" : x.name + ": " + x.value);
+    }
     return h;
   }
 
+  Stream& NewStream(int64_t key) {
+    auto& st = streams_[key];
+    if (!st) st = std::make_unique<Stream>(io_, key);
+    return *st;
+  }
+
+  // The stream `ex` carries, if `ex` still carries it (not abandoned,
+  // answered or superseded by a newer resume).
+  Stream* Current(const Exchange& ex) {
+    auto it = streams_.find(ex.key);
+    if (it == streams_.end() || it->second->xfer != ex.xfer) return nullptr;
+    return it->second.get();
+  }
+
+  void Drop(int64_t key) {
+    auto it = streams_.find(key);
+    if (it == streams_.end()) return;
+    it->second->timer.cancel();
+    if (it->second->xfer != 0) client_.Abort(it->second->xfer);
+    streams_.erase(it);
+  }
+
+  bool Waiting(int64_t key) const { return key > 0 && (!ev_.waiting || ev_.waiting(key)); }
+
   // Starts `x`; its callbacks run on the client's thread and post what they
-  // learn to the loop. `stream`: the GET stream (Done differs).
-  uint64_t Begin(HttpExchange x, int64_t request_id, bool stream) {
-    auto ex = std::make_shared<Exchange>(request_id, static_cast<size_t>(c_.max_message_bytes));
+  // learn to the loop.
+  uint64_t Begin(HttpExchange x, int64_t key, Kind kind) {
+    auto ex = std::make_shared<Exchange>(key, kind, static_cast<size_t>(c_.max_message_bytes));
     auto self = shared_from_this();
     x.on_response = [self, ex](long status, const std::map<std::string, std::string>& h) {
       ex->status = status;
@@ -131,10 +195,13 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     };
     x.on_data = [self, ex](std::string_view data) {
       if (ex->event_stream && ex->status / 100 == 2) {
-        std::vector<std::string> events;
+        std::vector<SseEvent> events;
         Status s = ex->sse.Feed(data, &events);
-        for (std::string& e : events) {
-          self->OnLoop([e = std::move(e)](Impl& i) mutable { i.Deliver(std::move(e)); });
+        int64_t retry = ex->sse.retry_ms();
+        for (SseEvent& e : events) {
+          self->OnLoop([ex, e = std::move(e), retry](Impl& i) mutable {
+            i.Event(*ex, std::move(e), retry);
+          });
         }
         if (!s.ok()) {
           ex->too_big = true;
@@ -153,16 +220,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       ex->body.append(data);
       return true;
     };
-    x.on_done = [self, ex, stream](Status s) {
-      self->OnLoop([ex, s, stream](Impl& i) {
-        if (stream) {
-          i.StreamDone(*ex, s);
-        } else {
-          i.Done(*ex, s);
-        }
-      });
+    x.on_done = [self, ex](Status s) {
+      self->OnLoop([ex, s](Impl& i) { i.Ended(*ex, s); });
     };
-    return client_.Start(std::move(x));
+    ex->xfer = client_.Start(std::move(x));
+    return ex->xfer;
   }
 
   // Runs `fn` on the loop unless the transport is closed by then.
@@ -180,6 +242,35 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       return;
     }
     session_ = sid;
+  }
+
+  // False when the event `id` came before (a replay repeating it).
+  bool FirstTime(const std::string& id) {
+    if (!seen_.insert(id).second) return false;
+    seen_order_.push_back(id);
+    if (seen_order_.size() > kSeenIds) {
+      seen_.erase(seen_order_.front());
+      seen_order_.pop_front();
+    }
+    return true;
+  }
+
+  // One event of `ex`'s stream.
+  void Event(Exchange& ex, SseEvent e, int64_t retry) {
+    if (e.own_id && !FirstTime(e.id)) return;
+    Stream* st = Current(ex);
+    if (st != nullptr) {
+      if (!e.id.empty()) st->last_id = e.id;
+      st->retry_ms = retry;
+      st->failures = 0;
+      st->idle = kResumeIdle;
+      ex.events = true;
+      if (ex.kind == Kind::kResume) ArmIdle(ex.key);
+    }
+    if (!e.data.empty()) Deliver(std::move(e.data));
+    // A resumed answer stream is done once the answer came (the server may
+    // hold it open).
+    if (st != nullptr && ex.kind == Kind::kResume && ex.key > 0 && !Waiting(ex.key)) Drop(ex.key);
   }
 
   void Deliver(std::string message) {
@@ -203,7 +294,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
   void Unanswered(int64_t id, const std::string& why) {
-    if (id != 0 && !failed_ && ev_.unanswered) ev_.unanswered(id, why);
+    if (id > 0 && !failed_ && ev_.unanswered) ev_.unanswered(id, why);
   }
 
   std::string Snippet(const std::string& body) const {
@@ -221,61 +312,205 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     return true;
   }
 
-  void Done(const Exchange& ex, const Status& s) {
-    if (ex.request_id != 0) inflight_.erase(ex.request_id);
+  void Ended(const Exchange& ex, const Status& s) {
+    if (ex.key == 0) {
+      NotificationDone(ex, s);
+      return;
+    }
+    Stream* st = Current(ex);
+    if (st == nullptr) return;  // abandoned, answered, superseded, closed
+    st->xfer = 0;
+    if (absl::IsCancelled(s) || ex.too_big) {
+      streams_.erase(ex.key);
+      return;
+    }
+    switch (ex.kind) {
+      case Kind::kPost: return PostEnded(ex, s);
+      case Kind::kGet: return StreamEnded(ex, s, *st);
+      case Kind::kResume: return ResumeEnded(ex, s, *st);
+    }
+  }
+
+  void NotificationDone(const Exchange& ex, const Status& s) {
     if (absl::IsCancelled(s) || ex.too_big) return;
+    if (!s.ok()) {
+      Fail(std::string(s.message()));
+      return;
+    }
+    if (Expired(ex) || ex.status / 100 == 2) return;
+    std::string why = absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
+                                   ex.body.empty() ? "" : ": ", Snippet(ex.body));
+    spdlog::warn("mcp {}: {}", c_.name, why);
+    log_.Write(why + "\n").IgnoreError();
+  }
+
+  void PostEnded(const Exchange& ex, const Status& s) {
+    if (ex.event_stream && ex.status / 100 == 2) {
+      if (!Waiting(ex.key)) {
+        streams_.erase(ex.key);
+        return;
+      }
+      // Cut, or ended early: the spec lets the client resume it.
+      Resume(ex.key, s.ok() ? absl::StrCat("POST ", c_.url,
+                                           ": the event stream ended before the answer")
+                            : std::string(s.message()));
+      return;
+    }
+    streams_.erase(ex.key);
     if (!s.ok()) {
       Fail(std::string(s.message()));
       return;
     }
     if (Expired(ex)) return;
     if (ex.status / 100 == 2) {
-      if (!ex.event_stream) DeliverBody(ex.body);
+      DeliverBody(ex.body);
       // After the answer, if there was one (the Server ignores this then).
-      Unanswered(ex.request_id, absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                             " ended without an answer"));
+      Unanswered(ex.key, absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
+                                      " ended without an answer"));
       return;
     }
-    std::string why = absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                   ex.body.empty() ? "" : ": ", Snippet(ex.body));
-    if (ex.request_id != 0) {
-      Unanswered(ex.request_id, why);
-    } else {
-      spdlog::warn("mcp {}: {}", c_.name, why);
-      log_.Write(why + "\n").IgnoreError();
-    }
+    Unanswered(ex.key, absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
+                                    ex.body.empty() ? "" : ": ", Snippet(ex.body)));
   }
 
   void OpenStream() {
-    if (closed_ || failed_ || stream_ != 0) return;
+    if (closed_ || failed_ || streams_.count(kGetStream) != 0) return;
+    StartGet(NewStream(kGetStream));
+  }
+
+  void StartGet(Stream& st) {
     HttpExchange x;
     x.method = "GET";
     x.url = c_.url;
     x.headers = Headers("text/event-stream");
-    stream_ = Begin(std::move(x), 0, true);
+    st.xfer = Begin(std::move(x), kGetStream, Kind::kGet);
   }
 
-  void StreamDone(const Exchange& ex, const Status& s) {
-    stream_ = 0;
-    if (absl::IsCancelled(s) || ex.too_big) return;
-    if (!s.ok()) {
-      Fail(absl::StrCat("event stream: ", s.message()));
-      return;
-    }
-    if (Expired(ex)) return;
-    if (ex.status == 405) {
+  void StreamEnded(const Exchange& ex, const Status& s, Stream& st) {
+    if (s.ok() && Expired(ex)) return;
+    if (s.ok() && ex.status == 405) {
       spdlog::info("mcp {}: the server offers no GET event stream", c_.name);
+      streams_.erase(kGetStream);
       return;
     }
-    if (ex.status / 100 != 2) {
+    if (s.ok() && ex.status / 100 != 2) {
       spdlog::warn("mcp {}: GET event stream: HTTP {}: {}", c_.name, ex.status, Snippet(ex.body));
+      streams_.erase(kGetStream);
       return;
     }
-    reopen_.expires_after(kReopenStream);
-    auto self = shared_from_this();
-    reopen_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec) self->OpenStream();
+    std::string why = s.ok() ? "the server ended it" : std::string(s.message());
+    if (!st.last_id.empty()) {
+      Resume(kGetStream, why);
+      return;
+    }
+    // Nothing to resume from: open it afresh (a cut one only so often).
+    if (!s.ok() && ++st.failures > kMaxResumeFailures) {
+      Fail(absl::StrCat("event stream: ", why));
+      return;
+    }
+    Later(kGetStream, s.ok() ? kReopenStream : Backoff(st.failures), [](Impl& i, Stream& st) {
+      i.StartGet(st);
     });
+  }
+
+  static milliseconds Backoff(int failures) {
+    return failures <= 0 ? milliseconds(0) : kResumeBackoff * (1 << std::min(failures - 1, 10));
+  }
+
+  // Runs `fn` for stream `key` after `delay`, unless the stream is gone or
+  // its timer was armed again meanwhile.
+  void Later(int64_t key, milliseconds delay, std::function<void(Impl&, Stream&)> fn) {
+    Stream& st = NewStream(key);
+    uint64_t gen = ++st.gen;
+    st.timer.expires_after(delay);
+    auto self = shared_from_this();
+    st.timer.async_wait([self, key, gen, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      auto it = self->streams_.find(key);
+      if (it == self->streams_.end() || it->second->gen != gen) return;
+      fn(*self, *it->second);
+    });
+  }
+
+  // Stream `key` was cut (`why`): GET it again from its last event id.
+  void Resume(int64_t key, const std::string& why) {
+    Stream& st = NewStream(key);
+    if (st.last_id.empty()) {
+      GiveUp(key, absl::StrCat(why, "; the server does not support resumption: its events carry "
+                                    "no ids (nothing to send as Last-Event-ID)"));
+      return;
+    }
+    if (st.failures >= kMaxResumeFailures) {
+      GiveUp(key, absl::StrCat(why, "; resuming with Last-Event-ID failed ", st.failures,
+                               " times in a row"));
+      return;
+    }
+    milliseconds delay = Backoff(st.failures);
+    if (st.retry_ms >= 0) delay = std::max(delay, std::min(milliseconds(st.retry_ms), kMaxRetryDelay));
+    std::string what = absl::StrCat(key == kGetStream ? "the GET event stream"
+                                                      : absl::StrCat("the answer stream of request ", key),
+                                    " after event ", st.last_id, " (", why, ")");
+    spdlog::info("mcp {}: resuming {}", c_.name, what);
+    log_.Write(absl::StrCat("[aikerneld] resuming ", what, "\n")).IgnoreError();
+    if (ev_.resumed) ev_.resumed(what);
+    Later(key, delay, [](Impl& i, Stream& st) { i.StartResume(st); });
+  }
+
+  void StartResume(Stream& st) {
+    const int64_t key = st.key;
+    HttpExchange x;
+    x.method = "GET";
+    x.url = c_.url;
+    x.headers = Headers("text/event-stream", st.last_id);
+    st.xfer = Begin(std::move(x), key, Kind::kResume);
+    ArmIdle(key);
+  }
+
+  // A resume that brings nothing for a while is resumed again (see kResumeIdle).
+  void ArmIdle(int64_t key) {
+    Stream& st = NewStream(key);
+    Later(key, st.idle, [](Impl& i, Stream& st) {
+      if (st.xfer != 0) i.client_.Abort(st.xfer);
+      st.xfer = 0;
+      st.idle = std::min(st.idle * 2, kResumeIdleMax);
+      i.StartResume(st);
+    });
+  }
+
+  void ResumeEnded(const Exchange& ex, const Status& s, Stream& st) {
+    if (s.ok() && Expired(ex)) return;
+    std::string get = absl::StrCat("GET ", c_.url, " with Last-Event-ID");
+    if (s.ok() && ex.status == 405) {
+      GiveUp(ex.key, absl::StrCat("the server does not support resumption (", get, ": HTTP 405)"));
+      return;
+    }
+    if (ex.key > 0 && !Waiting(ex.key)) {
+      streams_.erase(ex.key);
+      return;
+    }
+    std::string why;
+    if (!s.ok()) {
+      why = std::string(s.message());
+    } else if (ex.status / 100 != 2) {
+      why = absl::StrCat(get, ": HTTP ", ex.status, ex.body.empty() ? "" : ": ", Snippet(ex.body));
+    } else if (!ex.event_stream) {
+      why = absl::StrCat(get, ": not an event stream");
+    } else {
+      why = absl::StrCat(get, ": the stream ended");
+    }
+    if (!ex.events) ++st.failures;
+    Resume(ex.key, why);
+  }
+
+  // Stream `key` cannot go on: its request fails (UNAVAILABLE, `why`), or
+  // for the GET stream the session does.
+  void GiveUp(int64_t key, const std::string& why) {
+    Drop(key);
+    if (key == kGetStream) {
+      Fail(absl::StrCat("event stream: ", why));
+    } else {
+      Unanswered(key, why);
+    }
   }
 
  public:
@@ -291,11 +526,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   asio::io_context& io_;
   HttpClient& client_;
   agents::LogFile& log_;
-  asio::steady_timer reopen_;
   TransportEvents ev_;
   std::string session_, version_;
-  std::map<int64_t, uint64_t> inflight_;  // request id -> exchange
-  uint64_t stream_ = 0;                   // the GET stream's exchange, 0: none
+  std::map<int64_t, std::unique_ptr<Stream>> streams_;  // request id / kGetStream
+  std::set<std::string> seen_;                          // event ids, last kSeenIds
+  std::deque<std::string> seen_order_;
   bool failed_ = false, closed_ = false, expired_ = false;
 };
 

@@ -12,15 +12,30 @@
 //   with every later request, `MCP-Protocol-Version` once negotiated.
 //   Close() DELETEs the session (best effort; the HttpClient lets it finish
 //   while the daemon stops).
+// - The entry's own headers (headers / headers_from_file, checked by
+//   headers.h) go with every request; their values are never logged.
 // - Once negotiated, a GET with `Accept: text/event-stream` opens the
 //   server's own stream (list_changed and other notifications) if it offers
-//   one (405: it does not); a stream that ends is reopened after 1 s.
-// - Faults (failed, fault=true): no connection or a transfer error (curl's
-//   reason and the URL), HTTP 404 with a session (the session expired; a
-//   restart makes a new one), a message larger than max_message_bytes. An
-//   HTTP error answer to a request fails that request only (`unanswered`
-//   with the status and the start of the body), as does an exchange that
-//   ends without the answer.
+//   one (405: it does not).
+// - Resumption (spec "Resumability and Redelivery"): the last event id of
+//   every stream (each request's answer stream, the GET stream) is kept,
+//   and an event id seen before in the session is dropped (a replay
+//   delivers nothing twice). An answer stream that is cut or ends while
+//   the Server still waits for the answer (TransportEvents::waiting) is
+//   resumed with GET + Last-Event-ID until the answer comes: again when a
+//   resume brings nothing for a while (0.5 s doubling to 30 s), retried
+//   after failures (100 ms doubling, 5 in a row at most), stopped by
+//   Abandon (the call's deadline). It fails that request only
+//   (`unanswered`): no event ids ("does not support resumption: its events
+//   carry no ids"), GET 405 ("does not support resumption"), or the
+//   retries spent. The GET stream is resumed the same way; without ids it
+//   is reopened (a break 5 times at most, then a fault).
+// - Faults (failed, fault=true): no connection or a transfer error before
+//   an event stream began (curl's reason and the URL), HTTP 404 with a
+//   session (the session expired; a restart makes a new one), a message
+//   larger than max_message_bytes. An HTTP error answer to a request fails
+//   that request only (`unanswered` with the status and the start of the
+//   body), as does a JSON exchange that ends without the answer.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -10,6 +10,8 @@
 #include <future>
 #include <set>
 
+#include "tools/mcp/headers.h"
+
 namespace aikernel::tools::mcp {
 
 namespace asio = boost::asio;
@@ -89,6 +91,12 @@ Status ValidateServerConfig(const ServerConfig& c) {
                                  "(streamable HTTP)");
   }
   if (!c.url.empty()) AIK_RETURN_IF_ERROR(ValidateUrl(c));
+  if (!c.headers.empty() && c.url.empty()) {
+    return Bad(c, "headers/headers_from_file", "only for a url (this entry has a command)");
+  }
+  if (Status h = ValidateHeaders(c.headers); !h.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("mcp '", c.name, "': ", h.message()));
+  }
   if (c.uid <= 0 || c.gid <= 0) return Bad(c, "uid/gid", "must not be root (0)");
   if (c.call_timeout_ms <= 0) return Bad(c, "call_timeout_ms", "must be positive");
   if (c.start_timeout_ms <= 0) return Bad(c, "start_timeout_ms", "must be positive");

@@ -10,6 +10,7 @@
 
 #include "agents/log_file.h"
 #include "agents/schedule.h"
+#include "tools/mcp/headers.h"
 #include "tools/mcp/http_transport.h"
 #include "tools/mcp/stdio_lane.h"
 #include "tools/mcp/stdio_transport.h"
@@ -60,6 +61,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         restart_timer_(io_),
         log_(d_.logs_dir + "/mcp/" + config.name + ".log", 10 << 20, 3) {
     view_.name = c_.name;
+    view_.url = c_.url;
+    view_.headers = ShownHeaders(c_.headers);
   }
 
   // ------------------------------------------------------------ connection
@@ -107,6 +110,13 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     };
     ev.unanswered = [self, p](int64_t id, std::string why) {
       if (self->proc_ == p) self->Unanswered(id, why);
+    };
+    ev.waiting = [self, p](int64_t id) {
+      return self->proc_ == p && self->pending_.count(id) != 0;
+    };
+    ev.resumed = [self](const std::string&) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      ++self->view_.resumes;
     };
     ev.failed = [self, p](std::string why, bool fault) {
       if (fault) {
@@ -357,9 +367,14 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     }
     Changed();
     auto self = shared_from_this();
-    call->id = SendRequest(
-        p, "tools/call", {{"name", call->tool}, {"arguments", call->args}},
-        [self, call](StatusOr<json> r) { self->Finish(call, std::move(r)); });
+    json params = {{"name", call->tool}, {"arguments", call->args}};
+    // Over HTTP, progress notifications give a long call's answer stream
+    // events (with ids) before the answer, so a cut can be resumed from them.
+    // The token is the id SendRequest gives this request (only the loop
+    // takes ids for a url server: the lane is stdio's).
+    if (!c_.url.empty()) params["_meta"] = {{"progressToken", next_id_.load()}};
+    call->id = SendRequest(p, "tools/call", params,
+                           [self, call](StatusOr<json> r) { self->Finish(call, std::move(r)); });
   }
 
   void TimedOut(const std::shared_ptr<Call>& call) {

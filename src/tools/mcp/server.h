@@ -79,6 +79,9 @@ struct ServerView {
   uint64_t cancellations = 0;  // notifications/cancelled sent
   uint64_t protocol_errors = 0;
   std::string last_error;
+  std::string url;                   // a streamable HTTP server's
+  std::vector<std::string> headers;  // its [[mcp]] headers, "Name: <secret>" for files
+  uint64_t resumes = 0;              // SSE streams resumed with Last-Event-ID
   std::vector<MountedTool> tools;
 };
 

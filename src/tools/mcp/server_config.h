@@ -11,6 +11,17 @@
 
 namespace aikernel::tools::mcp {
 
+// One header sent with every request to a url server. `secret`: the value
+// was read from a file (headers_from_file) and is never shown (logs, aictl,
+// errors say "<secret>"); headers.h checks them.
+struct HttpHeader {
+  std::string name;
+  std::string value;
+  bool secret = false;
+
+  bool operator==(const HttpHeader&) const = default;
+};
+
 struct ServerConfig {
   std::string name;  // [a-z0-9_-]{1,64}; tools mount as <name>.<tool>
   // Exactly one of command (a stdio server the daemon starts) and url (a
@@ -18,6 +29,7 @@ struct ServerConfig {
   // nothing, so the keys below up to workdir do not apply).
   std::string command;
   std::string url;
+  std::vector<HttpHeader> headers;  // url servers only
   std::vector<std::string> args;
   std::map<std::string, std::string> env;  // nothing else of the daemon's env is passed
   // sandbox profile: "trusted" (host file system view, own pid/ipc/uts

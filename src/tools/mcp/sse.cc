@@ -2,7 +2,7 @@
 
 namespace aikernel::tools::mcp {
 
-Status SseParser::Feed(std::string_view bytes, std::vector<std::string>* events) {
+Status SseParser::Feed(std::string_view bytes, std::vector<SseEvent>* events) {
   for (char ch : bytes) {
     if (ch == '\n' && after_cr_) {  // the LF of a CRLF
       after_cr_ = false;
@@ -22,14 +22,20 @@ Status SseParser::Feed(std::string_view bytes, std::vector<std::string>* events)
   return absl::OkStatus();
 }
 
-void SseParser::Line(std::vector<std::string>* events) {
+void SseParser::Line(std::vector<SseEvent>* events) {
   std::string line;
   line.swap(line_);
   if (line.empty()) {  // end of an event
-    if (has_data_ && (type_.empty() || type_ == "message")) events->push_back(std::move(data_));
+    if (has_data_ && !data_.empty() && (type_.empty() || type_ == "message")) {
+      events->push_back(SseEvent{last_id_, std::move(data_), id_field_});
+    } else if (id_changed_) {
+      events->push_back(SseEvent{last_id_, "", true});
+    }
     data_.clear();
     type_.clear();
     has_data_ = false;
+    id_changed_ = false;
+    id_field_ = false;
     return;
   }
   if (line[0] == ':') return;  // comment (keep-alive)
@@ -46,8 +52,21 @@ void SseParser::Line(std::vector<std::string>* events) {
     has_data_ = true;
   } else if (field == "event") {
     type_ = std::string(value);
+  } else if (field == "id") {
+    if (value.find('\0') == std::string_view::npos) {
+      id_changed_ |= value != last_id_;
+      id_field_ = true;
+      last_id_ = std::string(value);
+    }
+  } else if (field == "retry") {
+    int64_t ms = 0;
+    bool digits = !value.empty() && value.size() <= 9;
+    for (char ch : value) {
+      digits &= ch >= '0' && ch <= '9';
+      ms = ms * 10 + (ch - '0');
+    }
+    if (digits) retry_ms_ = ms;
   }
-  // "id" and "retry" serve resumption, which this client does not do.
 }
 
 }  // namespace aikernel::tools::mcp

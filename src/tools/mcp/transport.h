@@ -36,6 +36,12 @@ struct TransportEvents {
   // The request `id` sent with Send() can no longer be answered (its HTTP
   // exchange ended without the answer); the Server fails it with `why`.
   std::function<void(int64_t id, std::string why)> unanswered;
+  // Whether the Server still waits for the answer to request `id`: a cut
+  // event stream is resumed only while it does.
+  std::function<bool(int64_t id)> waiting;
+  // A cut event stream is being resumed (HTTP: GET with Last-Event-ID);
+  // `what` says which and why, for the server's log.
+  std::function<void(const std::string& what)> resumed;
   // The connection cannot go on. `fault`: the peer misbehaved or could not
   // be reached (a ledger mcp.fault record); false: it ended by itself (the
   // process exited).
