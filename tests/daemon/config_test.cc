@@ -219,6 +219,18 @@ TEST(ConfigTest, MsgAndPeerKeysAreDocumentedAndPeersParseOrAreNamed) {
 namespace aikernel::daemon {
 namespace {
 
+// `text` does not parse, with a message naming the file and holding
+// `want`; returns the message.
+std::string ExpectRefused(const std::string& text, const std::string& want) {
+  auto c = ParseConfig(text, "bad.toml");
+  EXPECT_FALSE(c.ok()) << text;
+  if (c.ok()) return "";
+  std::string msg(c.status().message());
+  EXPECT_NE(msg.find("bad.toml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(want), std::string::npos) << text << " -> " << msg;
+  return msg;
+}
+
 TEST(ConfigTest, McpEntriesParseWithDefaults) {
   auto c = ParseConfig(R"([[mcp]]
 name = "files"
@@ -291,13 +303,7 @@ TEST(ConfigTest, BadMcpEntriesNameTheEntryAndField) {
       {"[[mcp]]\nname = \"x\"\ncommand = \"c\"\n[[mcp]]\nname = \"x\"\ncommand = \"d\"\n",
        "mcp[1].name: 'x' is used by another"},
   };
-  for (const Case& k : cases) {
-    auto c = ParseConfig(k.text, "bad.toml");
-    ASSERT_FALSE(c.ok()) << k.text;
-    std::string msg(c.status().message());
-    EXPECT_NE(msg.find("bad.toml:"), std::string::npos) << msg;
-    EXPECT_NE(msg.find(k.want), std::string::npos) << k.text << " -> " << msg;
-  }
+  for (const Case& k : cases) ExpectRefused(k.text, k.want);
 }
 
 TEST(ConfigTest, ProfilesAddToAndOverrideTheBuiltinOnes) {
@@ -449,10 +455,7 @@ TEST(ConfigTest, BadMcpHeadersNameTheKeyAndNeverTheSecret) {
        "headers/headers_from_file: only for a url"},
   };
   for (const Case& k : cases) {
-    auto c = ParseConfig(k.text, "bad.toml");
-    ASSERT_FALSE(c.ok()) << k.text;
-    std::string msg(c.status().message());
-    EXPECT_NE(msg.find(k.want), std::string::npos) << k.text << " -> " << msg;
+    std::string msg = ExpectRefused(k.text, k.want);
     EXPECT_EQ(msg.find("s3cr3t"), std::string::npos) << msg;
   }
 }

@@ -25,6 +25,17 @@ namespace {
 
 using nlohmann::json;
 
+constexpr char kLongPolicy[] = R"(@id("test.web-long")
+permit(principal in Group::"web-users", action == Action::"tool.call",
+       resource == Tool::"web.trigger-long-running-operation");
+@id("test.web-echo")
+permit(principal in Group::"web-users", action == Action::"tool.call",
+       resource == Tool::"web.echo");
+@id("test.web-logging")
+permit(principal in Group::"web-users", action == Action::"tool.call",
+       resource == Tool::"web.toggle-simulated-logging");
+)";
+
 class McpHttpDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,6 +56,23 @@ class McpHttpDaemonTest : public ::testing::Test {
     CmdResult a = AictlJson(d, {"agent", "run", "clerk", "--group", "web-users", "--", "/bin/true"});
     ASSERT_EQ(a.exit_code, 0) << a.Describe();
   }
+
+  // `proxy` started in front of the server and the daemon mounting it
+  // through the proxy (kLongPolicy); the SDK client, nullptr on failure.
+  std::unique_ptr<aikernel::Client> StartBehind(DaemonProcess& d, CutProxy& proxy,
+                                                const std::string& extra = "") {
+    std::string why = proxy.Start();
+    EXPECT_EQ(why, "");
+    if (!why.empty()) return nullptr;
+    Start(d, kLongPolicy, proxy.url(), extra);
+    return HasFatalFailure() ? nullptr : ConnectTo(d);
+  }
+
+  ToolCallOptions as_clerk_ = [] {
+    ToolCallOptions o;
+    o.as_agent = "clerk";
+    return o;
+  }();
 
   std::string why_, modules_;
   TempDir dir_;
@@ -118,14 +146,6 @@ TEST_F(McpHttpDaemonTest, AServerThatIsDownIsUnavailableNamingTheUrl) {
   EXPECT_NE(r.status().message().find(http_->url()), std::string::npos) << r.status().message();
 }
 
-constexpr char kLongPolicy[] = R"(@id("test.web-long")
-permit(principal in Group::"web-users", action == Action::"tool.call",
-       resource == Tool::"web.trigger-long-running-operation");
-@id("test.web-echo")
-permit(principal in Group::"web-users", action == Action::"tool.call",
-       resource == Tool::"web.echo");
-)";
-
 constexpr char kLongArgs[] = R"({"duration":2,"steps":4})";
 
 json McpLs(const DaemonProcess& d) {
@@ -138,17 +158,13 @@ json McpLs(const DaemonProcess& d) {
 
 TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultArrivesOnce) {
   CutProxy proxy(http_->port());
-  ASSERT_EQ(proxy.Start(), "");
   DaemonProcess d(dir_.path());
-  Start(d, kLongPolicy, proxy.url());
-  auto c = ConnectTo(d);
+  auto c = StartBehind(d, proxy);
   ASSERT_TRUE(c);
-  ToolCallOptions as_clerk;
-  as_clerk.as_agent = "clerk";
   // The call's answer stream carries progress notifications (with event
   // ids) every 0.5 s; the proxy cuts it after the first.
   proxy.CutAfterFirstEvent("trigger-long-running-operation");
-  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk);
+  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk_);
   ASSERT_TRUE(r.ok()) << r.status().message() << d.Log();
   EXPECT_NE(r->result_json.find("Long running operation completed"), std::string::npos)
       << r->result_json;
@@ -165,7 +181,7 @@ TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultAr
   EXPECT_EQ(web["calls_failed"].get<uint64_t>(), 0u) << web.dump();
   EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
   EXPECT_GE(web["resumes"].get<uint64_t>(), 1u) << web.dump();
-  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk).ok()) << d.Log();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
   int calls = 0;
   for (const auto& rec : RecordsOf(*c, "tool.call")) {
     calls += rec.resource == "tool:web.trigger-long-running-operation";
@@ -176,15 +192,11 @@ TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultAr
 TEST_F(McpHttpDaemonTest, ACutStreamWithoutEventIdsFailsTheCallUnavailableSayingSo) {
   CutProxy proxy(http_->port());
   proxy.HideEventIds();  // the server as one without resumability
-  ASSERT_EQ(proxy.Start(), "");
   DaemonProcess d(dir_.path());
-  Start(d, kLongPolicy, proxy.url());
-  auto c = ConnectTo(d);
+  auto c = StartBehind(d, proxy);
   ASSERT_TRUE(c);
-  ToolCallOptions as_clerk;
-  as_clerk.as_agent = "clerk";
   proxy.CutAfterFirstEvent("trigger-long-running-operation");
-  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk);
+  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk_);
   ASSERT_FALSE(r.ok()) << r->result_json;
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().message();
   EXPECT_NE(r.status().message().find("does not support resumption: its events carry no ids"),
@@ -192,7 +204,7 @@ TEST_F(McpHttpDaemonTest, ACutStreamWithoutEventIdsFailsTheCallUnavailableSaying
       << r.status().message();
   EXPECT_EQ(proxy.Requests().find("Last-Event-ID"), std::string::npos);
   // Only that call failed: the session goes on.
-  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk).ok()) << d.Log();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
   EXPECT_EQ(McpLs(d)["starts"].get<uint64_t>(), 1u);
 }
 
@@ -204,16 +216,12 @@ TEST_F(McpHttpDaemonTest, ConfiguredHeadersReachTheServerAndASecretOneIsNeverSho
   }
   ASSERT_EQ(::chmod(secret_file.c_str(), 0600), 0);
   CutProxy proxy(http_->port());
-  ASSERT_EQ(proxy.Start(), "");
   DaemonProcess d(dir_.path());
-  Start(d, kLongPolicy, proxy.url(),
-        "headers = { X-Team = \"infra\" }\nheaders_from_file = { Authorization = \"" +
-            secret_file + "\" }\n");
-  auto c = ConnectTo(d);
+  auto c = StartBehind(d, proxy,
+                       "headers = { X-Team = \"infra\" }\nheaders_from_file = { Authorization = \"" +
+                           secret_file + "\" }\n");
   ASSERT_TRUE(c);
-  ToolCallOptions as_clerk;
-  as_clerk.as_agent = "clerk";
-  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"hi"})", as_clerk).ok()) << d.Log();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"hi"})", as_clerk_).ok()) << d.Log();
   // On every request the server got (initialize, the GET stream, calls).
   const std::string sent = proxy.Requests();
   size_t posts = 0, teams = 0, auths = 0;
@@ -234,13 +242,42 @@ TEST_F(McpHttpDaemonTest, ConfiguredHeadersReachTheServerAndASecretOneIsNeverSho
   EXPECT_EQ(text.exit_code, 0) << text.Describe();
   // A fault names the URL, never the headers: kill the server, call.
   http_->Kill();
-  auto down = c->CallTool("web.echo", R"({"message":"down"})", as_clerk);
+  auto down = c->CallTool("web.echo", R"({"message":"down"})", as_clerk_);
   EXPECT_EQ(down.status().code(), StatusCode::kUnavailable);
   for (const std::string& where :
        {d.Log(), ReadFile(dir_.path() + "/logs/mcp/web.log"), text.out, web.dump(),
         std::string(down.status().message())}) {
     EXPECT_EQ(where.find("s3cr3t"), std::string::npos) << where;
   }
+}
+
+TEST_F(McpHttpDaemonTest, ACutGetStreamIsResumedAndLaterNotificationsStillArrive) {
+  CutProxy proxy(http_->port());
+  // The daemon's GET stream, after its first event with an id.
+  proxy.CutAfterFirstEvent("GET /mcp HTTP/1.1");
+  DaemonProcess d(dir_.path());
+  auto c = StartBehind(d, proxy, "");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(proxy.WaitForRequest("Last-Event-ID: ", std::chrono::seconds(10))) << d.Log();
+  const std::string id = proxy.CutAfterId();
+  ASSERT_FALSE(id.empty());
+  EXPECT_NE(proxy.Requests().find("Last-Event-ID: " + id + "\r\n"), std::string::npos);
+  ASSERT_TRUE(c->CallTool("web.toggle-simulated-logging", "{}", as_clerk_).ok()) << d.Log();
+  // Simulated logging sends a message at once, then one every 5 s, on the
+  // GET stream: two reach the daemon through resumes.
+  ASSERT_TRUE(proxy.WaitForEventsAfterCut("notifications/message", 2, std::chrono::seconds(20)))
+      << proxy.AnswersAfterCut();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
+  std::string log = ReadFile(dir_.path() + "/logs/mcp/web.log");
+  int messages = 0;
+  for (size_t at = 0; (at = log.find("- SessionId ", at)) != std::string::npos; ++at) ++messages;
+  EXPECT_GE(messages, 2) << log << "\n--- answers after the cut ---\n" << proxy.AnswersAfterCut();
+  // ... each once, though replays repeated them: no more log lines than
+  // distinct message events the server sent.
+  EXPECT_LE(static_cast<size_t>(messages), proxy.EventsAfterCut("notifications/message")) << log;
+  json web = McpLs(d);
+  EXPECT_GE(web["resumes"].get<uint64_t>(), 1u) << web.dump();
+  EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -78,6 +80,26 @@ class CutProxy {
     std::lock_guard<std::mutex> l(mu_);
     return requests_;
   }
+  size_t EventsAfterCut(const std::string& what) const {
+    std::lock_guard<std::mutex> l(mu_);
+    return DistinctEvents(after_cut_, what);
+  }
+  std::string AnswersAfterCut() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return after_cut_;
+  }
+  // Waits until clients sent `what` (true), or `timeout` passed.
+  bool WaitForRequest(const std::string& what, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return requests_.find(what) != std::string::npos; });
+  }
+  // Waits until the server's answers after the cut, on any connection,
+  // carried `n` events with distinct ids whose data holds `what`.
+  bool WaitForEventsAfterCut(const std::string& what, size_t n,
+                             std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return DistinctEvents(after_cut_, what) >= n; });
+  }
 
  private:
   static sockaddr_in Loopback(int port) {
@@ -112,6 +134,24 @@ class CutProxy {
 
   // Where the first SSE event with an id in `s` ends (past its blank line
   // and the chunk's CRLF when it follows), and that id; npos if none yet.
+  // Events ("id: X" then a "data:" line) in `s` whose data holds `what`,
+  // counted once per id.
+  static size_t DistinctEvents(const std::string& s, const std::string& what) {
+    std::vector<std::string> ids;
+    for (size_t at = 0; (at = s.find("\nid: ", at)) != std::string::npos; ++at) {
+      size_t eol = s.find('\n', at + 1);
+      if (eol == std::string::npos) break;
+      size_t data_end = s.find('\n', eol + 1);
+      if (data_end == std::string::npos) break;
+      if (s.substr(eol + 1, data_end - eol - 1).find(what) == std::string::npos) continue;
+      std::string id = s.substr(at + 5, eol - at - 5);
+      bool seen = false;
+      for (const std::string& i : ids) seen |= i == id;
+      if (!seen) ids.push_back(id);
+    }
+    return ids.size();
+  }
+
   // Rewrites "\nid:" to "\nxx:" in `buf`, also across reads (`tail`: the
   // last bytes of the previous read).
   static void HideIds(char* buf, size_t n, std::string* tail) {
@@ -162,6 +202,7 @@ class CutProxy {
         {
           std::lock_guard<std::mutex> l(mu_);
           requests_.append(buf, static_cast<size_t>(n));
+          cv_.notify_all();
           sent.append(buf, static_cast<size_t>(n));
           if (!marker_.empty() && sent.find(marker_) != std::string::npos) {
             marker_.clear();
@@ -178,6 +219,10 @@ class CutProxy {
         {
           std::lock_guard<std::mutex> l(mu_);
           hide = hide_ids_;
+          if (!cut_after_id_.empty()) {
+            after_cut_.append(buf, static_cast<size_t>(n));
+            cv_.notify_all();
+          }
         }
         if (hide) HideIds(buf, pass, &tail);
         bool cut = false;
@@ -212,6 +257,8 @@ class CutProxy {
   bool hide_ids_ = false;     // GUARDED_BY(mu_)
   std::string cut_after_id_;  // GUARDED_BY(mu_)
   std::string requests_;      // GUARDED_BY(mu_)
+  std::string after_cut_;     // GUARDED_BY(mu_): answers relayed after the cut
+  std::condition_variable cv_;
 };
 
 }  // namespace aikernel::testing

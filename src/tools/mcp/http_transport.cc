@@ -257,7 +257,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
   // One event of `ex`'s stream.
   void Event(Exchange& ex, SseEvent e, int64_t retry) {
-    if (e.own_id && !FirstTime(e.id)) return;
+    // A repeated event still moves the stream's position: the server's
+    // order is what Last-Event-ID names.
+    const bool fresh = !e.own_id || FirstTime(e.id);
     Stream* st = Current(ex);
     if (st != nullptr) {
       if (!e.id.empty()) st->last_id = e.id;
@@ -267,6 +269,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       ex.events = true;
       if (ex.kind == Kind::kResume) ArmIdle(ex.key);
     }
+    if (!fresh) return;
     if (!e.data.empty()) Deliver(std::move(e.data));
     // A resumed answer stream is done once the answer came (the server may
     // hold it open).
