@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -92,11 +93,18 @@ StdioLaneOptions Options(Collector* c, std::chrono::milliseconds idle_after = 20
   return o;
 }
 
+// The lane over `p`'s lane ends, started.
+std::unique_ptr<StdioLane> StartLane(Pipes& p, StdioLaneOptions o) {
+  auto lane = std::make_unique<StdioLane>(std::move(p.lane_in), std::move(p.lane_out), std::move(o));
+  EXPECT_TRUE(lane->Start().ok());
+  return lane;
+}
+
 TEST(StdioLaneTest, ACallerReadsItsOwnAnswerOnItsThread) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c, 10s));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c, 10s));
+  StdioLane& lane = *lane_ptr;
   // The first exchange after a quiet spell may be read by the lane's
   // thread (it was reading); from then on callers read their answers.
   for (int id : {1, 2, 3}) {
@@ -116,8 +124,8 @@ TEST(StdioLaneTest, ACallerReadsItsOwnAnswerOnItsThread) {
 TEST(StdioLaneTest, ConcurrentCallersEachGetTheirAnswerWhateverTheOrder) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c));
+  StdioLane& lane = *lane_ptr;
   constexpr int kThreads = 8, kEach = 150;
   // The server answers in batches, newest first, so answers arrive out of
   // order and often for another caller than the one reading.
@@ -166,8 +174,8 @@ TEST(StdioLaneTest, ConcurrentCallersEachGetTheirAnswerWhateverTheOrder) {
 TEST(StdioLaneTest, WhatAFullPipeDoesNotTakeIsQueuedAndWrittenInOrder) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c));
+  StdioLane& lane = *lane_ptr;
   // 64 lines of 16 KiB: far more than a pipe holds, and nobody reads yet.
   std::string expect;
   for (int i = 0; i < 64; ++i) {
@@ -194,8 +202,8 @@ TEST(StdioLaneTest, AnOverlongLineIsReportedOnceAndEndsReading) {
     std::lock_guard<std::mutex> l(mu);
     errors.push_back(s);
   };
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), std::move(o));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, std::move(o));
+  StdioLane& lane = *lane_ptr;
   WriteAll(p.server_out.get(), "1 fine\n" + std::string(5000, 'x') + "\n2 after\n");
   auto until = Clock::now() + 300ms;
   lane.Await([&] { return c.Has(2); }, until);
@@ -210,8 +218,8 @@ TEST(StdioLaneTest, AnOverlongLineIsReportedOnceAndEndsReading) {
 TEST(StdioLaneTest, CloseEndsAWaitingCallerAtOnce) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c));
+  StdioLane& lane = *lane_ptr;
   std::atomic<bool> returned{false};
   auto t0 = Clock::now();
   std::thread caller([&] {
@@ -229,8 +237,8 @@ TEST(StdioLaneTest, CloseEndsAWaitingCallerAtOnce) {
 TEST(StdioLaneTest, AfterAQuietSpellTheLanesThreadReadsUnsolicitedLines) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c, 20ms));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c, 20ms));
+  StdioLane& lane = *lane_ptr;
   WriteAll(p.server_out.get(), "0 notification\n");
   // No caller awaits; the lane's thread picks it up once idle.
   std::unique_lock<std::mutex> l(c.mu);
@@ -244,8 +252,8 @@ TEST(StdioLaneTest, AfterAQuietSpellTheLanesThreadReadsUnsolicitedLines) {
 TEST(StdioLaneTest, AServerThatClosedStdinFailsWritesNamingIt) {
   Pipes p;
   Collector c;
-  StdioLane lane(std::move(p.lane_in), std::move(p.lane_out), Options(&c));
-  ASSERT_TRUE(lane.Start().ok());
+  auto lane_ptr = StartLane(p, Options(&c));
+  StdioLane& lane = *lane_ptr;
   p.server_in.reset();
   signal(SIGPIPE, SIG_IGN);
   Status s = lane.Write("1 ask\n");
