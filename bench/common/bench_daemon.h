@@ -109,6 +109,7 @@ class BenchDaemon {
   BenchDaemon(const BenchDaemon&) = delete;
   BenchDaemon& operator=(const BenchDaemon&) = delete;
   const std::string& socket() const { return socket_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::string socket_;

@@ -1,21 +1,27 @@
 // bench_dispatch: the governed no-op against a raw gRPC echo, same run, same
-// transport.
+// transport, same client.
 //
 // Governed: Admin.Ping through the real aikerneld, started here as a
 // subprocess on a temp state dir (authenticate, authorize, execute, audit
 // durable before the reply), once with audit.synchronous = "full" and once
 // with "normal".
 // Raw: the echo peer of bench/common/raw_echo.h (an Admin service whose Ping
-// only echoes, on this process's own Unix socket, connections adopted as the
-// daemon adopts them, no kernel behind it).
+// only echoes, served by a child process on its own Unix socket, connections
+// adopted as the daemon adopts them, no kernel behind it). Both servers are
+// out of this process, so the clients here are the same in every cell.
 // Clients: 1 and 4 threads, one connection each (a socket connected here and
 // given to grpc::CreateInsecureChannelFromFd), each calling Ping in a loop
-// for --seconds (default 3) after a short warm-up. Prints calls/s, p50/p99
-// and governed/raw ratios next to the targets. Asserts nothing.
+// for --seconds (default 3) after a short warm-up. Prints calls/s, p50/p99,
+// governed/raw ratios next to the targets, and per call the server's CPU
+// time and context switches (/proc of the daemon or the raw child) and this
+// process's CPU. Asserts nothing.
 //
-//   bench_dispatch [--seconds S] [--aikerneld PATH] [--mode full|normal] [--threads N]
-//                  [--audit-extra 'checkpoint_every_ms = 86400000']
-// (--mode and --threads narrow the run, e.g. to profile one cell.)
+//   bench_dispatch [--seconds S] [--aikerneld PATH] [--baseline PATH] [--mode full|normal]
+//                  [--threads N] [--audit-extra 'checkpoint_every_ms = 86400000']
+// (--mode and --threads narrow the run, e.g. to profile one cell.
+// --baseline runs the governed cells a second time against another aikerneld
+// binary, e.g. one built from main before a change, for a before/after in
+// the same run.)
 // The daemon decides every call with its Cedar authorizer over the shipped
 // policy set (config/policies/default.cedar, via --policy-dir), as deployed.
 #include <fcntl.h>
@@ -52,19 +58,22 @@ namespace {
 using aikernel::bench::BenchDaemon;
 using aikernel::bench::Cell;
 using aikernel::bench::PingCaller;
+using aikernel::bench::PrintHeader;
 using aikernel::bench::PrintRow;
 using aikernel::bench::RawServer;
 [[noreturn]] void Die(const std::string& what) { aikernel::bench::DieWith(what); }
 
-Cell Measure(const std::string& socket_path, int threads, double seconds) {
-  return aikernel::bench::Measure(socket_path, threads, seconds, PingCaller());
+Cell Measure(const std::string& socket_path, int threads, double seconds, pid_t server) {
+  return aikernel::bench::Measure(socket_path, threads, seconds, PingCaller(), server);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  aikernel::bench::ServeRawIfAsked(argc, argv);
   double seconds = 3.0;
   std::string binary = AIK_AIKERNELD_PATH;
+  std::string baseline;
   std::string only_mode;
   int only_threads = 0;
   std::string audit_extra;  // extra [audit] lines, e.g. to rule checkpoints out
@@ -74,6 +83,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[++i]);
     } else if (a == "--aikerneld" && i + 1 < argc) {
       binary = argv[++i];
+    } else if (a == "--baseline" && i + 1 < argc) {
+      baseline = argv[++i];
     } else if (a == "--mode" && i + 1 < argc) {
       only_mode = argv[++i];
     } else if (a == "--audit-extra" && i + 1 < argc) {
@@ -82,7 +93,8 @@ int main(int argc, char** argv) {
       only_threads = std::atoi(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: bench_dispatch [--seconds S] [--aikerneld PATH] [--mode full|normal] "
+                   "usage: bench_dispatch [--seconds S] [--aikerneld PATH] [--baseline PATH] "
+                   "[--mode full|normal] "
                    "[--threads N] [--audit-extra TOML]\n");
       return 2;
     }
@@ -93,11 +105,13 @@ int main(int argc, char** argv) {
   const std::string dir = tmpl;
 
   std::printf("bench_dispatch: Admin.Ping governed (real aikerneld: Cedar authorizer over %s, "
-              "durable audit) vs raw gRPC echo, Unix socket, fd-adopted connections, sync "
-              "servers; %.1f s per cell, %u cores\n\n",
+              "durable audit) vs raw gRPC echo (child process), Unix socket, fd-adopted "
+              "connections, sync servers; %.1f s per cell, %u cores\n",
               AIK_POLICY_DIR "/policies", seconds, std::thread::hardware_concurrency());
-  std::printf("%-22s %7s %11s %10s %10s %9s  %s\n", "path", "threads", "calls/s", "p50 us",
-              "p99 us", "ratio", "target");
+  std::printf("srv us/c, srv cs/c: the server process's CPU time and context switches per call "
+              "(+: server threads ended meanwhile, their switches not counted); cli us/c: this "
+              "(client) process's CPU per call\n\n");
+  PrintHeader();
 
   RawServer raw(dir + "/raw.sock");
   struct Mode {
@@ -106,30 +120,40 @@ int main(int argc, char** argv) {
     const char* target4;
   } modes[] = {{"full", "", ">= 0.70x raw (4 threads, FULL)"},
                {"normal", ">= 0.80x raw (1 thread, NORMAL)", ""}};
+  struct Daemon {
+    std::string label;
+    std::string binary;
+  };
+  std::vector<Daemon> daemons = {{"governed", binary}};
+  if (!baseline.empty()) daemons.push_back({"baseline", baseline});
   for (const Mode& m : modes) {
     if (!only_mode.empty() && only_mode != m.sync) continue;
     const bool do1 = only_threads == 0 || only_threads == 1;
     const bool do4 = only_threads == 0 || only_threads == 4;
-    Cell r1, r4, g1, g4;
-    if (do1) r1 = Measure(raw.path(), 1, seconds);
-    if (do4) r4 = Measure(raw.path(), 4, seconds);
-    {
-      BenchDaemon d(binary, dir + "/daemon-" + m.sync,
+    Cell r1, r4;
+    if (do1) r1 = Measure(raw.path(), 1, seconds, raw.pid());
+    if (do4) r4 = Measure(raw.path(), 4, seconds, raw.pid());
+    std::vector<std::pair<Cell, Cell>> governed;
+    for (const Daemon& dm : daemons) {
+      BenchDaemon d(dm.binary, dir + "/" + dm.label + "-" + m.sync,
                     std::string("[node]\nname = \"bench\"\n[daemon]\nlog_level = \"warn\"\n"
                                 "[audit]\nsynchronous = \"") +
                         m.sync + "\"\n" + audit_extra + "\n",
                     {"--policy-dir", AIK_POLICY_DIR});
-      if (do1) g1 = Measure(d.socket(), 1, seconds);
-      if (do4) g4 = Measure(d.socket(), 4, seconds);
+      Cell g1, g4;
+      if (do1) g1 = Measure(d.socket(), 1, seconds, d.pid());
+      if (do4) g4 = Measure(d.socket(), 4, seconds, d.pid());
+      governed.emplace_back(g1, g4);
     }
-    std::string name = std::string("governed ") + m.sync;
-    if (do1) {
-      PrintRow("raw echo", 1, r1, nullptr, "");
-      PrintRow(name.c_str(), 1, g1, &r1, m.target1);
-    }
-    if (do4) {
-      PrintRow("raw echo", 4, r4, nullptr, "");
-      PrintRow(name.c_str(), 4, g4, &r4, m.target4);
+    for (int threads : {1, 4}) {
+      if (threads == 1 ? !do1 : !do4) continue;
+      const Cell& r = threads == 1 ? r1 : r4;
+      PrintRow("raw echo", threads, r, nullptr, "");
+      for (size_t k = 0; k < daemons.size(); ++k) {
+        const Cell& g = threads == 1 ? governed[k].first : governed[k].second;
+        const std::string name = daemons[k].label + " " + m.sync;
+        PrintRow(name.c_str(), threads, g, &r, threads == 1 ? m.target1 : m.target4);
+      }
     }
     std::fflush(stdout);
   }

@@ -1,6 +1,7 @@
 // bench_tools: a builtin no-op tool call (clock.now through Tools.CallTool:
 // authenticate, the schema check, authorize, run, durable audit) against the
-// raw gRPC echo (bench/common/raw_echo.h), same run, same transport.
+// raw gRPC echo (bench/common/raw_echo.h, served by a child process), same
+// run, same transport, same client.
 // Prints calls/s, p50/p99 and the ratio; asserts nothing.
 //
 //   bench_tools [--seconds S] [--aikerneld PATH] [--mode full|normal]
@@ -38,6 +39,7 @@ MakeCaller ClockNowCaller() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ServeRawIfAsked(argc, argv);
   double seconds = 3.0;
   std::string binary = AIK_AIKERNELD_PATH;
   std::string only_mode;
@@ -62,22 +64,21 @@ int main(int argc, char** argv) {
               "Cedar over %s, durable audit) vs raw gRPC echo, Unix socket, sync servers; "
               "%.1f s per cell, %u cores\n\n",
               AIK_POLICY_DIR "/policies", seconds, std::thread::hardware_concurrency());
-  std::printf("%-22s %7s %11s %10s %10s %9s\n", "path", "threads", "calls/s", "p50 us", "p99 us",
-              "ratio");
+  PrintHeader();
   RawServer raw(dir + "/raw.sock");
   for (const char* mode : {"full", "normal"}) {
     if (!only_mode.empty() && only_mode != mode) continue;
-    Cell r1 = Measure(raw.path(), 1, seconds, PingCaller());
-    Cell r4 = Measure(raw.path(), 4, seconds, PingCaller());
+    Cell r1 = Measure(raw.path(), 1, seconds, PingCaller(), raw.pid());
+    Cell r4 = Measure(raw.path(), 4, seconds, PingCaller(), raw.pid());
     Cell p1, g1, g4;
     {
       BenchDaemon d(binary, dir + "/daemon-" + mode,
                     std::string("[node]\nname = \"bench\"\n[daemon]\nlog_level = \"warn\"\n"
                                 "[audit]\nsynchronous = \"") + mode + "\"\n",
                     {"--policy-dir", AIK_POLICY_DIR});
-      p1 = Measure(d.socket(), 1, seconds, PingCaller());
-      g1 = Measure(d.socket(), 1, seconds, ClockNowCaller());
-      g4 = Measure(d.socket(), 4, seconds, ClockNowCaller());
+      p1 = Measure(d.socket(), 1, seconds, PingCaller(), d.pid());
+      g1 = Measure(d.socket(), 1, seconds, ClockNowCaller(), d.pid());
+      g4 = Measure(d.socket(), 4, seconds, ClockNowCaller(), d.pid());
     }
     PrintRow("raw echo", 1, r1, nullptr, "");
     PrintRow((std::string("governed ping ") + mode).c_str(), 1, p1, &r1, "");
