@@ -99,6 +99,8 @@ Hash ComputeHash(const Record& r) {
   return internal::HashRecord(r, &scratch);
 }
 
+Hash Sha256Of(std::string_view data) { return internal::Sha256(data); }
+
 std::string CheckpointMessage(uint64_t sequence, const Hash& head) {
   std::string out(kCheckpointTag, sizeof(kCheckpointTag) - 1);
   PutU64(&out, sequence);

@@ -38,6 +38,9 @@ std::string CanonicalEncoding(const Record& r);
 
 // SHA-256 over the canonical encoding.
 Hash ComputeHash(const Record& r);
+// SHA-256 of `data` with a per-thread digest context (no per-call OpenSSL
+// context allocation or algorithm fetch, which the one-shot SHA256() does).
+Hash Sha256Of(std::string_view data);
 
 // The bytes a checkpoint signature covers: domain tag, sequence, head hash.
 std::string CheckpointMessage(uint64_t sequence, const Hash& head);

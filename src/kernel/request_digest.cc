@@ -4,7 +4,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
-#include <openssl/sha.h>
 
 namespace aikernel::kernel {
 namespace {
@@ -57,13 +56,12 @@ void Redact(Message* m, const NameSet& names) {
   }
 }
 
-std::string Deterministic(const Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream sos(&out);
+// Appends the deterministic serialization of `m` (sizes cached) to `out`.
+void AppendDeterministic(const Message& m, std::string* out) {
+  google::protobuf::io::StringOutputStream sos(out);
   google::protobuf::io::CodedOutputStream cos(&sos);
   cos.SetSerializationDeterministic(true);
   m.SerializeWithCachedSizes(&cos);
-  return out;
 }
 
 }  // namespace
@@ -72,6 +70,7 @@ void RequestDigester::SetRedactedFields(const std::vector<std::string>& names) {
   auto set = std::make_shared<NameSet>(names.begin(), names.end());
   std::lock_guard<std::mutex> lock(mu_);
   names_ = std::move(set);
+  may_redact_.clear();
 }
 
 std::shared_ptr<const RequestDigester::NameSet> RequestDigester::names() const {
@@ -79,28 +78,36 @@ std::shared_ptr<const RequestDigester::NameSet> RequestDigester::names() const {
   return names_;
 }
 
-audit::Hash RequestDigester::Digest(const Message& request) const {
-  auto names = this->names();
-  std::string body;
+bool RequestDigester::MayRedact(const google::protobuf::Descriptor* d,
+                                std::shared_ptr<const NameSet>* names) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  *names = names_;
+  if (names_->empty()) return false;
+  auto it = may_redact_.find(d);
+  if (it != may_redact_.end()) return it->second;
   std::set<const google::protobuf::Descriptor*> seen;
-  if (!names->empty() && MayRedact(request.GetDescriptor(), *names, seen)) {
+  const bool may = aikernel::kernel::MayRedact(d, *names_, seen);
+  may_redact_.emplace(d, may);
+  return may;
+}
+
+audit::Hash RequestDigester::Digest(const Message& request) const {
+  // Per thread: the input is built in place, with no allocation once warm.
+  thread_local std::string input;
+  const std::string& type = request.GetDescriptor()->full_name();
+  input.assign(type).push_back('\0');
+  std::shared_ptr<const NameSet> names;
+  if (MayRedact(request.GetDescriptor(), &names)) {
     std::unique_ptr<Message> copy(request.New());
     copy->CopyFrom(request);
     Redact(copy.get(), *names);
     copy->ByteSizeLong();  // caches sizes for SerializeWithCachedSizes
-    body = Deterministic(*copy);
+    AppendDeterministic(*copy, &input);
   } else {
     request.ByteSizeLong();
-    body = Deterministic(request);
+    AppendDeterministic(request, &input);
   }
-  const std::string& type = request.GetDescriptor()->full_name();
-  std::string input;
-  input.reserve(type.size() + 1 + body.size());
-  input.append(type).push_back('\0');
-  input.append(body);
-  audit::Hash out{};
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), out.data());
-  return out;
+  return audit::Sha256Of(input);
 }
 
 }  // namespace aikernel::kernel

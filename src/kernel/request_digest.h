@@ -12,11 +12,13 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/record.h"
 
 namespace google::protobuf {
+class Descriptor;
 class Message;
 }
 
@@ -35,9 +37,16 @@ class RequestDigester {
  private:
   using NameSet = std::set<std::string, std::less<>>;
   std::shared_ptr<const NameSet> names() const;
+  // Whether any field reachable from `d` may be redacted under the current
+  // set (cached per message type: the walk is the same for every request of
+  // that type); `*names` is that set.
+  bool MayRedact(const google::protobuf::Descriptor* d,
+                 std::shared_ptr<const NameSet>* names) const;
 
   mutable std::mutex mu_;
   std::shared_ptr<const NameSet> names_ = std::make_shared<NameSet>();
+  // guarded by mu_; cleared when the set changes
+  mutable std::unordered_map<const google::protobuf::Descriptor*, bool> may_redact_;
 };
 
 }  // namespace aikernel::kernel
