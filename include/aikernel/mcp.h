@@ -29,6 +29,7 @@ struct McpServerInfo {
   std::string url;                   // "" for a stdio server
   std::vector<std::string> headers;  // "Name: value", "Name: <secret>" for a file's
   uint64_t resumes = 0;              // SSE streams resumed (Last-Event-ID)
+  uint64_t late_answers = 0;         // answers to no waiting request (late, or twice)
 };
 
 struct McpServerList {

@@ -38,6 +38,7 @@ int RunList(const Globals& g) {
                      {"url", s.url},
                      {"headers", s.headers},
                      {"resumes", s.resumes},
+                     {"late_answers", s.late_answers},
                      {"last_error", s.last_error}});
     }
     std::cout << DumpJson(arr, 2) << "\n";

@@ -44,6 +44,7 @@ class McpService final : public pb::Mcp::Service {
         s->set_url(v.url);
         for (const std::string& h : v.headers) s->add_headers(h);
         s->set_resumes(v.resumes);
+        s->set_late_answers(v.late_answers);
       }
       return absl::OkStatus();
     }));

@@ -35,6 +35,7 @@ Result<McpServerList> Client::ListMcpServers(const CallOptions& call) {
           i.url = s.url();
           i.headers.assign(s.headers().begin(), s.headers().end());
           i.resumes = s.resumes();
+          i.late_answers = s.late_answers();
           out.servers.push_back(std::move(i));
         }
       });

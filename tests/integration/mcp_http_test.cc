@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -164,7 +166,19 @@ TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultAr
   // The call's answer stream carries progress notifications (with event
   // ids) every 0.5 s; the proxy cuts it after the first.
   proxy.CutAfterFirstEvent("trigger-long-running-operation");
-  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk_);
+  std::optional<Result<ToolCallResult>> long_call;
+  std::thread caller([&] {
+    long_call = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk_);
+  });
+  // While it is being resumed, another call: server-everything's replay
+  // (every stream of the session after the id) repeats its answer on the
+  // resumed stream, where it must not be delivered again.
+  EXPECT_TRUE(proxy.WaitForRequest("Last-Event-ID: ", std::chrono::seconds(10))) << d.Log();
+  auto other = ConnectTo(d);
+  EXPECT_TRUE(other && other->CallTool("web.echo", R"({"message":"meanwhile"})", as_clerk_).ok());
+  caller.join();
+  ASSERT_TRUE(long_call.has_value());
+  auto& r = *long_call;
   ASSERT_TRUE(r.ok()) << r.status().message() << d.Log();
   EXPECT_NE(r->result_json.find("Long running operation completed"), std::string::npos)
       << r->result_json;
@@ -177,8 +191,9 @@ TEST_F(McpHttpDaemonTest, ACutAnswerStreamIsResumedWithLastEventIdAndTheResultAr
   // on the same session.
   json web = McpLs(d);
   EXPECT_EQ(web["state"], "ready") << web.dump();
-  EXPECT_EQ(web["calls"].get<uint64_t>(), 1u) << web.dump();
+  EXPECT_EQ(web["calls"].get<uint64_t>(), 2u) << web.dump();
   EXPECT_EQ(web["calls_failed"].get<uint64_t>(), 0u) << web.dump();
+  EXPECT_EQ(web["late_answers"].get<uint64_t>(), 0u) << web.dump();
   EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
   EXPECT_GE(web["resumes"].get<uint64_t>(), 1u) << web.dump();
   ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();

@@ -458,6 +458,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
                                            : pending_.end();
       if (it == pending_.end()) {
         // Late answer to a call that timed out or was cancelled.
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++view_.late_answers;
+        }
         if (Flooding(p)) FloodFault(p);
         return;
       }

@@ -82,6 +82,7 @@ struct ServerView {
   std::string url;                   // a streamable HTTP server's
   std::vector<std::string> headers;  // its [[mcp]] headers, "Name: <secret>" for files
   uint64_t resumes = 0;              // SSE streams resumed with Last-Event-ID
+  uint64_t late_answers = 0;  // answers to no waiting request (after a timeout or cancel, or twice)
   std::vector<MountedTool> tools;
 };
 
