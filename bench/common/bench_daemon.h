@@ -24,6 +24,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -115,5 +117,24 @@ class BenchDaemon {
   std::string socket_;
   pid_t pid_ = -1;
 };
+
+// CPU time (user + system, all threads) `pid` has used so far, in seconds,
+// from /proc/PID/stat (what perf stat's task-clock counts, at tick
+// resolution); -1 if it cannot be read.
+inline double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start past ')'.
+  size_t at = stat.rfind(')');
+  if (at == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(at + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 }  // namespace aikernel::bench

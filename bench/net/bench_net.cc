@@ -7,7 +7,8 @@
 // agent "bob" (recv). Figures: alice's Send latency (durable on A), the end
 // to end rate (alice's first send to bob's last receipt) and bob's send ->
 // receipt latency p50/p99; then the raw unary call's rate and p50/p99 with
-// the same number of client threads. Prints; asserts nothing.
+// the same number of client threads; each daemon's CPU time per message
+// (/proc/PID/stat, as perf stat's task-clock). Prints; asserts nothing.
 //
 //   bench_net [MESSAGES] [THREADS]     (defaults 20000, 32)
 #include <sys/stat.h>
@@ -138,9 +139,15 @@ int main(int argc, char** argv) {
   alice.limits.pids = 4096;
   alice.limits.memory_bytes = uint64_t{4} << 30;
   alice.env = bob.env;
+  const double cpu_a0 = aikernel::bench::CpuSeconds(a.pid());
+  const double cpu_b0 = aikernel::bench::CpuSeconds(b.pid());
   if (auto r = ca->RunAgent(alice); !r.ok()) DieWith("run alice: " + r.status().ToString());
   auto sent = WaitLine(*ca, "alice", "send-done");
   auto got = WaitLine(*cb, "bob", "recv-done");
+  // Daemons only (the agents are processes of their own): what each message
+  // costs the node's CPU, which the other builds on this host share.
+  const double cpu_a = aikernel::bench::CpuSeconds(a.pid()) - cpu_a0;
+  const double cpu_b = aikernel::bench::CpuSeconds(b.pid()) - cpu_b0;
   const double t0 = std::stod(sent["t0"]);
   const double last = std::stod(got["last"]);
   const double e2e = (last - t0) / 1e9;
@@ -155,6 +162,8 @@ int main(int argc, char** argv) {
   std::printf("  end to end (first send -> last receipt)  %8.0f msgs/s  send->receipt p50 %s us"
               "  p99 %s us  (target >= 5,000 msgs/s)\n",
               std::stod(got["n"]) / e2e, got["p50_us"].c_str(), got["p99_us"].c_str());
+  std::printf("  daemon CPU per message (user+sys)        A %.0f us  B %.0f us  both %.0f us\n",
+              cpu_a / messages * 1e6, cpu_b / messages * 1e6, (cpu_a + cpu_b) / messages * 1e6);
   double p50 = 0, p99 = 0;
   const int calls = std::max(messages, 20000);
   const double raw = aikernel::bench::RawUnaryOverMtls(calls, threads, dir, &p50, &p99);

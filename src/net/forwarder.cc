@@ -45,6 +45,25 @@ void Forwarder::Kick() {
   mailbox_->WakeOutbox();
 }
 
+void Forwarder::ReapMarks(const std::string& name, PeerState& st, size_t keep) {
+  bool failed = false;
+  while (!st.marks.empty()) {
+    std::future<Status>& f = st.marks.front();
+    const bool must_wait = failed || st.marks.size() >= keep;
+    if (!must_wait && f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) break;
+    Status s = f.get();
+    st.marks.pop_front();
+    if (!s.ok()) {
+      // Once one failed, wait for all of them so that the re-read sees
+      // every marking that did commit.
+      spdlog::warn("peer {}: marking messages delivered failed, sending them again: {}", name,
+                   std::string(s.message()));
+      failed = true;
+    }
+  }
+  if (failed) st.cursor = 0;
+}
+
 bool Forwarder::DrainOnce(const std::string& name, PeerState& st, SteadyClock::time_point* wake) {
   std::optional<Peer> peer = messenger_->PeerByName(name);
   if (!peer) {
@@ -54,7 +73,13 @@ bool Forwarder::DrainOnce(const std::string& name, PeerState& st, SteadyClock::t
     *wake = std::min(*wake, st.next);
     return false;
   }
-  StatusOr<std::vector<OutboxRow>> rows = mailbox_->PendingFor(name, opt_.batch);
+  ReapMarks(name, st, opt_.marks_in_flight);
+  // The reader sees committed rows without waiting for the writer (whose
+  // batch may be this peer's last marking); the cursor skips rows that
+  // marking is about.
+  StatusOr<std::vector<OutboxRow>> rows =
+      reader_ ? reader_->PendingFor(name, opt_.batch, st.cursor)
+              : mailbox_->PendingFor(name, opt_.batch, st.cursor);
   if (!rows.ok() || rows->empty()) return false;
   std::vector<Envelope> batch;
   std::vector<int64_t> seqs;
@@ -79,24 +104,24 @@ bool Forwarder::DrainOnce(const std::string& name, PeerState& st, SteadyClock::t
   }
   st.backoff = std::chrono::milliseconds(0);
   std::vector<int64_t> delivered;
+  std::vector<std::pair<int64_t, std::string>> refused;
   size_t i = 0;
   for (; i < out->size(); ++i) {
     const DeliveryOutcome& o = (*out)[i];
     if (o.status.ok()) {
       delivered.push_back(seqs[i]);
     } else if (Permanent(o.status)) {
-      if (!delivered.empty()) {
-        mailbox_->MarkDelivered(delivered).IgnoreError();
-        delivered.clear();
-      }
-      mailbox_->MarkRefused(seqs[i], o.status.ToString()).IgnoreError();
+      refused.emplace_back(seqs[i], o.status.ToString());
       spdlog::info("peer {} refused message {} from {}: {}", name, batch[i].message_id,
                    batch[i].sender, o.status.ToString());
     } else {
       break;  // keep order: this one and the rest go again
     }
   }
-  if (!delivered.empty()) mailbox_->MarkDelivered(delivered).IgnoreError();
+  if (i > 0) {
+    st.marks.push_back(mailbox_->MarkDoneAsync(std::move(delivered), std::move(refused)));
+    st.cursor = seqs[i - 1];
+  }
   if (i < out->size()) {
     st.backoff = opt_.initial_backoff;
     st.next = SteadyClock::now() + st.backoff;
@@ -109,19 +134,32 @@ bool Forwarder::DrainOnce(const std::string& name, PeerState& st, SteadyClock::t
 }
 
 void Forwarder::Loop() {
+  StatusOr<std::unique_ptr<OutboxReader>> reader = mailbox_->OpenOutboxReader();
+  if (reader.ok()) {
+    reader_ = *std::move(reader);
+  } else {
+    spdlog::warn("forwarder: no read connection of its own to messages.db ({}); reading "
+                 "through the writer",
+                 std::string(reader.status().message()));
+  }
   uint64_t seen = 0;
   for (;;) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (stop_) return;
+      if (stop_) break;
       if (kicked_) {
         kicked_ = false;
-        peers_.clear();
+        // Forget backoff only: the cursors and queued markings stay valid.
+        for (auto& [_, st] : peers_) {
+          st.backoff = std::chrono::milliseconds(0);
+          st.next = {};
+        }
       }
     }
     auto wake = SteadyClock::now() + opt_.idle_wait;
     bool more = false;
-    StatusOr<std::vector<std::string>> pending = mailbox_->PeersWithPending();
+    StatusOr<std::vector<std::string>> pending =
+        reader_ ? reader_->PeersWithPending() : mailbox_->PeersWithPending();
     if (pending.ok()) {
       for (const std::string& name : *pending) {
         PeerState& st = peers_[name];
@@ -136,6 +174,10 @@ void Forwarder::Loop() {
     auto now = SteadyClock::now();
     if (wake > now) mailbox_->WaitOutbox(&seen, wake - now);
   }
+  // Let queued markings commit (or fail, if messages.db closed) before the
+  // mailbox may go away.
+  for (auto& [name, st] : peers_) ReapMarks(name, st, 0);
+  reader_.reset();
 }
 
 }  // namespace aikernel::net

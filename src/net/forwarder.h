@@ -14,14 +14,27 @@
 // - A row is marked delivered only after the peer answered for it, so a
 //   crash in between re-sends it, and the receiver's inbox de-duplicates:
 //   at least once on the wire, exactly once in the inbox.
+// - Pipelined: one batch per peer is on the wire at a time (the receiver
+//   stores a batch in the order it arrives, so two at once could swap), but
+//   the forwarder does not wait for the commit that marks a batch
+//   delivered: it queues that commit with the writer (up to
+//   `marks_in_flight` per peer), reads the next batch on a read-only
+//   connection of its own (Mailbox::OpenOutboxReader) and sends it while
+//   the marking commits. Rows already sent and answered are skipped by seq
+//   (a per-peer cursor) until their marking commits; if a marking fails,
+//   the cursor goes back and the rows are sent again (the receiver answers
+//   duplicate).
 // - Start() once; Stop() (and the destructor) joins. Thread-safe Kick().
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -54,6 +67,9 @@ struct ForwarderOptions {
   std::chrono::milliseconds max_backoff{30000};
   // Longest sleep when nothing is due (new outbox rows wake it at once).
   std::chrono::milliseconds idle_wait{1000};
+  // Per peer: delivered-markings queued and not yet committed; one more
+  // waits for the oldest.
+  size_t marks_in_flight = 4;
 };
 
 class Forwarder {
@@ -71,11 +87,18 @@ class Forwarder {
   struct PeerState {
     std::chrono::milliseconds backoff{0};
     std::chrono::steady_clock::time_point next{};
+    // Rows up to `cursor` were answered by the peer; their marking is
+    // committed or in `marks`.
+    int64_t cursor = 0;
+    std::deque<std::future<Status>> marks;
   };
   void Loop();
   // One batch to `name`; returns true if more may be pending right away.
   bool DrainOnce(const std::string& name, PeerState& st,
                  std::chrono::steady_clock::time_point* wake);
+  // Collects committed markings; waits for the oldest while `keep` or more
+  // are queued. A failed marking sends its rows again: the cursor goes back.
+  void ReapMarks(const std::string& name, PeerState& st, size_t keep);
 
   Mailbox* mailbox_;
   Messenger* messenger_;
@@ -85,6 +108,7 @@ class Forwarder {
   bool stop_ = false;   // GUARDED_BY(mu_)
   bool kicked_ = false; // GUARDED_BY(mu_)
   std::map<std::string, PeerState> peers_;  // loop thread only
+  std::unique_ptr<OutboxReader> reader_;    // loop thread only
   std::thread thread_;
 };
 

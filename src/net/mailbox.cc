@@ -474,69 +474,105 @@ StatusOr<std::vector<OutboxRow>> Mailbox::ListOutbox(const std::string& agent,
   });
 }
 
-StatusOr<std::vector<OutboxRow>> Mailbox::PendingFor(const std::string& peer, size_t max) {
+namespace {
+
+const std::string kPendingSql = absl::StrCat(
+    "SELECT ", kOutboxCols,
+    " FROM outbox WHERE peer = ?1 AND delivered_ns = 0 AND seq > ?3 ORDER BY seq LIMIT ?2");
+
+// The oldest undelivered outbox rows of `peer` after seq `after` (q:
+// kPendingSql, on the writer's connection or an OutboxReader's).
+StatusOr<std::vector<OutboxRow>> PendingQuery(Statement* q, const std::string& peer, size_t max,
+                                              int64_t after) {
+  q->Reset();
+  AIK_RETURN_IF_ERROR(q->BindText(1, peer));
+  AIK_RETURN_IF_ERROR(q->BindInt64(2, static_cast<int64_t>(max)));
+  AIK_RETURN_IF_ERROR(q->BindInt64(3, after));
+  return OutboxQuery(q);
+}
+
+constexpr char kPeersSql[] = "SELECT DISTINCT peer FROM outbox WHERE delivered_ns = 0";
+
+StatusOr<std::vector<std::string>> PeersQuery(Statement* q) {
+  q->Reset();
+  std::vector<std::string> out;
+  for (;;) {
+    AIK_ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    out.emplace_back(q->ColumnText(0));
+  }
+  q->Reset();
+  return out;
+}
+
+// Done with `seq`: delivered (`error` empty) or refused for good.
+Status MarkDone(Mailbox::Shared* s, Database& db, int64_t seq, const std::string& error) {
+  AIK_ASSIGN_OR_RETURN(Statement * u,
+                       s->Stmt(db, "UPDATE outbox SET delivered_ns = ?1, payload = NULL, "
+                                   "attempts = attempts + 1, last_error = ?2 WHERE seq = ?3"));
+  AIK_RETURN_IF_ERROR(u->BindInt64(1, s->opt.now_ns()));
+  AIK_RETURN_IF_ERROR(u->BindText(2, error));
+  AIK_RETURN_IF_ERROR(u->BindInt64(3, seq));
+  return u->Run();
+}
+
+}  // namespace
+
+StatusOr<std::vector<OutboxRow>> Mailbox::PendingFor(const std::string& peer, size_t max,
+                                                     int64_t after) {
   Shared* s = s_.get();
-  static const std::string* sql = new std::string(absl::StrCat(
-      "SELECT ", kOutboxCols,
-      " FROM outbox WHERE peer = ?1 AND delivered_ns = 0 ORDER BY seq LIMIT ?2"));
   return s->Write<std::vector<OutboxRow>>([&](Database& db) -> StatusOr<std::vector<OutboxRow>> {
-    AIK_ASSIGN_OR_RETURN(Statement * q, s->Stmt(db, *sql));
-    AIK_RETURN_IF_ERROR(q->BindText(1, peer));
-    AIK_RETURN_IF_ERROR(q->BindInt64(2, static_cast<int64_t>(max)));
-    return OutboxQuery(q);
+    AIK_ASSIGN_OR_RETURN(Statement * q, s->Stmt(db, kPendingSql));
+    return PendingQuery(q, peer, max, after);
   });
+}
+
+StatusOr<std::vector<std::string>> OutboxReader::PeersWithPending() {
+  return PeersQuery(&peers_);
+}
+
+StatusOr<std::unique_ptr<OutboxReader>> Mailbox::OpenOutboxReader() {
+  store::DatabaseOptions dbo;
+  dbo.path = s_->opt.path;
+  dbo.read_only = true;
+  auto r = std::unique_ptr<OutboxReader>(new OutboxReader());
+  AIK_ASSIGN_OR_RETURN(r->db_, Database::Open(dbo));
+  AIK_ASSIGN_OR_RETURN(r->pending_, r->db_->Prepare(kPendingSql));
+  AIK_ASSIGN_OR_RETURN(r->peers_, r->db_->Prepare(kPeersSql));
+  return r;
+}
+
+StatusOr<std::vector<OutboxRow>> OutboxReader::PendingFor(const std::string& peer, size_t max,
+                                                          int64_t after) {
+  return PendingQuery(&pending_, peer, max, after);
 }
 
 StatusOr<std::vector<std::string>> Mailbox::PeersWithPending() {
   Shared* s = s_.get();
   return s->Write<std::vector<std::string>>(
       [&](Database& db) -> StatusOr<std::vector<std::string>> {
-        AIK_ASSIGN_OR_RETURN(
-            Statement * q,
-            s->Stmt(db, "SELECT DISTINCT peer FROM outbox WHERE delivered_ns = 0"));
-        std::vector<std::string> out;
-        for (;;) {
-          AIK_ASSIGN_OR_RETURN(bool row, q->Step());
-          if (!row) break;
-          out.emplace_back(q->ColumnText(0));
-        }
-        q->Reset();
-        return out;
+        AIK_ASSIGN_OR_RETURN(Statement * q, s->Stmt(db, kPeersSql));
+        return PeersQuery(q);
       });
 }
 
 Status Mailbox::MarkDelivered(const std::vector<int64_t>& seqs) {
-  Shared* s = s_.get();
-  return s->Write<bool>([&](Database& db) -> StatusOr<bool> {
-           AIK_ASSIGN_OR_RETURN(
-               Statement * u,
-               s->Stmt(db, "UPDATE outbox SET delivered_ns = ?1, payload = NULL, "
-                           "attempts = attempts + 1, last_error = '' WHERE seq = ?2"));
-           for (int64_t seq : seqs) {
-             u->Reset();
-             AIK_RETURN_IF_ERROR(u->BindInt64(1, s->opt.now_ns()));
-             AIK_RETURN_IF_ERROR(u->BindInt64(2, seq));
-             AIK_RETURN_IF_ERROR(u->Run());
-           }
-           return true;
-         })
-      .status();
+  return MarkDoneAsync(seqs, {}).get();
 }
 
 Status Mailbox::MarkRefused(int64_t seq, const std::string& error) {
+  return MarkDoneAsync({}, {{seq, error}}).get();
+}
+
+std::future<Status> Mailbox::MarkDoneAsync(std::vector<int64_t> delivered,
+                                           std::vector<std::pair<int64_t, std::string>> refused) {
   Shared* s = s_.get();
-  return s->Write<bool>([&](Database& db) -> StatusOr<bool> {
-           AIK_ASSIGN_OR_RETURN(
-               Statement * u,
-               s->Stmt(db, "UPDATE outbox SET delivered_ns = ?1, payload = NULL, "
-                           "attempts = attempts + 1, last_error = ?2 WHERE seq = ?3"));
-           AIK_RETURN_IF_ERROR(u->BindInt64(1, s->opt.now_ns()));
-           AIK_RETURN_IF_ERROR(u->BindText(2, error));
-           AIK_RETURN_IF_ERROR(u->BindInt64(3, seq));
-           AIK_RETURN_IF_ERROR(u->Run());
-           return true;
-         })
-      .status();
+  return s->writer->Submit([s, delivered = std::move(delivered),
+                            refused = std::move(refused)](Database& db) -> Status {
+    for (int64_t seq : delivered) AIK_RETURN_IF_ERROR(MarkDone(s, db, seq, ""));
+    for (const auto& [seq, error] : refused) AIK_RETURN_IF_ERROR(MarkDone(s, db, seq, error));
+    return absl::OkStatus();
+  });
 }
 
 Status Mailbox::MarkFailed(const std::vector<int64_t>& seqs, int64_t next_ns,

@@ -25,11 +25,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -91,6 +93,25 @@ struct MailboxOptions {
   std::chrono::milliseconds purge_interval{1000};
 };
 
+// PendingFor and PeersWithPending on a read-only connection of its own: under WAL it sees what
+// committed and never waits for the writer's batch in progress, so the
+// forwarder reads its next batch while its last marking commits. One thread
+// at a time; independent of the Mailbox's lifetime (its own connection).
+class OutboxReader {
+ public:
+  StatusOr<std::vector<OutboxRow>> PendingFor(const std::string& peer, size_t max,
+                                              int64_t after);
+  StatusOr<std::vector<std::string>> PeersWithPending();
+
+ private:
+  friend class Mailbox;
+  OutboxReader() = default;
+  std::unique_ptr<store::Database> db_;
+  // Declared after db_: finalized first.
+  store::Statement pending_;
+  store::Statement peers_;
+};
+
 class Mailbox {
  public:
   static StatusOr<std::unique_ptr<Mailbox>> Open(MailboxOptions options);
@@ -123,14 +144,23 @@ class Mailbox {
   StatusOr<std::vector<OutboxRow>> ListOutbox(const std::string& agent, bool include_delivered,
                                               size_t limit);
 
-  // Forwarder: the oldest undelivered outbox rows of `peer`.
-  StatusOr<std::vector<OutboxRow>> PendingFor(const std::string& peer, size_t max);
+  // Forwarder: the oldest undelivered outbox rows of `peer` (those after
+  // seq `after`: the forwarder skips rows it already sent whose marking is
+  // not yet committed).
+  StatusOr<std::vector<OutboxRow>> PendingFor(const std::string& peer, size_t max,
+                                              int64_t after = 0);
+  // The forwarder's own read-only connection to messages.db (above).
+  StatusOr<std::unique_ptr<OutboxReader>> OpenOutboxReader();
   // Peers with undelivered rows.
   StatusOr<std::vector<std::string>> PeersWithPending();
   Status MarkDelivered(const std::vector<int64_t>& seqs);
   // Done without delivery: the peer refused it for good (policy, no such
   // agent). Kept with `error` for `aictl msg ls --outbox --all`.
   Status MarkRefused(int64_t seq, const std::string& error);
+  // Both in one transaction, queued for the writer's own thread; resolves
+  // once committed (the forwarder does not wait for it before sending on).
+  std::future<Status> MarkDoneAsync(std::vector<int64_t> delivered,
+                                    std::vector<std::pair<int64_t, std::string>> refused);
   Status MarkFailed(const std::vector<int64_t>& seqs, int64_t next_ns, const std::string& error);
 
   // Federation.

@@ -1,0 +1,63 @@
+// The pipelined forwarder (net/forwarder.h) between two real daemons: a
+// backlog of several batches streams to the peer, and SIGKILL of the
+// sending daemon while batches are on the wire and their markings queued,
+// then of the receiving one, loses nothing and delivers nothing twice, in
+// order. (The forwarder's pipeline itself: tests/net/forwarder_test.cc.)
+#include <set>
+
+#include "net/federation_fixture.h"
+
+namespace aikernel::testing {
+namespace {
+
+class PipelineTest : public FederationTest {
+ protected:
+  std::vector<std::string> NodeNames() const override { return {"na", "nb"}; }
+};
+
+TEST_F(PipelineTest, SigkillWithBatchesInFlightLosesAndDuplicatesNothing) {
+  constexpr int kMessages = 600;  // the forwarder sends up to 128 per batch
+  Federate(A(), "b", B());
+  Federate(B(), "a", A());
+  const std::string bob = "spiffe://nb/agent/bob";
+  // bob exists on B but does not read: the inbox is what we check.
+  RunAgent(B(), "bob", {"send", "spiffe://nb/agent/nobody", "0"});
+  ASSERT_TRUE(WaitLog(B(), "bob", "send-done"));
+
+  // The backlog: queued while B is down, so that it leaves in full batches.
+  ASSERT_EQ(B().d->Stop(), 0);
+  RunAgent(A(), "alice", {"send", bob, std::to_string(kMessages), "q-"});
+  ASSERT_TRUE(WaitLog(A(), "alice", "send-done", 180s));
+  ASSERT_TRUE(B().d->Start());
+  // Kill A as soon as the first batch is in B's inbox: the batches after it
+  // are on the wire or queued for marking.
+  ASSERT_TRUE(WaitUntil([&] { return Inbox(B(), bob).size() > 0; })) << A().d->Log();
+  EXPECT_EQ(A().d->Kill(), 137);
+  const size_t at_kill_a = Inbox(B(), bob).size();
+  ASSERT_TRUE(A().d->Start());
+  // And B, once A is streaming again.
+  ASSERT_TRUE(WaitUntil([&] { return Inbox(B(), bob).size() > at_kill_a; })) << A().d->Log();
+  EXPECT_EQ(B().d->Kill(), 137);
+  ASSERT_TRUE(B().d->Start());
+  ASSERT_TRUE(WaitUntil([&] { return Inbox(B(), bob).size() >= kMessages; }, 120s))
+      << Inbox(B(), bob).size() << "\n" << A().d->Log();
+  ::testing::Test::RecordProperty("inbox_when_a_was_killed", static_cast<int>(at_kill_a));
+
+  nlohmann::json inbox = Inbox(B(), bob);
+  std::set<std::string> ids;
+  int last = -1;
+  for (const auto& m : inbox) {
+    EXPECT_TRUE(ids.insert(m["message_id"].get<std::string>()).second) << m.dump();
+    int i = std::stoi(m["message_id"].get<std::string>().substr(1));
+    EXPECT_GT(i, last) << "out of order at " << m.dump();
+    last = i;
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  // Every row ends marked delivered: the outbox empties.
+  EXPECT_TRUE(WaitUntil([&] {
+    return ParseJson(A().Aictl({"msg", "ls", "--outbox"}).out)["outbox"].empty();
+  })) << A().Aictl({"msg", "ls", "--outbox"}).out;
+}
+
+}  // namespace
+}  // namespace aikernel::testing
