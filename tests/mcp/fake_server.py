@@ -11,8 +11,10 @@
 #                  re-read on every tools/list (pin tests change it)
 # Tools: echo {message}, sleep {} (never answers), die {code}, flood {mb}
 # (writes one line of that many MB), spam {n} (n notifications at once),
-# garbage {} (a line that is not JSON), relist {} (list_changed), page tools
-# list_a / list_b on two tools/list pages.
+# garbage {} (a line that is not JSON), relist {} (list_changed), received {}
+# (every line received so far, one text: what the daemon sent, answered on
+# stdout so it is ordered with the calls, unlike the stderr log); tools come
+# on two tools/list pages.
 import json
 import os
 import sys
@@ -59,11 +61,14 @@ PAGE2 = lambda: [
     tool("spam", "Sends n notifications", {"n": {"type": "integer"}}),
     tool("garbage", "Writes a line that is not JSON"),
     tool("relist", "Announces tools/list_changed"),
+    tool("received", "Every line received so far"),
 ]
+received = []
 
 for line in sys.stdin:
     sys.stderr.write("recv: " + line)
     sys.stderr.flush()
+    received.append(line)
     msg = json.loads(line)
     method = msg.get("method")
     mid = msg.get("id")
@@ -104,6 +109,9 @@ for line in sys.stdin:
         elif name == "garbage":
             out.write("this is not json\n")
             out.flush()
+        elif name == "received":
+            send({"jsonrpc": "2.0", "id": mid, "result": {
+                "content": [{"type": "text", "text": "".join(received)}]}})
         elif name == "relist":
             send({"jsonrpc": "2.0", "id": mid, "result": {"content": []}})
             send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
