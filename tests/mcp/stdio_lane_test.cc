@@ -71,13 +71,15 @@ struct Collector {
   std::map<int, std::string> answers;
   std::vector<std::thread::id> readers;
   std::condition_variable cv;
-  void On(std::string line) {
+  // True for an answer (a line starting with a positive id).
+  bool On(std::string line) {
     std::lock_guard<std::mutex> l(mu);
     readers.push_back(std::this_thread::get_id());
     int id = std::atoi(line.c_str());
     if (id > 0) answers[id] = line;
     lines.push_back(std::move(line));
     cv.notify_all();
+    return id > 0;
   }
   bool Has(int id) {
     std::lock_guard<std::mutex> l(mu);
@@ -89,7 +91,7 @@ StdioLaneOptions Options(Collector* c, std::chrono::milliseconds idle_after = 20
   StdioLaneOptions o;
   o.max_line_bytes = 1 << 20;
   o.idle_after = idle_after;
-  o.on_line = [c](std::string line) { c->On(std::move(line)); };
+  o.on_line = [c](std::string line) { return c->On(std::move(line)); };
   return o;
 }
 
@@ -106,7 +108,8 @@ TEST(StdioLaneTest, ACallerReadsItsOwnAnswerOnItsThread) {
   auto lane_ptr = StartLane(p, Options(&c, 10s));
   StdioLane& lane = *lane_ptr;
   // The first exchange after a quiet spell may be read by the lane's
-  // thread (it was reading); from then on callers read their answers.
+  // thread (it was reading), even before the caller is inside Await; having
+  // delivered a caller's answer it steps back, and callers read the rest.
   for (int id : {1, 2, 3}) {
     ASSERT_TRUE(lane.Write(std::to_string(id) + " ask\n").ok());
     EXPECT_EQ(ReadLines(p.server_in.get(), 1),

@@ -127,13 +127,15 @@ void StdioLane::ReadSome(milliseconds wait, bool by_caller) {
     framing = framer_.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), &lines);
     if (static_cast<size_t>(n) < buf.size()) break;
   }
+  size_t answers = 0;
   for (std::string& line : lines) {
-    if (o_.on_line) o_.on_line(std::move(line));
+    if (o_.on_line && o_.on_line(std::move(line))) ++answers;
   }
   bool report = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (by_caller) caller_lines_ += lines.size();
+    if (answers > 0) last_caller_ = Clock::now();
     if (!framing.ok() && !out_ended_) report = true;
     if (ended || !framing.ok()) out_ended_ = true;
     cv_.notify_all();

@@ -15,7 +15,8 @@
 //   thread. The lane's thread reads only while no caller has awaited for
 //   `idle_after`, so in a stream of calls every answer is read by a caller;
 //   after a quiet spell the lane's thread reads (server notifications), and
-//   the first caller then waits for it to deliver its answer.
+//   the first caller then waits for it to deliver its answer; delivering a
+//   caller's answer counts as a caller, so the thread steps back.
 // - Await(done, until) returns when done() is true (checked with the lane's
 //   lock held; `on_line` and Notify() make it re-check), at `until`, or when
 //   the lane ends (stdout EOF, an overlong line, Close()). It reads stdout
@@ -47,8 +48,10 @@ namespace aikernel::tools::mcp {
 struct StdioLaneOptions {
   size_t max_line_bytes = 4 << 20;
   std::chrono::milliseconds idle_after{200};
-  // Called for each line read from stdout (without the newline).
-  std::function<void(std::string line)> on_line;
+  // Called for each line read from stdout (without the newline). True if
+  // the line answered a caller: when the lane's thread read it, a caller is
+  // evidently active, so the thread leaves reading to callers again.
+  std::function<bool(std::string line)> on_line;
   // Called once if stdout cannot be read on (an overlong line).
   std::function<void(Status why)> on_error;
 };

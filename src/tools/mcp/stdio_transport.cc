@@ -126,12 +126,13 @@ class StdioTransport::Impl : public std::enable_shared_from_this<StdioTransport:
     // Any thread (whoever reads stdout): an answer to a call made through
     // the lane is taken by its caller; everything else goes to the loop.
     lo.on_line = [weak, direct = ev_.direct, &io = io_](std::string line) {
-      if (direct && direct(line)) return;
+      if (direct && direct(line)) return true;
       asio::post(io, [weak, line = std::move(line)]() mutable {
         auto self = weak.lock();
         if (!self || self->closed_ || self->failed_) return;
         if (self->ev_.message) self->ev_.message(std::move(line));
       });
+      return false;
     };
     lo.on_error = [weak, &io = io_](Status why) {
       asio::post(io, [weak, why] {
