@@ -17,7 +17,10 @@
 // The direct call is also run with the server idle 300 us between calls
 // (kPaceUs), about as through the kernel, and the difference to that shown.
 //
-//   bench_mcp [--calls N] (default 2000 each, after 200 warm-up calls)
+//   bench_mcp [--calls N] [--warmup N] [--baseline PATH]
+//   (default 2000 calls each after 1000 warm-up calls: node's JIT needs
+//   them; --baseline: the kernel rows again with another aikerneld, same
+//   run, for before/after)
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -146,7 +149,8 @@ struct KernelRun {
   std::vector<double> ping_us;  // Admin.Ping, the governed no-op, same daemon
 };
 
-KernelRun RunKernel(const std::string& entry, const std::string& mode, int calls, int warmup) {
+KernelRun RunKernel(const std::string& aikerneld, const std::string& entry,
+                    const std::string& mode, int calls, int warmup) {
   const std::string dir =
       std::filesystem::temp_directory_path() / ("bench-mcp-" + std::to_string(getpid()) + mode);
   std::filesystem::create_directories(dir);
@@ -157,7 +161,7 @@ KernelRun RunKernel(const std::string& entry, const std::string& mode, int calls
                        "command = \"/usr/bin/node\"\nargs = [\"" + entry + "\"]\n";
   KernelRun run;
   {
-    aikernel::bench::BenchDaemon d(AIK_AIKERNELD_PATH, dir, config,
+    aikernel::bench::BenchDaemon d(aikerneld, dir, config,
                                    {"--policy-dir", AIK_POLICY_DIR});
     aikernel::ClientOptions o;
     o.socket_path = dir + "/aikernel.sock";
@@ -191,11 +195,13 @@ KernelRun RunKernel(const std::string& entry, const std::string& mode, int calls
 constexpr int kPaceUs = 300;
 
 int main(int argc, char** argv) {
-  int calls = 2000;
+  int calls = 2000, warmup = 1000;
+  std::string baseline;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--calls") == 0) calls = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--warmup") == 0) warmup = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--baseline") == 0) baseline = argv[++i];
   }
-  const int warmup = 200;
   std::string why;
   const std::string modules = aikernel::testing::EnsureMcpServers(&why);
   if (modules.empty()) {
@@ -208,26 +214,35 @@ int main(int argc, char** argv) {
               calls, warmup, Load().c_str());
   Stats direct = Summarize(RunDirect(entry, calls, warmup));
   Stats paced = Summarize(RunDirect(entry, calls, warmup, kPaceUs));
-  std::printf("%-34s %10s %10s %12s\n", "path", "p50 us", "p99 us", "p50 added");
-  std::printf("%-34s %10.1f %10.1f %12s\n", "direct (stdio, this process)", direct.p50_us,
+  std::printf("%-36s %10s %10s %12s\n", "path", "p50 us", "p99 us", "p50 added");
+  std::printf("%-36s %10.1f %10.1f %12s\n", "direct (stdio, this process)", direct.p50_us,
               direct.p99_us, "-");
-  std::printf("%-34s %10.1f %10.1f %12s\n", "direct, idle 300 us between calls", paced.p50_us,
+  std::printf("%-36s %10.1f %10.1f %12s\n", "direct, idle 300 us between calls", paced.p50_us,
               paced.p99_us, "-");
+  struct Daemon {
+    const char* label;
+    std::string path;
+  };
+  std::vector<Daemon> daemons = {{"", AIK_AIKERNELD_PATH}};
+  if (!baseline.empty()) daemons.push_back({"baseline ", baseline});
   for (const char* mode : {"normal", "full"}) {
-    KernelRun run = RunKernel(entry, mode, calls, warmup);
-    Stats k = Summarize(run.echo_us);
-    Stats p = Summarize(run.ping_us);
-    std::string name = std::string("kernel (SDK->aikerneld, audit ") + mode + ")";
-    std::printf("%-34s %10.1f %10.1f %12.1f\n", name.c_str(), k.p50_us, k.p99_us,
-                k.p50_us - direct.p50_us);
-    name = std::string("  governed no-op Admin.Ping, ") + mode;
-    std::printf("%-34s %10.1f %10.1f %12s\n", name.c_str(), p.p50_us, p.p99_us, "-");
-    std::printf("  MCP part (kernel - direct - no-op): %.1f us p50\n",
-                k.p50_us - direct.p50_us - p.p50_us);
-    std::printf("  added against the paced direct call: %.1f us p50\n", k.p50_us - paced.p50_us);
+    for (const Daemon& dm : daemons) {
+      KernelRun run = RunKernel(dm.path, entry, mode, calls, warmup);
+      Stats k = Summarize(run.echo_us);
+      Stats p = Summarize(run.ping_us);
+      std::string name = std::string(dm.label) + "kernel (SDK->aikerneld, " + mode + ")";
+      std::printf("%-36s %10.1f %10.1f %12.1f\n", name.c_str(), k.p50_us, k.p99_us,
+                  k.p50_us - direct.p50_us);
+      name = std::string("  governed no-op Admin.Ping, ") + mode;
+      std::printf("%-36s %10.1f %10.1f %12s\n", name.c_str(), p.p50_us, p.p99_us, "-");
+      std::printf("  MCP part (kernel - direct - no-op): %.1f us p50\n",
+                  k.p50_us - direct.p50_us - p.p50_us);
+      std::printf("  added against the paced direct call: %.1f us p50\n",
+                  k.p50_us - paced.p50_us);
+    }
   }
   Stats direct2 = Summarize(RunDirect(entry, calls, warmup));
-  std::printf("%-34s %10.1f %10.1f %12s\n", "direct again (drift check)", direct2.p50_us,
+  std::printf("%-36s %10.1f %10.1f %12s\n", "direct again (drift check)", direct2.p50_us,
               direct2.p99_us, "-");
   std::printf("target: the kernel adds under 100 us p50. load after: %s\n", Load().c_str());
   return 0;
