@@ -127,6 +127,17 @@ class FederationTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
   }
 
+  // A and B federated both ways, and agent bob on B who exists (his
+  // instance ran) but does not read, so his inbox is what a test checks.
+  // Returns bob's SPIFFE id.
+  std::string FederatePairWithIdleBob() {
+    Federate(A(), "b", B());
+    Federate(B(), "a", A());
+    RunAgent(B(), "bob", {"send", "spiffe://nb/agent/nobody", "0"});
+    EXPECT_TRUE(WaitLog(B(), "bob", "send-done"));
+    return "spiffe://nb/agent/bob";
+  }
+
   void RunAgent(Node& n, const std::string& name, std::vector<std::string> argv) {
     std::vector<std::string> args = {"agent", "run", name, "--", AIK_MSG_AGENT_PATH};
     args.insert(args.end(), argv.begin(), argv.end());

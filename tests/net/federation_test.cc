@@ -57,12 +57,8 @@ TEST_F(FederationTest, AgentsOnTwoNodesMessageInOrderOnceAndBothLedgersShareTheC
 }
 
 TEST_F(FederationTest, MessagesWaitForAPeerThatIsDownAndSurviveSigkillOfEitherSide) {
-  Federate(A(), "b", B());
-  Federate(B(), "a", A());
-  const std::string bob = "spiffe://nb/agent/bob";
-  // bob exists on B but does not read: the inbox is what we check.
-  RunAgent(B(), "bob", {"send", "spiffe://nb/agent/nobody", "0"});
-  ASSERT_TRUE(WaitLog(B(), "bob", "send-done"));
+  const std::string bob = FederatePairWithIdleBob();
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_EQ(B().d->Stop(), 0);
   RunAgent(A(), "alice", {"send", bob, "40", "q-"});
