@@ -163,6 +163,20 @@ class FederationTest : public ::testing::Test {
     return ParseJson(r.out)["inbox"];
   }
 
+  // `inbox` holds each message once, in the order sent (ids "<prefix><n>"
+  // with n rising), and `count` of them.
+  static void ExpectOnceInOrder(const nlohmann::json& inbox, size_t count) {
+    std::set<std::string> ids;
+    int last = -1;
+    for (const auto& m : inbox) {
+      EXPECT_TRUE(ids.insert(m["message_id"].get<std::string>()).second) << m.dump();
+      int i = std::stoi(m["message_id"].get<std::string>().substr(1));
+      EXPECT_GT(i, last) << "out of order at " << m.dump() << " in " << inbox.dump();
+      last = i;
+    }
+    EXPECT_EQ(ids.size(), count) << inbox.dump();
+  }
+
   std::vector<AuditRecord> Records(Node& n, const std::string& action) {
     auto c = ConnectTo(*n.d);
     if (c == nullptr) return {};

@@ -82,16 +82,7 @@ TEST_F(FederationTest, MessagesWaitForAPeerThatIsDownAndSurviveSigkillOfEitherSi
       << Inbox(B(), bob).size() << "\n" << A().d->Log();
   // Nothing lost (q-0..q-39 and the first message re-sent as m0 = duplicate),
   // nothing twice, in order.
-  nlohmann::json inbox = Inbox(B(), bob);
-  std::set<std::string> ids;
-  int last = -1;
-  for (const auto& m : inbox) {
-    EXPECT_TRUE(ids.insert(m["message_id"].get<std::string>()).second) << m.dump();
-    int i = std::stoi(m["message_id"].get<std::string>().substr(1));
-    EXPECT_GT(i, last) << inbox.dump();
-    last = i;
-  }
-  EXPECT_EQ(ids.size(), 40u) << inbox.dump();
+  ExpectOnceInOrder(Inbox(B(), bob), 40);
   CmdResult out = A().Aictl({"msg", "ls", "--outbox"});
   EXPECT_TRUE(WaitUntil([&] {
     return ParseJson(A().Aictl({"msg", "ls", "--outbox"}).out)["outbox"].empty();

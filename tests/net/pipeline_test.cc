@@ -3,7 +3,6 @@
 // sending daemon while batches are on the wire and their markings queued,
 // then of the receiving one, loses nothing and delivers nothing twice, in
 // order. (The forwarder's pipeline itself: tests/net/forwarder_test.cc.)
-#include <set>
 
 #include "net/federation_fixture.h"
 
@@ -42,16 +41,7 @@ TEST_F(PipelineTest, SigkillWithBatchesInFlightLosesAndDuplicatesNothing) {
       << Inbox(B(), bob).size() << "\n" << A().d->Log();
   ::testing::Test::RecordProperty("inbox_when_a_was_killed", static_cast<int>(at_kill_a));
 
-  nlohmann::json inbox = Inbox(B(), bob);
-  std::set<std::string> ids;
-  int last = -1;
-  for (const auto& m : inbox) {
-    EXPECT_TRUE(ids.insert(m["message_id"].get<std::string>()).second) << m.dump();
-    int i = std::stoi(m["message_id"].get<std::string>().substr(1));
-    EXPECT_GT(i, last) << "out of order at " << m.dump();
-    last = i;
-  }
-  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  ExpectOnceInOrder(Inbox(B(), bob), kMessages);
   // Every row ends marked delivered: the outbox empties.
   EXPECT_TRUE(WaitUntil([&] {
     return ParseJson(A().Aictl({"msg", "ls", "--outbox"}).out)["outbox"].empty();
