@@ -340,30 +340,15 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // Checks the tool against the mounted list at send time (the list may
   // have changed since the caller looked).
   void Send(const ProcPtr& p, const std::shared_ptr<Call>& call) {
-    std::string refused;
-    bool found = false;
+    Status callable;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const MountedTool& t : view_.tools) {
-        if (t.def.name == call->tool) {
-          found = true;
-          refused = t.refused;
-          break;
-        }
-      }
+      callable = CallableLocked(call->tool);
+      if (callable.ok()) ++view_.calls;
     }
-    if (!found) {
-      Finish(call, absl::NotFoundError(absl::StrCat("mcp server ", c_.name,
-                                                    " has no tool '", call->tool, "'")));
+    if (!callable.ok()) {
+      Finish(call, callable);
       return;
-    }
-    if (!refused.empty()) {
-      Finish(call, absl::FailedPreconditionError(refused));
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++view_.calls;
     }
     Changed();
     auto self = shared_from_this();
@@ -377,14 +362,38 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
                            [self, call](StatusOr<json> r) { self->Finish(call, std::move(r)); });
   }
 
+  // OK if `tool` is mounted and not refused (its pin changed); mu_ held.
+  Status CallableLocked(const std::string& tool) const {
+    for (const MountedTool& t : view_.tools) {
+      if (t.def.name != tool) continue;
+      if (!t.refused.empty()) return absl::FailedPreconditionError(t.refused);
+      return absl::OkStatus();
+    }
+    return absl::NotFoundError(absl::StrCat("mcp server ", c_.name, " has no tool '", tool, "'"));
+  }
+
+  // A call that got no answer in time; `why` says what was done about it.
+  Status NoAnswer(const std::string& tool, milliseconds limit, const std::string& why) const {
+    return absl::DeadlineExceededError(absl::StrCat("mcp ", c_.name, ".", tool,
+                                                    ": no answer within ", limit.count(),
+                                                    " ms (", why, ")"));
+  }
+
+  // A response's outcome: its result, or its JSON-RPC error named.
+  StatusOr<json> Outcome(Incoming& in, const std::string& method) const {
+    if (in.error) {
+      return absl::UnknownError(absl::StrCat("mcp ", c_.name, ": ", method,
+                                             ": JSON-RPC error ", DescribeError(*in.error)));
+    }
+    return std::move(in.result);
+  }
+
   void TimedOut(const std::shared_ptr<Call>& call) {
     bool sent = call->id != 0;
     if (sent) SendCancel(call, "timeout");
-    Finish(call, absl::DeadlineExceededError(absl::StrCat(
-                     "mcp ", c_.name, ".", call->tool, ": no answer within ",
-                     call->timeout.count(), " ms",
-                     sent ? " (notifications/cancelled sent)"
-                          : absl::StrCat(" (server not ready: ", StateName(state_), ")"))));
+    Finish(call, NoAnswer(call->tool, call->timeout,
+                          sent ? "notifications/cancelled sent"
+                               : absl::StrCat("server not ready: ", StateName(state_))));
   }
 
   void Cancel(const std::shared_ptr<Call>& call, const std::string& reason) {
@@ -467,12 +476,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       }
       Pending pd = std::move(it->second);
       pending_.erase(it);
-      if (in->error) {
-        pd.reply(absl::UnknownError(absl::StrCat("mcp ", c_.name, ": ", pd.method,
-                                                 ": JSON-RPC error ", DescribeError(*in->error))));
-      } else {
-        pd.reply(std::move(in->result));
-      }
+      pd.reply(Outcome(*in, pd.method));
       return;
     }
     if (Flooding(p)) {
@@ -557,15 +561,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       if (!lane_) return std::nullopt;
       lane = lane_;
       std::lock_guard<std::mutex> view_lock(mu_);
-      const MountedTool* t = nullptr;
-      for (const MountedTool& m : view_.tools) {
-        if (m.def.name == tool) t = &m;
-      }
-      if (!t) {
-        return StatusOr<json>(absl::NotFoundError(
-            absl::StrCat("mcp server ", c_.name, " has no tool '", tool, "'")));
-      }
-      if (!t->refused.empty()) return StatusOr<json>(absl::FailedPreconditionError(t->refused));
+      if (Status callable = CallableLocked(tool); !callable.ok()) return StatusOr<json>(callable);
       ++view_.calls;
       ++view_.lane_calls;
       ++view_.requests;
@@ -617,9 +613,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       ++view_.cancellations;
     }
     if (std::string_view(gave_up) == "timeout") {
-      return StatusOr<json>(absl::DeadlineExceededError(
-          absl::StrCat("mcp ", c_.name, ".", tool, ": no answer within ", limit.count(),
-                       " ms (notifications/cancelled sent)")));
+      return StatusOr<json>(NoAnswer(tool, limit, "notifications/cancelled sent"));
     }
     return StatusOr<json>(
         absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool, ": ", gave_up)));
@@ -635,12 +629,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     auto it = lane_calls_.find(in->id.get<int64_t>());
     if (it == lane_calls_.end()) return false;  // the loop's, or a late answer
     LaneCall& call = *it->second;
-    if (in->error) {
-      call.result = absl::UnknownError(absl::StrCat(
-          "mcp ", c_.name, ": tools/call: JSON-RPC error ", DescribeError(*in->error)));
-    } else {
-      call.result = std::move(in->result);
-    }
+    call.result = Outcome(*in, "tools/call");
     call.answered = true;
     lane_calls_.erase(it);
     return true;  // the lane wakes the caller after this batch
