@@ -1,29 +1,40 @@
 // bench_mcp: what the kernel adds to an MCP tools/call.
 //
-// Direct: this process spawns server-everything (node) with pipes, does the
-// MCP handshake and calls tools/call echo in a loop, one at a time, reading
-// each answer line: the cost of the server itself plus stdio.
-// Kernel: the real aikerneld with the same server program mounted as
-// [[mcp]] "everything", called with the SDK (Client::CallTool
-// "everything.echo"): gRPC over the Unix socket, Kernel::Dispatch
-// (authenticate, schema check, Cedar, execute = the gRPC thread writes the
-// JSON-RPC line to the server's stdin and reads the answer from its stdout
-// itself (StdioLane), audit durable before the reply).
-// Run once with audit.synchronous "full" and once "normal" (the ledger's
-// fsync is most of the difference under "full").
-// In the same daemon, interleaved with the echo calls, Admin.Ping (the
-// governed no-op) so the MCP part can be told from the kernel's own cost.
-// Prints p50/p99 of each and the difference, and the load (/proc/loadavg).
-// The direct call is also run with the server idle 300 us between calls
-// (kPaceUs), about as through the kernel, and the difference to that shown.
+// Cells, all alive at once and called in turn, a block of calls each, so
+// that the machine's drift (other builds, a vCPU's idle state) lands on
+// every cell alike; within a block calls are back to back:
+// - direct: this process spawned server-everything (node) with pipes, did
+//   the MCP handshake and calls tools/call echo, reading each answer line:
+//   the server itself plus stdio;
+// - bare relay: a separate process (this binary, --serve-relay) with a sync
+//   gRPC server on a Unix socket, configured as aikerneld's, whose
+//   Tools.CallTool writes the JSON-RPC line to its own server-everything
+//   and returns the answer: no authentication, policy, schema or audit.
+//   Called with the same SDK call as the kernel. It is what any daemon
+//   in front of the server pays for one gRPC hop and one more process;
+// - kernel: the real aikerneld with the same server program mounted as
+//   [[mcp]] "everything", called with the SDK (Client::CallTool
+//   "everything.echo"): gRPC over the Unix socket, Kernel::Dispatch
+//   (authenticate, schema check, Cedar, execute = the gRPC thread writes
+//   the line to the server's stdin and reads the answer from its stdout
+//   itself (StdioLane), audit durable before the reply), with
+//   audit.synchronous "normal" and "full" (full adds the ledger's fsync);
+// - governed no-op: Admin.Ping in the "normal" daemon, back to back.
+// Prints p50/p99 of each, what the kernel adds to the direct call, and how
+// that splits into the bare gRPC hop (relay - direct) and governance
+// (kernel - relay); and the load (/proc/loadavg).
 //
-//   bench_mcp [--calls N] [--warmup N] [--baseline PATH]
-//   (default 2000 calls each after 1000 warm-up calls: node's JIT needs
-//   them; --baseline: the kernel rows again with another aikerneld, same
-//   run, for before/after)
+//   bench_mcp [--calls N] [--warmup N] [--block N] [--baseline PATH]
+//   (default 3000 calls per cell after 1000 warm-up calls, node's JIT
+//   needs them, in blocks of 100; --baseline: the kernel cells again with
+//   another aikerneld binary, same run, for before/after)
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,13 +44,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <nlohmann/json.hpp>
 
 #include "aikernel/client.h"
+#include "aikernel/v1/tools.grpc.pb.h"
 #include "bench/common/bench_daemon.h"
 #include "mcp/npm_servers.h"
 
@@ -120,86 +137,189 @@ class DirectServer {
   std::string buf_;
 };
 
-std::vector<double> RunDirect(const std::string& entry, int calls, int warmup, int gap_us = 0) {
-  DirectServer s({"/usr/bin/node", entry});
+// The MCP handshake on a fresh DirectServer, then it is ready for calls.
+void Handshake(DirectServer& s) {
   s.Send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
           {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
                       {"clientInfo", {{"name", "bench"}, {"version", "1"}}}}}});
   s.Await(1);
   s.Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
-  std::vector<double> us;
-  int64_t id = 2;
-  for (int i = 0; i < warmup + calls; ++i, ++id) {
-    // Idle between calls, as the server is between calls through the kernel
-    // (node's event loop then sleeps and wakes per call).
-    if (gap_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
-    auto t0 = Clock::now();
-    s.Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
-            {"params", {{"name", "echo"}, {"arguments", {{"message", "bench"}}}}}});
-    json r = s.Await(id);
-    auto t1 = Clock::now();
-    if (!r.contains("result")) DieWith("direct echo failed: " + r.dump());
-    if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-  }
-  return us;
 }
 
-struct KernelRun {
-  std::vector<double> echo_us;  // everything.echo through the kernel
-  std::vector<double> ping_us;  // Admin.Ping, the governed no-op, same daemon
+// tools/call `tool` with `arguments` on a ready server; the answer message.
+json CallDirect(DirectServer& s, int64_t id, const std::string& tool, json arguments) {
+  s.Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+          {"params", {{"name", tool}, {"arguments", std::move(arguments)}}}});
+  return s.Await(id);
+}
+
+// ---- the bare relay (child process) ----------------------------------------
+
+constexpr int kRelayListenFd = 3;
+constexpr int kRelayReadyFd = 4;
+constexpr const char* kServeRelayFlag = "--serve-relay";
+
+// Tools.CallTool straight to one server over stdio, one call at a time.
+class RelayTools final : public aikernel::v1::Tools::Service {
+ public:
+  explicit RelayTools(const std::string& entry) : server_({"/usr/bin/node", entry}) {
+    Handshake(server_);
+  }
+  grpc::Status CallTool(grpc::ServerContext*, const aikernel::v1::CallToolRequest* req,
+                        aikernel::v1::CallToolResponse* resp) override {
+    std::string tool = req->name();
+    if (size_t dot = tool.find('.'); dot != std::string::npos) tool.erase(0, dot + 1);
+    json args = json::parse(req->args_json().empty() ? "{}" : req->args_json(), nullptr, false);
+    if (args.is_discarded()) return {grpc::StatusCode::INVALID_ARGUMENT, "args_json"};
+    std::lock_guard<std::mutex> lock(mu_);
+    json r = CallDirect(server_, ++id_, tool, std::move(args));
+    if (!r.contains("result")) return {grpc::StatusCode::INTERNAL, r.dump()};
+    resp->set_result_json(r["result"].dump());
+    resp->set_is_error(r["result"].value("isError", false));
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::mutex mu_;
+  DirectServer server_;
+  int64_t id_ = 1;
 };
 
-KernelRun RunKernel(const std::string& aikerneld, const std::string& entry,
-                    const std::string& mode, int calls, int warmup) {
-  const std::string dir =
-      std::filesystem::temp_directory_path() / ("bench-mcp-" + std::to_string(getpid()) + mode);
+// In the child (argv[1] == --serve-relay, argv[2] = the server's entry
+// point): serves the relay on kRelayListenFd until killed; never returns.
+void ServeRelayIfAsked(int argc, char** argv) {
+  if (argc < 3 || std::strcmp(argv[1], kServeRelayFlag) != 0) return;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  RelayTools service(argv[2]);
+  grpc::ServerBuilder b;
+  // As aikerneld's RpcServer::Start, so the hop is the same gRPC server.
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+  b.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  if (!server) DieWith("relay gRPC server failed to start");
+  if (write(kRelayReadyFd, "R", 1) != 1) DieWith("relay: readiness pipe");
+  close(kRelayReadyFd);
+  for (;;) {
+    int c = accept4(kRelayListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      DieWith(std::string("relay: accept: ") + std::strerror(errno));
+    }
+    grpc::AddInsecureChannelFromFd(server.get(), c);
+  }
+}
+
+// Starts this binary with --serve-relay on a socket of its own and returns
+// once it serves.
+class Relay {
+ public:
+  Relay(const std::string& dir, const std::string& entry) : path_(dir + "/relay.sock") {
+    int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a = aikernel::bench::UnixAddr(path_);
+    if (bind(listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        listen(listen_fd, 16) != 0) {
+      DieWith("bind/listen " + path_ + ": " + std::strerror(errno));
+    }
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) DieWith("pipe2");
+    std::string self = std::filesystem::read_symlink("/proc/self/exe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, listen_fd, kRelayListenFd);
+    posix_spawn_file_actions_adddup2(&fa, ready[1], kRelayReadyFd);
+    std::string e = entry;
+    char* argv[] = {self.data(), const_cast<char*>(kServeRelayFlag), e.data(), nullptr};
+    if (posix_spawn(&pid_, self.c_str(), &fa, nullptr, argv, environ) != 0) {
+      DieWith("cannot start the relay");
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(listen_fd);
+    close(ready[1]);
+    pollfd p{ready[0], POLLIN, 0};
+    char c = 0;
+    if (poll(&p, 1, 60'000) <= 0 || read(ready[0], &c, 1) != 1 || c != 'R') {
+      DieWith("the relay did not start");
+    }
+    close(ready[0]);
+  }
+  ~Relay() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+  const std::string& path() const { return path_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string path_;
+  pid_t pid_ = -1;
+};
+
+// ---- cells -------------------------------------------------------------------
+
+// One measured path: `call` makes one call (dies on error); `us` collects
+// the measured calls' latencies.
+struct Cell {
+  std::string name;
+  std::function<void()> call;
+  std::vector<double> us;
+  pid_t server = -1;       // whose CPU to count (-1: none)
+  double server_cpu_s = 0;  // its CPU time over the measured blocks
+};
+
+std::unique_ptr<aikernel::Client> ConnectSdk(const std::string& socket) {
+  aikernel::ClientOptions o;
+  o.socket_path = socket;
+  auto c = aikernel::Client::Connect(o);
+  if (!c.ok()) DieWith("connect " + socket + ": " + c.status().ToString());
+  return std::move(*c);
+}
+
+void CallEchoOrDie(aikernel::Client& c, const char* what) {
+  auto r = c.CallTool("everything.echo", R"({"message":"bench"})");
+  if (!r.ok()) DieWith(std::string(what) + " echo failed: " + r.status().ToString());
+}
+
+std::unique_ptr<aikernel::bench::BenchDaemon> StartKernel(const std::string& aikerneld,
+                                                          const std::string& dir,
+                                                          const std::string& entry,
+                                                          const std::string& mode) {
   std::filesystem::create_directories(dir);
   std::filesystem::permissions(dir, std::filesystem::perms(0755));
   std::string config = "[node]\nname = \"bench\"\n[daemon]\nlogs_dir = \"" + dir +
                        "/logs\"\n[audit]\nsynchronous = \"" + mode +
                        "\"\n[agents]\nenabled = false\n\n[[mcp]]\nname = \"everything\"\n"
                        "command = \"/usr/bin/node\"\nargs = [\"" + entry + "\"]\n";
-  KernelRun run;
-  {
-    aikernel::bench::BenchDaemon d(aikerneld, dir, config,
-                                   {"--policy-dir", AIK_POLICY_DIR});
-    aikernel::ClientOptions o;
-    o.socket_path = dir + "/aikernel.sock";
-    auto c = aikernel::Client::Connect(o);
-    if (!c.ok()) DieWith("connect: " + c.status().ToString());
-    // Interleaved, so both see the same load.
-    for (int i = 0; i < warmup + calls; ++i) {
-      auto t0 = Clock::now();
-      auto r = (*c)->CallTool("everything.echo", R"({"message":"bench"})");
-      auto t1 = Clock::now();
-      if (!r.ok()) DieWith("kernel echo failed: " + r.status().ToString());
-      auto p = (*c)->Ping("bench");
-      auto t2 = Clock::now();
-      if (!p.ok()) DieWith("ping failed: " + p.status().ToString());
-      if (i >= warmup) {
-        run.echo_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-        run.ping_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
-      }
-    }
-  }
-  std::filesystem::remove_all(dir);
-  return run;
+  return std::make_unique<aikernel::bench::BenchDaemon>(aikerneld, dir, config,
+                                                        std::vector<std::string>{
+                                                            "--policy-dir", AIK_POLICY_DIR});
+}
+
+void Print(const Cell& c, const Stats& s, const std::string& added) {
+  char cpu[32] = "-";
+  if (c.server > 0) std::snprintf(cpu, sizeof(cpu), "%.1f", c.server_cpu_s * 1e6 / c.us.size());
+  std::printf("%-38s %8.1f %8.1f %9s  %s\n", c.name.c_str(), s.p50_us, s.p99_us, cpu,
+              added.c_str());
+}
+
+std::string Us(double v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%+.1f", v);
+  return b;
 }
 
 }  // namespace
 
-// The direct call again, with the server idle between calls for about as
-// long as it is between calls made through the kernel (which interleaves
-// a Ping): a server that sleeps between requests answers slower than one
-// fed back to back, and that is not the kernel's cost.
-constexpr int kPaceUs = 300;
-
 int main(int argc, char** argv) {
-  int calls = 2000, warmup = 1000;
+  ServeRelayIfAsked(argc, argv);
+  int calls = 3000, warmup = 1000, block = 100;
   std::string baseline;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--calls") == 0) calls = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--warmup") == 0) warmup = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--block") == 0) block = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--baseline") == 0) baseline = argv[++i];
   }
   std::string why;
@@ -209,41 +329,87 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string entry = aikernel::testing::EverythingEntry(modules);
-  std::printf("bench_mcp: tools/call everything.echo, %d sequential calls each (after %d "
-              "warm-up), load before: %s\n",
-              calls, warmup, Load().c_str());
-  Stats direct = Summarize(RunDirect(entry, calls, warmup));
-  Stats paced = Summarize(RunDirect(entry, calls, warmup, kPaceUs));
-  std::printf("%-36s %10s %10s %12s\n", "path", "p50 us", "p99 us", "p50 added");
-  std::printf("%-36s %10.1f %10.1f %12s\n", "direct (stdio, this process)", direct.p50_us,
-              direct.p99_us, "-");
-  std::printf("%-36s %10.1f %10.1f %12s\n", "direct, idle 300 us between calls", paced.p50_us,
-              paced.p99_us, "-");
-  struct Daemon {
-    const char* label;
-    std::string path;
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("bench-mcp-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::printf("bench_mcp: tools/call everything.echo, %d calls per cell after %d warm-up, "
+              "cells in turn by blocks of %d; load before: %s\n",
+              calls, warmup, block, Load().c_str());
+
+  std::vector<Cell> cells;
+  DirectServer direct({"/usr/bin/node", entry});
+  Handshake(direct);
+  int64_t direct_id = 1;
+  cells.push_back({"direct (stdio, this process)", [&] {
+                     json r = CallDirect(direct, ++direct_id, "echo", {{"message", "bench"}});
+                     if (!r.contains("result")) DieWith("direct echo failed: " + r.dump());
+                   }, {}});
+  Relay relay(dir, entry);
+  auto relay_client = ConnectSdk(relay.path());
+  cells.push_back({"bare gRPC relay (no kernel)", [&] { CallEchoOrDie(*relay_client, "relay"); },
+                   {}, relay.pid()});
+  struct Kernel {
+    std::unique_ptr<aikernel::bench::BenchDaemon> daemon;
+    std::unique_ptr<aikernel::Client> client;
   };
-  std::vector<Daemon> daemons = {{"", AIK_AIKERNELD_PATH}};
-  if (!baseline.empty()) daemons.push_back({"baseline ", baseline});
-  for (const char* mode : {"normal", "full"}) {
-    for (const Daemon& dm : daemons) {
-      KernelRun run = RunKernel(dm.path, entry, mode, calls, warmup);
-      Stats k = Summarize(run.echo_us);
-      Stats p = Summarize(run.ping_us);
-      std::string name = std::string(dm.label) + "kernel (SDK->aikerneld, " + mode + ")";
-      std::printf("%-36s %10.1f %10.1f %12.1f\n", name.c_str(), k.p50_us, k.p99_us,
-                  k.p50_us - direct.p50_us);
-      name = std::string("  governed no-op Admin.Ping, ") + mode;
-      std::printf("%-36s %10.1f %10.1f %12s\n", name.c_str(), p.p50_us, p.p99_us, "-");
-      std::printf("  MCP part (kernel - direct - no-op): %.1f us p50\n",
-                  k.p50_us - direct.p50_us - p.p50_us);
-      std::printf("  added against the paced direct call: %.1f us p50\n",
-                  k.p50_us - paced.p50_us);
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  std::vector<std::pair<std::string, std::string>> binaries = {{"", AIK_AIKERNELD_PATH}};
+  if (!baseline.empty()) binaries.push_back({"baseline ", baseline});
+  for (const auto& [label, path] : binaries) {
+    for (const char* mode : {"normal", "full"}) {
+      auto k = std::make_unique<Kernel>();
+      k->daemon = StartKernel(path, dir + "/" + std::to_string(kernels.size()), entry, mode);
+      k->client = ConnectSdk(k->daemon->socket());
+      aikernel::Client* c = k->client.get();
+      const pid_t pid = k->daemon->pid();
+      cells.push_back(
+          {label + "kernel (" + mode + ")", [c] { CallEchoOrDie(*c, "kernel"); }, {}, pid});
+      if (std::strcmp(mode, "normal") == 0) {
+        cells.push_back({label + "governed no-op Admin.Ping (normal)", [c] {
+                           auto p = c->Ping("bench");
+                           if (!p.ok()) DieWith("ping failed: " + p.status().ToString());
+                         }, {}, pid});
+      }
+      kernels.push_back(std::move(k));
     }
   }
-  Stats direct2 = Summarize(RunDirect(entry, calls, warmup));
-  std::printf("%-36s %10.1f %10.1f %12s\n", "direct again (drift check)", direct2.p50_us,
-              direct2.p99_us, "-");
-  std::printf("target: the kernel adds under 100 us p50. load after: %s\n", Load().c_str());
+
+  for (Cell& c : cells) {
+    for (int i = 0; i < warmup; ++i) c.call();
+    c.us.reserve(calls);
+  }
+  for (int done = 0; done < calls; done += block) {
+    for (Cell& c : cells) {
+      const double cpu0 = c.server > 0 ? aikernel::bench::CpuSeconds(c.server) : 0;
+      for (int i = 0; i < block && done + i < calls; ++i) {
+        auto t0 = Clock::now();
+        c.call();
+        c.us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+      if (c.server > 0) c.server_cpu_s += aikernel::bench::CpuSeconds(c.server) - cpu0;
+    }
+  }
+  std::vector<Stats> st;
+  for (Cell& c : cells) st.push_back(Summarize(c.us));
+  const Stats& d = st[0];
+  const Stats& r = st[1];
+  std::printf("%-38s %8s %8s %9s  %s\n", "path", "p50 us", "p99 us", "srv CPU", 
+              "p50 vs direct / vs relay");
+  Print(cells[0], d, "");
+  Print(cells[1], r, Us(r.p50_us - d.p50_us));
+  for (size_t i = 2; i < cells.size(); ++i) {
+    const bool noop = cells[i].name.find("no-op") != std::string::npos;
+    Print(cells[i], st[i],
+          noop ? "" : Us(st[i].p50_us - d.p50_us) + " / " + Us(st[i].p50_us - r.p50_us));
+  }
+  const Stats& kn = st[2];
+  std::printf("kernel (normal) adds %.1f us p50 to the direct call: the bare gRPC hop %.1f, "
+              "governance %.1f (the governed no-op alone: %.1f)\n",
+              kn.p50_us - d.p50_us, r.p50_us - d.p50_us, kn.p50_us - r.p50_us, st[3].p50_us);
+  std::printf("srv CPU: the server process's CPU per call in us (tick resolution; the relay's "
+              "and kernel's node not counted). target: the kernel adds under 100 us p50. "
+              "load after: %s\n", Load().c_str());
+  kernels.clear();
+  std::filesystem::remove_all(dir);
   return 0;
 }
