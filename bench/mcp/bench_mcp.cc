@@ -58,6 +58,7 @@
 #include "aikernel/client.h"
 #include "aikernel/v1/tools.grpc.pb.h"
 #include "bench/common/bench_daemon.h"
+#include "bench/mcp/bench_stats.h"
 #include "mcp/npm_servers.h"
 
 namespace {
@@ -65,22 +66,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 using aikernel::bench::DieWith;
-
-struct Stats {
-  double p50_us = 0, p99_us = 0;
-};
-
-Stats Summarize(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
-}
-
-std::string Load() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
+using aikernel::bench::Load;
+using aikernel::bench::Stats;
+using aikernel::bench::Summarize;
 
 // The server as a child with pipes; line-at-a-time JSON-RPC.
 class DirectServer {
