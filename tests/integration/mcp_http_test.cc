@@ -6,7 +6,8 @@
 // naming the URL. Through a cutting proxy: an answer stream cut mid-call is
 // resumed (GET with Last-Event-ID, replayed by the server's event store) and
 // the result arrives once; a server whose events carry no ids fails the call
-// UNAVAILABLE saying so; [[mcp]] headers reach the server, a secret one
+// UNAVAILABLE saying so, as does one that answers the resuming GET with
+// 405; [[mcp]] headers reach the server, a secret one
 // never shows in logs or aictl.
 #include <sys/stat.h>
 
@@ -221,6 +222,30 @@ TEST_F(McpHttpDaemonTest, ACutStreamWithoutEventIdsFailsTheCallUnavailableSaying
   // Only that call failed: the session goes on.
   ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
   EXPECT_EQ(McpLs(d)["starts"].get<uint64_t>(), 1u);
+}
+
+TEST_F(McpHttpDaemonTest, AResumingGetAnswered405FailsTheCallUnavailableSayingWhy) {
+  CutProxy proxy(http_->port());
+  proxy.RefuseResumes();  // the server as one that cannot resume
+  DaemonProcess d(dir_.path());
+  auto c = StartBehind(d, proxy);
+  ASSERT_TRUE(c);
+  proxy.CutAfterFirstEvent("trigger-long-running-operation");
+  auto r = c->CallTool("web.trigger-long-running-operation", kLongArgs, as_clerk_);
+  ASSERT_FALSE(r.ok()) << r->result_json;
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().message();
+  EXPECT_NE(r.status().message().find("does not support resumption (GET " + proxy.url() +
+                                      " with Last-Event-ID: HTTP 405)"),
+            std::string::npos)
+      << r.status().message();
+  // It was cut and a resume was tried once: a 405 is not retried.
+  EXPECT_FALSE(proxy.CutAfterId().empty());
+  EXPECT_EQ(proxy.ResumesRefused(), 1);
+  // Only that call failed: the session goes on.
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
+  json web = McpLs(d);
+  EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
+  EXPECT_EQ(web["calls_failed"].get<uint64_t>(), 1u) << web.dump();
 }
 
 TEST_F(McpHttpDaemonTest, ConfiguredHeadersReachTheServerAndASecretOneIsNeverShown) {

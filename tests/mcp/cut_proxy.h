@@ -5,7 +5,9 @@
 // one-time cut: once a request on a connection contains `marker`, the
 // proxy passes that request's answer up to the end of its first SSE event
 // that carries an id, then closes both sides of the connection (the fake
-// part: a network cut; the server stays the real one).
+// part: a network cut; the server stays the real one). RefuseResumes()
+// makes it answer every request carrying Last-Event-ID itself with HTTP 405,
+// as a server that cannot resume would, without passing it on.
 #pragma once
 
 #include <arpa/inet.h>
@@ -65,6 +67,15 @@ class CutProxy {
   void HideEventIds() {
     std::lock_guard<std::mutex> l(mu_);
     hide_ids_ = true;
+  }
+
+  void RefuseResumes() {
+    std::lock_guard<std::mutex> l(mu_);
+    refuse_resumes_ = true;
+  }
+  int ResumesRefused() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return resumes_refused_;
   }
 
   void CutAfterFirstEvent(const std::string& marker) {
@@ -199,8 +210,14 @@ class CutProxy {
       if (p[0].revents != 0) {
         ssize_t n = ::recv(client, buf, sizeof(buf), 0);
         if (n <= 0) break;
+        bool refuse = false;
         {
           std::lock_guard<std::mutex> l(mu_);
+          // A resuming GET's header arrives in one read (it has no body).
+          refuse = refuse_resumes_ &&
+                   std::string(buf, static_cast<size_t>(n)).find("Last-Event-ID:") !=
+                       std::string::npos;
+          resumes_refused_ += refuse;
           requests_.append(buf, static_cast<size_t>(n));
           cv_.notify_all();
           sent.append(buf, static_cast<size_t>(n));
@@ -208,6 +225,12 @@ class CutProxy {
             marker_.clear();
             armed = true;
           }
+        }
+        if (refuse) {
+          static constexpr char k405[] =
+              "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\nContent-Length: 0\r\n\r\n";
+          if (!WriteAll(client, k405, sizeof(k405) - 1)) break;
+          continue;
         }
         if (!WriteAll(up, buf, static_cast<size_t>(n))) break;
       }
@@ -255,6 +278,8 @@ class CutProxy {
   mutable std::mutex mu_;
   std::string marker_;        // GUARDED_BY(mu_)
   bool hide_ids_ = false;     // GUARDED_BY(mu_)
+  bool refuse_resumes_ = false;  // GUARDED_BY(mu_)
+  int resumes_refused_ = 0;      // GUARDED_BY(mu_)
   std::string cut_after_id_;  // GUARDED_BY(mu_)
   std::string requests_;      // GUARDED_BY(mu_)
   std::string after_cut_;     // GUARDED_BY(mu_): answers relayed after the cut
