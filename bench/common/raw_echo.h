@@ -55,6 +55,7 @@
 
 #include "aikernel/v1/admin.grpc.pb.h"
 #include "bench/common/bench_daemon.h"
+#include "bench/common/raw_variants.h"
 
 namespace aikernel::bench {
 
@@ -68,47 +69,38 @@ inline int ConnectUnix(const std::string& path) {
   return fd;
 }
 
-class EchoAdmin final : public ::aikernel::v1::Admin::Service {
-  grpc::Status Ping(grpc::ServerContext*, const ::aikernel::v1::PingRequest* req,
-                    ::aikernel::v1::PingResponse* resp) override {
-    resp->set_payload(req->payload());
-    return grpc::Status::OK;
-  }
-};
-
 // The fds RawServer hands its child: the listening socket and the write end
 // of the readiness pipe.
 constexpr int kRawListenFd = 3;
 constexpr int kRawReadyFd = 4;
 constexpr const char* kServeRawFlag = "--serve-raw";
 
-// In the child (argv[1] == --serve-raw): serves the echo on kRawListenFd
-// until killed and never returns. Otherwise returns at once.
+// In the child (argv[1] == --serve-raw, argv[2] the server spec of
+// raw_variants.h, empty for gRPC's default sync server): serves the echo on
+// kRawListenFd until killed and never returns. Otherwise returns at once.
 inline void ServeRawIfAsked(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], kServeRawFlag) != 0) return;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  EchoAdmin service;
-  grpc::ServerBuilder b;
-  b.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
-  if (!server) DieWith("raw gRPC server failed to start");
-  if (write(kRawReadyFd, "R", 1) != 1) DieWith("raw server: readiness pipe");
-  close(kRawReadyFd);
-  for (;;) {
-    int c = accept4(kRawListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (c < 0) {
-      if (errno == EINTR) continue;
-      DieWith(std::string("raw server: accept: ") + std::strerror(errno));
+  ServeRawSpec(argc > 2 ? argv[2] : "", [](grpc::Server* server) {
+    if (write(kRawReadyFd, "R", 1) != 1) DieWith("raw server: readiness pipe");
+    close(kRawReadyFd);
+    for (;;) {
+      int c = accept4(kRawListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) {
+        if (errno == EINTR) continue;
+        DieWith(std::string("raw server: accept: ") + std::strerror(errno));
+      }
+      grpc::AddInsecureChannelFromFd(server, c);
     }
-    grpc::AddInsecureChannelFromFd(server.get(), c);
-  }
+  });
 }
 
 class RawServer {
  public:
   // Binds and listens on `path` here, then starts this binary again with
   // --serve-raw to serve it, and returns once the child's server is up.
-  explicit RawServer(std::string path) : path_(std::move(path)) {
+  // `spec`: the server set-up (raw_variants.h); empty for gRPC's defaults.
+  explicit RawServer(std::string path, const std::string& spec = "") : path_(std::move(path)) {
     int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un a = UnixAddr(path_);
     unlink(path_.c_str());
@@ -126,7 +118,8 @@ class RawServer {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, listen_fd, kRawListenFd);
     posix_spawn_file_actions_adddup2(&fa, ready[1], kRawReadyFd);
-    char* argv[] = {self, const_cast<char*>(kServeRawFlag), nullptr};
+    char* argv[] = {self, const_cast<char*>(kServeRawFlag), const_cast<char*>(spec.c_str()),
+                    nullptr};
     if (posix_spawn(&pid_, self, &fa, nullptr, argv, environ) != 0) {
       DieWith("cannot start the raw echo server");
     }
@@ -248,11 +241,21 @@ using CallOnce = std::function<bool()>;
 // Builds a client's CallOnce over `channel` (called once per thread).
 using MakeCaller = std::function<CallOnce(std::shared_ptr<grpc::Channel> channel)>;
 
+// How the clients call: their channel arguments (raw_variants.h's client
+// options) and an idle gap after each call (0: back to back), so a call can
+// be measured as it is made after the client and server have gone idle.
+struct ClientSetup {
+  std::string args;
+  int gap_us = 0;
+};
+
 inline Cell Measure(const std::string& socket_path, int threads, double seconds,
-                    const MakeCaller& make, pid_t server_pid = -1) {
+                    const MakeCaller& make, pid_t server_pid = -1,
+                    const ClientSetup& setup = {}) {
   std::vector<CallOnce> callers;
   for (int t = 0; t < threads; ++t) {
-    callers.push_back(make(grpc::CreateInsecureChannelFromFd("bench", ConnectUnix(socket_path))));
+    callers.push_back(make(grpc::CreateCustomInsecureChannelFromFd(
+        "bench", ConnectUnix(socket_path), ClientArgs(ParseRawSpec(setup.args, false)))));
   }
   std::atomic<int> phase{0};  // 0 warm-up, 1 measure, 2 stop
   std::vector<std::vector<uint32_t>> lat(threads);
@@ -269,6 +272,7 @@ inline Cell Measure(const std::string& socket_path, int threads, double seconds,
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
+        if (setup.gap_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(setup.gap_us));
         if (ph != 1) continue;
         if (!ok) {
           ++errors[t];

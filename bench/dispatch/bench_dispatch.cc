@@ -18,10 +18,19 @@
 //
 //   bench_dispatch [--seconds S] [--aikerneld PATH] [--baseline PATH] [--mode full|normal]
 //                  [--threads N] [--audit-extra 'checkpoint_every_ms = 86400000']
+//                  [--raw-variants SPEC,SPEC,...] [--rounds N] [--client-args SPEC]
+//                  [--gap-us N]
 // (--mode and --threads narrow the run, e.g. to profile one cell.
 // --baseline runs the governed cells a second time against another aikerneld
 // binary, e.g. one built from main before a change, for a before/after in
 // the same run.)
+// --raw-variants measures the raw echo under other server set-ups first
+// (bench/common/raw_variants.h: sync pollers and queues, channel arguments,
+// a hand-rolled async server), each against gRPC's default sync server,
+// alternating for --rounds (default 2) so they share the machine's load;
+// then the governed cells as usual unless --raw-only. --client-args gives
+// every client channel those arguments; --gap-us makes each client idle that
+// long after every call (calls made after client and server went idle).
 // The daemon decides every call with its Cedar authorizer over the shipped
 // policy set (config/policies/default.cedar, via --policy-dir), as deployed.
 #include <fcntl.h>
@@ -63,8 +72,30 @@ using aikernel::bench::PrintRow;
 using aikernel::bench::RawServer;
 [[noreturn]] void Die(const std::string& what) { aikernel::bench::DieWith(what); }
 
+aikernel::bench::ClientSetup g_client;
+
 Cell Measure(const std::string& socket_path, int threads, double seconds, pid_t server) {
-  return aikernel::bench::Measure(socket_path, threads, seconds, PingCaller(), server);
+  return aikernel::bench::Measure(socket_path, threads, seconds, PingCaller(), server, g_client);
+}
+
+// Each raw server set-up in `specs` (and gRPC's default, first), 1 and 4
+// client threads, `rounds` times alternating; one row per set-up and round.
+void MeasureRawVariants(const std::string& dir, const std::vector<std::string>& specs,
+                        int rounds, double seconds) {
+  std::vector<std::string> all = {""};
+  all.insert(all.end(), specs.begin(), specs.end());
+  for (int round = 1; round <= rounds; ++round) {
+    for (const std::string& spec : all) {
+      RawServer raw(dir + "/variant.sock", spec);
+      const Cell c1 = Measure(raw.path(), 1, seconds, raw.pid());
+      const Cell c4 = Measure(raw.path(), 4, seconds, raw.pid());
+      const std::string name = "raw " + (spec.empty() ? std::string("default") : spec) +
+                               " r" + std::to_string(round);
+      PrintRow(name.c_str(), 1, c1, nullptr, "");
+      PrintRow(name.c_str(), 4, c4, nullptr, "");
+      std::fflush(stdout);
+    }
+  }
 }
 
 }  // namespace
@@ -77,6 +108,9 @@ int main(int argc, char** argv) {
   std::string only_mode;
   int only_threads = 0;
   std::string audit_extra;  // extra [audit] lines, e.g. to rule checkpoints out
+  std::vector<std::string> raw_variants;
+  int rounds = 2;
+  bool raw_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -91,11 +125,24 @@ int main(int argc, char** argv) {
       audit_extra = argv[++i];
     } else if (a == "--threads" && i + 1 < argc) {
       only_threads = std::atoi(argv[++i]);
+    } else if (a == "--raw-variants" && i + 1 < argc) {
+      raw_variants = aikernel::bench::SplitOn(argv[++i], ',');
+      for (const std::string& v : raw_variants) aikernel::bench::ParseRawSpec(v, true);
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+    } else if (a == "--raw-only") {
+      raw_only = true;
+    } else if (a == "--client-args" && i + 1 < argc) {
+      g_client.args = argv[++i];
+      aikernel::bench::ParseRawSpec(g_client.args, false);
+    } else if (a == "--gap-us" && i + 1 < argc) {
+      g_client.gap_us = std::atoi(argv[++i]);
     } else {
       std::fprintf(stderr,
                    "usage: bench_dispatch [--seconds S] [--aikerneld PATH] [--baseline PATH] "
                    "[--mode full|normal] "
-                   "[--threads N] [--audit-extra TOML]\n");
+                   "[--threads N] [--audit-extra TOML] [--raw-variants SPEC,...] "
+                   "[--rounds N] [--raw-only] [--client-args SPEC] [--gap-us N]\n");
       return 2;
     }
   }
@@ -111,7 +158,19 @@ int main(int argc, char** argv) {
   std::printf("srv us/c, srv cs/c: the server process's CPU time and context switches per call "
               "(+: server threads ended meanwhile, their switches not counted); cli us/c: this "
               "(client) process's CPU per call\n\n");
+  if (!g_client.args.empty() || g_client.gap_us > 0) {
+    std::printf("clients: channel arguments '%s', idle %d us after each call\n\n",
+                g_client.args.c_str(), g_client.gap_us);
+  }
   PrintHeader();
+  if (!raw_variants.empty()) {
+    MeasureRawVariants(dir, raw_variants, rounds, seconds);
+    if (raw_only) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      return 0;
+    }
+  }
 
   RawServer raw(dir + "/raw.sock");
   struct Mode {
