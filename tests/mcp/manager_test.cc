@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mcp/cut_proxy.h"
 #include "mcp/http_server.h"
 #include "mcp/npm_servers.h"
 #include "store/test_temp_dir.h"
@@ -485,6 +486,10 @@ TEST_F(McpHttpTest, ToolsAreMountedAndCalledInOneSessionThatShutdownEnds) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(r->dump().find("42"), std::string::npos) << r->dump();
   EXPECT_FALSE(Call("web.no-such-tool", json::object()).ok());
+  // Both calls were POSTed and read on this thread (the HttpLane).
+  v = View("web");
+  EXPECT_EQ(v.calls, 2u);
+  EXPECT_EQ(v.lane_calls, 2u);
 
   ShutdownManager();
   // One session for all of it (the session id went with every request),
@@ -493,6 +498,41 @@ TEST_F(McpHttpTest, ToolsAreMountedAndCalledInOneSessionThatShutdownEnds) {
   EXPECT_GE(http_->Count("Received MCP GET request"), 1);
   EXPECT_EQ(http_->Count("Received session termination request"), 1);
   EXPECT_EQ(http_->Count("Bad Request"), 0);
+}
+
+TEST_F(McpHttpTest, ALaneCallThatTimesOutOrIsCancelledSendsCancellation) {
+  aikernel::testing::CutProxy proxy(http_->port());  // to see what the server got
+  ASSERT_EQ(proxy.Start(), "");
+  ServerConfig c = Web();
+  c.url = proxy.url();
+  Create({c});
+  ASSERT_TRUE(WaitReady("web")) << Log("web");
+  const json slow = {{"duration", 5}, {"steps", 5}};
+  auto r = Call("web.trigger-long-running-operation", slow, 300ms);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("notifications/cancelled sent"),
+            std::string::npos)
+      << r.status();
+  EXPECT_TRUE(proxy.WaitForRequest(R"("reason":"timeout")", 5s)) << proxy.Requests();
+
+  std::atomic<bool> gone{false};
+  std::thread leave([&] {
+    std::this_thread::sleep_for(200ms);  // the caller goes away mid-call
+    gone = true;
+  });
+  r = m_->Call("web.trigger-long-running-operation", slow, 0ms, [&] { return gone.load(); });
+  leave.join();
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_TRUE(proxy.WaitForRequest(R"("reason":"cancelled by the caller")", 5s))
+      << proxy.Requests();
+
+  ASSERT_TRUE(Call("web.echo", {{"message", "after"}}).ok());
+  ServerView v = View("web");
+  EXPECT_EQ(v.calls, 3u);
+  EXPECT_EQ(v.lane_calls, 3u);
+  EXPECT_EQ(v.calls_failed, 2u);
+  EXPECT_EQ(v.cancellations, 2u);
+  EXPECT_EQ(v.starts, 1u);
 }
 
 TEST_F(McpHttpTest, AServerThatGoesDownIsUnavailableUntilItIsBack) {

@@ -44,6 +44,11 @@ struct HttpExchange {
   std::function<void(Status done)> on_done;
 };
 
+// The options every MCP exchange uses, on a libcurl easy handle (a CURL*):
+// http and https only, no redirects, no proxy from the environment, no
+// signals, TCP_NODELAY, `connect_timeout`. Shared with HttpLane.
+void SetMcpCurlOptions(void* easy, std::chrono::milliseconds connect_timeout);
+
 class HttpClient {
  public:
   explicit HttpClient(std::string thread_name = "aik-mcp-http");

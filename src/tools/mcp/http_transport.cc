@@ -3,13 +3,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
-#include <deque>
 #include <map>
-#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "tools/mcp/http_lane.h"
 #include "tools/mcp/sse.h"
 
 namespace aikernel::tools::mcp {
@@ -72,7 +71,7 @@ bool ValidSessionId(const std::string& s) {
 class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::Impl> {
  public:
   Impl(const ServerConfig& c, asio::io_context& io, HttpClient& client, agents::LogFile& log)
-      : c_(c), io_(io), client_(client), log_(log) {}
+      : c_(c), io_(io), client_(client), log_(log), seen_(std::make_shared<SeenEventIds>(kSeenIds)) {}
 
   void Open(TransportEvents ev) {
     ev_ = std::move(ev);
@@ -99,12 +98,25 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
   void Negotiated(const std::string& version) {
     version_ = version;
+    MakeLane();
     OpenStream();
+  }
+
+  std::shared_ptr<HttpLane> lane() const { return failed_ || closed_ ? nullptr : lane_; }
+
+  // A lane call's answer stream was cut (`cut`): resume it like one of ours.
+  void Adopt(int64_t request_id, const HttpLaneResult& cut) {
+    if (closed_ || failed_) return;
+    Stream& st = NewStream(request_id);
+    st.last_id = cut.last_id;
+    st.retry_ms = cut.retry_ms;
+    Resume(request_id, cut.why);
   }
 
   void Close() {
     if (closed_) return;
     closed_ = true;
+    if (lane_) lane_->Close("the session was closed");
     for (const auto& [key, st] : streams_) {
       st->timer.cancel();
       if (st->xfer != 0) client_.Abort(st->xfer);
@@ -153,6 +165,28 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       h.push_back(x.value.empty() ? x.name + ";" : x.name + ": " + x.value);
     }
     return h;
+  }
+
+  // Requests (tools/call) made on the callers' threads; messages other than
+  // their answers, and faults, come back to the loop.
+  void MakeLane() {
+    if (lane_) return;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    lane_ = std::make_shared<HttpLane>(
+        c_.url, static_cast<size_t>(c_.max_message_bytes), seen_,
+        [weak](std::string m) {
+          if (auto self = weak.lock()) self->OnLoop([m = std::move(m)](Impl& i) { i.Deliver(m); });
+        },
+        [weak](std::string why) {
+          if (auto self = weak.lock()) self->OnLoop([why = std::move(why)](Impl& i) { i.Fail(why); });
+        });
+    SetLaneHeaders();
+  }
+
+  void SetLaneHeaders() {
+    std::vector<std::string> h = Headers("application/json, text/event-stream");
+    h.push_back("Content-Type: application/json");
+    lane_->SetHeaders(std::move(h));
   }
 
   Stream& NewStream(int64_t key) {
@@ -244,22 +278,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     session_ = sid;
   }
 
-  // False when the event `id` came before (a replay repeating it).
-  bool FirstTime(const std::string& id) {
-    if (!seen_.insert(id).second) return false;
-    seen_order_.push_back(id);
-    if (seen_order_.size() > kSeenIds) {
-      seen_.erase(seen_order_.front());
-      seen_order_.pop_front();
-    }
-    return true;
-  }
-
   // One event of `ex`'s stream.
   void Event(Exchange& ex, SseEvent e, int64_t retry) {
     // A repeated event still moves the stream's position: the server's
     // order is what Last-Event-ID names.
-    const bool fresh = !e.own_id || FirstTime(e.id);
+    const bool fresh = !e.own_id || seen_->FirstTime(e.id);
     Stream* st = Current(ex);
     if (st != nullptr) {
       if (!e.id.empty()) st->last_id = e.id;
@@ -300,14 +323,6 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (id > 0 && !failed_ && ev_.unanswered) ev_.unanswered(id, why);
   }
 
-  std::string Snippet(const std::string& body) const {
-    std::string s = body.substr(0, 200);
-    for (char& ch : s) {
-      if (ch == '\n' || ch == '\r') ch = ' ';
-    }
-    return s;
-  }
-
   bool Expired(const Exchange& ex) {
     if (ex.status != 404 || session_.empty()) return false;
     expired_ = true;
@@ -342,7 +357,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     }
     if (Expired(ex) || ex.status / 100 == 2) return;
     std::string why = absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                   ex.body.empty() ? "" : ": ", Snippet(ex.body));
+                                   ex.body.empty() ? "" : ": ", HttpSnippet(ex.body));
     spdlog::warn("mcp {}: {}", c_.name, why);
     log_.Write(why + "\n").IgnoreError();
   }
@@ -373,7 +388,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       return;
     }
     Unanswered(ex.key, absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                    ex.body.empty() ? "" : ": ", Snippet(ex.body)));
+                                    ex.body.empty() ? "" : ": ", HttpSnippet(ex.body)));
   }
 
   void OpenStream() {
@@ -397,7 +412,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       return;
     }
     if (s.ok() && ex.status / 100 != 2) {
-      spdlog::warn("mcp {}: GET event stream: HTTP {}: {}", c_.name, ex.status, Snippet(ex.body));
+      spdlog::warn("mcp {}: GET event stream: HTTP {}: {}", c_.name, ex.status, HttpSnippet(ex.body));
       streams_.erase(kGetStream);
       return;
     }
@@ -495,7 +510,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (!s.ok()) {
       why = std::string(s.message());
     } else if (ex.status / 100 != 2) {
-      why = absl::StrCat(get, ": HTTP ", ex.status, ex.body.empty() ? "" : ": ", Snippet(ex.body));
+      why = absl::StrCat(get, ": HTTP ", ex.status, ex.body.empty() ? "" : ": ", HttpSnippet(ex.body));
     } else if (!ex.event_stream) {
       why = absl::StrCat(get, ": not an event stream");
     } else {
@@ -520,6 +535,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   void Fail(const std::string& why) {
     if (failed_ || closed_) return;
     failed_ = true;
+    if (lane_) lane_->Close(why);
     log_.Write(absl::StrCat("[aikerneld] ", why, "\n")).IgnoreError();
     if (ev_.failed) ev_.failed(why, true);
   }
@@ -532,8 +548,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   TransportEvents ev_;
   std::string session_, version_;
   std::map<int64_t, std::unique_ptr<Stream>> streams_;  // request id / kGetStream
-  std::set<std::string> seen_;                          // event ids, last kSeenIds
-  std::deque<std::string> seen_order_;
+  std::shared_ptr<SeenEventIds> seen_;  // event ids, last kSeenIds; shared with the lane
+  std::shared_ptr<HttpLane> lane_;      // made once negotiated
   bool failed_ = false, closed_ = false, expired_ = false;
 };
 
@@ -550,5 +566,9 @@ void HttpTransport::Send(std::string message, int64_t request_id) {
 void HttpTransport::Abandon(int64_t request_id) { impl_->Abandon(request_id); }
 void HttpTransport::Negotiated(const std::string& version) { impl_->Negotiated(version); }
 void HttpTransport::Close() { impl_->Close(); }
+std::shared_ptr<HttpLane> HttpTransport::http_lane() { return impl_->lane(); }
+void HttpTransport::Adopt(int64_t request_id, const HttpLaneResult& cut) {
+  impl_->Adopt(request_id, cut);
+}
 
 }  // namespace aikernel::tools::mcp

@@ -36,6 +36,12 @@
 //   larger than max_message_bytes. An HTTP error answer to a request fails
 //   that request only (`unanswered` with the status and the start of the
 //   body), as does a JSON exchange that ends without the answer.
+// - Once negotiated, http_lane() is an HttpLane (http_lane.h) for callers'
+//   threads to POST tools/call themselves with the session's headers; it
+//   shares the seen event ids, posts the other messages of its exchanges
+//   and its faults to the loop, and is closed with the session. Adopt()
+//   takes over a lane call whose answer stream was cut and resumes it as
+//   above (its answer then comes as a `message`).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -60,6 +66,8 @@ class HttpTransport : public Transport {
   void Negotiated(const std::string& version) override;
   void Close() override;
   const char* channel() const override { return "http"; }
+  std::shared_ptr<HttpLane> http_lane() override;
+  void Adopt(int64_t request_id, const HttpLaneResult& cut) override;
 
   class Impl;
 

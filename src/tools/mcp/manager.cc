@@ -232,12 +232,18 @@ StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
   std::string tool;
   AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
   if (auto r = s->CallOnLane(tool, arguments, timeout, cancelled)) return *std::move(r);
+  // A cut HTTP answer stream is resumed on the loop (ResumeCall).
+  auto handover = std::make_shared<std::optional<Server::HttpHandover>>();
+  if (auto r = s->CallOverHttp(tool, arguments, timeout, cancelled, handover.get())) {
+    return *std::move(r);
+  }
   auto promise = std::make_shared<std::promise<StatusOr<json>>>();
   std::future<StatusOr<json>> answer = promise->get_future();
   auto call = std::make_shared<std::shared_ptr<Server::Call>>();
-  asio::post(*o_.io, [s, tool, arguments, timeout, promise, call] {
-    *call = s->CallTool(tool, arguments, timeout,
-                        [promise](StatusOr<json> r) { promise->set_value(std::move(r)); });
+  asio::post(*o_.io, [s, tool, arguments, timeout, promise, call, handover] {
+    auto done = [promise](StatusOr<json> r) { promise->set_value(std::move(r)); };
+    *call = *handover ? s->ResumeCall(std::move(**handover), done)
+                      : s->CallTool(tool, arguments, timeout, done);
   });
   // Poll the caller's cancel and the shutdown flag between waits: the loop
   // completes the promise, so a closed loop must not leave us waiting.

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <deque>
+#include <future>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -274,6 +275,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         std::lock_guard<std::mutex> lock(lane_mu_);
         lane_ = p->t->caller_lane();
       }
+      SetHttpLane(p->t->http_lane());
       SetState(ServerState::kReady);
       spdlog::info("mcp {}: ready, {} tools", c_.name, View().tools.size());
       std::deque<std::shared_ptr<Call>> waiting;
@@ -528,6 +530,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     bool stable = p->ready_at != Clock::time_point{} && Clock::now() - p->ready_at >= kStableAfter;
     const std::string failure = absl::StrCat("mcp server ", c_.name, " ended (", why, ")");
     CloseLane(failure);
+    SetHttpLane(nullptr, failure);
     CloseProc(p);
     FailAll(failure);
     {
@@ -650,6 +653,114 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     if (lane) lane->Notify();
   }
 
+  // ------------------------------------------------- the HTTP caller path
+  // A tools/call to a ready url server POSTed and read on the caller's
+  // thread (HttpLane); the loop keeps the session. See server.h.
+  std::optional<StatusOr<json>> CallOverHttp(const std::string& tool, const json& args,
+                                             milliseconds timeout,
+                                             const std::function<bool()>& cancelled,
+                                             std::optional<HttpHandover>* handover) {
+    std::shared_ptr<HttpLane> lane;
+    int64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(http_mu_);
+      if (!http_lane_) return std::nullopt;
+      lane = http_lane_;
+      std::lock_guard<std::mutex> view_lock(mu_);
+      if (Status callable = CallableLocked(tool); !callable.ok()) return StatusOr<json>(callable);
+      ++view_.calls;
+      ++view_.lane_calls;
+      ++view_.requests;
+      id = next_id_++;
+    }
+    milliseconds limit(c_.call_timeout_ms);
+    if (timeout.count() > 0 && timeout < limit) limit = timeout;
+    const Clock::time_point deadline = Clock::now() + limit;
+    // The progress token gives a long call's stream event ids to resume from.
+    json params = {{"name", tool}, {"arguments", args}, {"_meta", {{"progressToken", id}}}};
+    HttpLaneResult r = lane->Post(id, MakeRequest(id, "tools/call", params), deadline, cancelled);
+    using End = HttpLaneResult::End;
+    if (r.end == End::kCut) {
+      *handover = HttpHandover{id, tool, std::move(r), limit, deadline, std::move(lane)};
+      return std::nullopt;
+    }
+    // As the loop's path words it: a fault ends the session.
+    StatusOr<json> out = absl::UnavailableError(
+        r.fault ? absl::StrCat("mcp server ", c_.name, " ended (", r.why, ")")
+                : absl::StrCat("mcp ", c_.name, ": tools/call: ", r.why));
+    if (r.end == End::kAnswer) {
+      StatusOr<Incoming> in = ParseIncoming(r.answer);
+      out = in.ok() ? Outcome(*in, "tools/call") : StatusOr<json>(in.status());
+    } else if (r.end == End::kTimeout) {
+      PostCancel(id, "timeout");
+      out = NoAnswer(tool, limit, "notifications/cancelled sent");
+    } else if (r.end == End::kCancelled) {
+      PostCancel(id, "cancelled by the caller");
+      out = absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool,
+                                              ": cancelled by the caller"));
+    }
+    if (!out.ok()) CountFailed();
+    if (r.fault) AfterLoop();
+    return out;
+  }
+
+  // Waits (at most 2 s) until the loop has run what was posted to it so
+  // far: the lane's fault is then handled (ledger record, restart) before
+  // the caller learns of it, as on the loop's path.
+  void AfterLoop() {
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> f = done->get_future();
+    asio::post(io_, [done] { done->set_value(); });
+    f.wait_for(std::chrono::seconds(2));
+  }
+
+  // notifications/cancelled for a lane call, sent by the loop.
+  void PostCancel(int64_t id, const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++view_.cancellations;
+    }
+    auto self = shared_from_this();
+    asio::post(io_, [self, id, reason] {
+      if (!self->proc_ || self->proc_->down) return;
+      self->Write(self->proc_, MakeNotification("notifications/cancelled",
+                                                {{"requestId", id}, {"reason", reason}}));
+    });
+  }
+
+  std::shared_ptr<Call> ResumeCall(HttpHandover h, Done done) {
+    auto call = std::make_shared<Call>(io_);
+    call->tool = h.tool;
+    call->timeout = h.limit;
+    call->done = std::move(done);
+    if (!proc_ || proc_->down || proc_->t->http_lane() != h.lane) {
+      Finish(call, absl::UnavailableError(absl::StrCat(
+                       "mcp ", c_.name, ": tools/call: ", h.cut.why,
+                       "; the session ended before the answer stream could be resumed")));
+      return call;
+    }
+    call->id = h.id;
+    auto self = shared_from_this();
+    pending_[h.id] = Pending{"tools/call", [self, call](StatusOr<json> r) {
+                               self->Finish(call, std::move(r));
+                             }};
+    call->timer.expires_at(h.deadline);
+    call->timer.async_wait([self, call](const boost::system::error_code& ec) {
+      if (ec || call->finished) return;
+      self->TimedOut(call);
+    });
+    proc_->t->Adopt(h.id, h.cut);
+    return call;
+  }
+
+  // The HTTP lane callers use now (null: none); the one it replaces is
+  // closed, so its calls in flight fail UNAVAILABLE with `why`.
+  void SetHttpLane(std::shared_ptr<HttpLane> lane, const std::string& why = "") {
+    std::lock_guard<std::mutex> lock(http_mu_);
+    if (http_lane_ && http_lane_ != lane) http_lane_->Close(why);
+    http_lane_ = std::move(lane);
+  }
+
   void CountFailed() {
     std::lock_guard<std::mutex> lock(mu_);
     ++view_.calls_failed;
@@ -690,6 +801,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     stopped_ = true;
     restart_timer_.cancel();
     CloseLane(absl::StrCat("mcp server ", c_.name, " stopped (daemon shutting down)"));
+    SetHttpLane(nullptr, absl::StrCat("mcp server ", c_.name, " stopped (daemon shutting down)"));
     if (ProcPtr p = proc_) {
       p->down = true;
       CloseProc(p);
@@ -755,6 +867,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   std::shared_ptr<StdioLane> lane_;  // GUARDED_BY(lane_mu_): set while ready over stdio
   std::map<int64_t, std::shared_ptr<LaneCall>> lane_calls_;  // GUARDED_BY(lane_mu_)
 
+  std::mutex http_mu_;  // taken before mu_ when both are
+  std::shared_ptr<HttpLane> http_lane_;  // GUARDED_BY(http_mu_): set while ready over HTTP
+
  public:
   std::atomic<uint64_t> tools_version_{0};
 };
@@ -775,6 +890,17 @@ std::optional<StatusOr<json>> Server::CallOnLane(const std::string& tool, const 
                                                  milliseconds timeout,
                                                  const std::function<bool()>& cancelled) {
   return impl_->CallOnLane(tool, args, timeout, cancelled);
+}
+
+std::optional<StatusOr<json>> Server::CallOverHttp(const std::string& tool, const json& args,
+                                                   milliseconds timeout,
+                                                   const std::function<bool()>& cancelled,
+                                                   std::optional<HttpHandover>* handover) {
+  return impl_->CallOverHttp(tool, args, timeout, cancelled, handover);
+}
+
+std::shared_ptr<Server::Call> Server::ResumeCall(HttpHandover handover, Done done) {
+  return impl_->ResumeCall(std::move(handover), std::move(done));
 }
 
 void Server::Cancel(const std::shared_ptr<Call>& call, const std::string& reason) {

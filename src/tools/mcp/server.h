@@ -49,6 +49,7 @@
 #include "sandbox/launch_thread.h"
 #include "sandbox/sandbox.h"
 #include "tools/mcp/http_client.h"
+#include "tools/mcp/http_lane.h"
 #include "tools/mcp/pins.h"
 #include "tools/mcp/protocol.h"
 #include "tools/mcp/server_config.h"
@@ -74,7 +75,7 @@ struct ServerView {
   uint64_t starts = 0;      // processes launched
   uint64_t requests = 0;    // JSON-RPC requests sent (all methods)
   uint64_t calls = 0;       // tools/call requests sent
-  uint64_t lane_calls = 0;  // of which written and read on the caller's thread (StdioLane)
+  uint64_t lane_calls = 0;  // of which made on the caller's thread (StdioLane, HttpLane)
   uint64_t calls_failed = 0;  // ended without a result (timeout, cancel, fault, JSON-RPC error)
   uint64_t cancellations = 0;  // notifications/cancelled sent
   uint64_t protocol_errors = 0;
@@ -133,6 +134,29 @@ class Server {
                                                      const nlohmann::json& args,
                                                      std::chrono::milliseconds timeout,
                                                      const std::function<bool()>& cancelled);
+  // Any thread: the same call to a ready streamable HTTP server POSTed and
+  // its answer read on the caller's thread (HttpLane), with the same
+  // deadline, cancellation (notifications/cancelled, sent by the loop) and
+  // errors. nullopt when there is no lane now (use CallTool), or when the
+  // answer stream was cut before the answer: then `*handover` is set and
+  // ResumeCall continues the call on the loop.
+  struct HttpHandover {
+    int64_t id = 0;
+    std::string tool;
+    HttpLaneResult cut;
+    std::chrono::milliseconds limit{0};  // the call's whole time
+    std::chrono::steady_clock::time_point deadline;
+    std::shared_ptr<HttpLane> lane;  // the session it was made in
+  };
+  std::optional<StatusOr<nlohmann::json>> CallOverHttp(const std::string& tool,
+                                                       const nlohmann::json& args,
+                                                       std::chrono::milliseconds timeout,
+                                                       const std::function<bool()>& cancelled,
+                                                       std::optional<HttpHandover>* handover);
+  // On the loop: a handed-over call waits for its answer through the
+  // transport's resumption (GET with Last-Event-ID), as a loop call (Cancel
+  // works on it); UNAVAILABLE when its session is gone.
+  std::shared_ptr<Call> ResumeCall(HttpHandover handover, Done done);
   // Re-reads the pins for the mounted tools (after an accept).
   void RecheckPins();
   // Kills and reaps the process, fails what is pending UNAVAILABLE, stops

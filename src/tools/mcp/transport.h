@@ -9,7 +9,7 @@
 // Contract
 // - One Transport is one connection attempt: Open() once, Close() once. A
 //   new attempt (restart) makes a new Transport.
-// - Every method but caller_lane() runs on the loop's thread, and every
+// - Every method but caller_lane() and http_lane() runs on the loop's thread, and every
 //   event but `direct` is delivered on it. Events stop once Close() has
 //   returned.
 // - `failed` is delivered at most once; after it the Server calls Close().
@@ -23,6 +23,8 @@
 namespace aikernel::tools::mcp {
 
 class StdioLane;
+class HttpLane;
+struct HttpLaneResult;
 
 struct TransportEvents {
   // Ready to carry messages; `pid` of the server process (0: none of ours).
@@ -68,6 +70,11 @@ class Transport {
   // The pipes, for a caller on any thread to write a request and read its
   // answer itself (stdio only; null otherwise, or once closed or failed).
   virtual std::shared_ptr<StdioLane> caller_lane() { return nullptr; }
+  // HTTP: the lane callers POST tools/call on themselves (null otherwise,
+  // before the session is negotiated, or once closed or failed); Adopt()
+  // resumes a lane call's cut answer stream on the loop (http_transport.h).
+  virtual std::shared_ptr<HttpLane> http_lane() { return nullptr; }
+  virtual void Adopt(int64_t /*request_id*/, const HttpLaneResult& /*cut*/) {}
 };
 
 }  // namespace aikernel::tools::mcp
