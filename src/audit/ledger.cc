@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "audit/row.h"
+#include "audit/time_marks.h"
 #include "store/database.h"
 #include "store/writer.h"
 
@@ -32,6 +33,7 @@ struct ChainState {
   Hash hash{};
   uint64_t checkpoint_sequence = 0;
   std::chrono::steady_clock::time_point checkpoint_time;
+  internal::TimeMarks marks;
 };
 
 class Ledger::Impl {
@@ -95,6 +97,7 @@ class Ledger::Impl {
   // Declared after writer_ so they are finalized first.
   store::Statement insert_record_;
   store::Statement insert_checkpoint_;
+  store::Statement insert_time_mark_;
 };
 
 class Ledger::Impl::AppendJob final : public store::Job {
@@ -258,6 +261,7 @@ Status Ledger::Impl::Init(std::unique_ptr<store::Database> db) {
     }
   }
   committed_.checkpoint_time = std::chrono::steady_clock::now();
+  AIK_ASSIGN_OR_RETURN(committed_.marks, internal::LoadTimeMarks(*db));
   pending_ = committed_;
   head_ = Head{committed_.sequence, committed_.hash,
                committed_.checkpoint_sequence};
@@ -272,6 +276,7 @@ Status Ledger::Impl::Init(std::unique_ptr<store::Database> db) {
       insert_checkpoint_,
       db->Prepare("INSERT INTO checkpoints(seq, head_hash, time_ns, key_id, "
                   "signature) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  AIK_ASSIGN_OR_RETURN(insert_time_mark_, internal::PrepareTimeMarkInsert(*db));
 
   store::WriterOptions wo;
   wo.max_batch = options_.max_batch;
@@ -319,10 +324,16 @@ Status Ledger::Impl::AppendInTransaction(Record& r) {
 
   pending_.sequence = r.sequence;
   pending_.hash = r.hash;
+  pending_.marks.Add(r.time_ns);
   if (options_.checkpoint_every_records > 0 &&
       pending_.sequence - pending_.checkpoint_sequence >=
           options_.checkpoint_every_records) {
     AIK_RETURN_IF_ERROR(WriteCheckpoint());
+  } else if (pending_.sequence - pending_.marks.last_mark >=
+             internal::TimeMarks::kMaxBlock) {
+    // Bounds the unmarked tail a time query scans when checkpoints are rare.
+    AIK_RETURN_IF_ERROR(internal::WriteTimeMark(
+        insert_time_mark_, pending_.sequence, &pending_.marks));
   }
   return absl::OkStatus();
 }
@@ -342,6 +353,8 @@ Status Ledger::Impl::WriteCheckpoint() {
   AIK_RETURN_IF_ERROR(st.BindTextNoCopy(4, key_id));
   AIK_RETURN_IF_ERROR(st.BindBlobNoCopy(5, sig.data(), sig.size()));
   AIK_RETURN_IF_ERROR(st.Run());
+  AIK_RETURN_IF_ERROR(internal::WriteTimeMark(
+      insert_time_mark_, pending_.sequence, &pending_.marks));
   pending_.checkpoint_sequence = pending_.sequence;
   pending_.checkpoint_time = std::chrono::steady_clock::now();
   return absl::OkStatus();
@@ -406,6 +419,7 @@ void Ledger::Impl::Close() {
   // them lets SQLite really close the file (and fold the WAL back in).
   insert_record_ = store::Statement();
   insert_checkpoint_ = store::Statement();
+  insert_time_mark_ = store::Statement();
   {
     std::lock_guard<std::mutex> l(mu_);  // wake waiters under the lock
   }

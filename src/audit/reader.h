@@ -2,6 +2,9 @@
 //
 // Opens its own read-only SQLite connection, so readers never wait on the
 // writer (WAL). One Reader is not thread-safe; open one per thread or call.
+// Every filter is exact. A time range is first narrowed to sequence ranges
+// by the ledger's sparse time marks (time_marks.h; a file older than schema
+// version 3 has none and is scanned whole), then filtered on time_ns.
 #pragma once
 
 #include <functional>

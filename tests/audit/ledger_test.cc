@@ -354,10 +354,12 @@ TEST(LedgerTest, OpensAVersion1FileAndDropsTheActionIndex) {
     auto ledger = f.Open();
     for (int i = 1; i <= 6; ++i) ASSERT_TRUE(ledger->Append(MakeRecord(i)).ok());
   }
-  // Make it a version 1 file: the action index back, user_version 1.
+  // Make it a version 1 file: the action and time indexes back, no time
+  // marks, user_version 1.
   testutil::RawSql(f.db,
                    "CREATE INDEX records_action ON records(action); "
-                   "PRAGMA user_version = 1");
+                   "CREATE INDEX records_time ON records(time_ns); "
+                   "DROP TABLE time_marks; PRAGMA user_version = 1");
   {
     // A reader of this build reads version 1 files as they are.
     auto reader = Reader::Open(f.db);
@@ -373,7 +375,7 @@ TEST(LedgerTest, OpensAVersion1FileAndDropsTheActionIndex) {
   o.read_only = true;
   auto db = store::Database::Open(o);
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_EQ(*(*db)->UserVersion(), 2);
+  EXPECT_EQ(*(*db)->UserVersion(), 3);
   auto st = (*db)->Prepare(
       "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
       "name = 'records_action'");
