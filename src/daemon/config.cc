@@ -666,7 +666,18 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
   cmp("msg.synchronous", a.msg_synchronous, b.msg_synchronous);
   cmp("msg.max_payload_bytes", a.msg_max_payload_bytes, b.msg_max_payload_bytes);
   cmp("msg.default_ttl_ms", a.msg_default_ttl_ms, b.msg_default_ttl_ms);
-  cmp("mcp", a.mcp, b.mcp);
+  // [[mcp]] headers (headers_from_file re-read) apply live; any other
+  // change of the entries needs a restart.
+  auto without_headers = [](std::vector<tools::mcp::ServerConfig> v) {
+    for (auto& c : v) c.headers.clear();
+    return v;
+  };
+  cmp("mcp", without_headers(a.mcp), without_headers(b.mcp));
+  bool headers = false;
+  for (const auto& x : a.mcp) {
+    for (const auto& y : b.mcp) headers |= x.name == y.name && x.headers != y.headers;
+  }
+  if (headers) out.push_back("mcp.headers");
   cmp("profiles", a.profiles, b.profiles);
   cmp("identity.trust_domain", a.trust_domain, b.trust_domain);
   cmp("identity.x509_svid_ttl", a.x509_svid_ttl_s, b.x509_svid_ttl_s);
@@ -694,7 +705,7 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
 bool IsReloadable(const std::string& key) {
   return key == "daemon.log_level" || key == "daemon.admin_group" ||
          key == "audit.redact_fields" || key == "daemon.drain_timeout_ms" ||
-         key == "policy.dir" || key == "policy.approval_timeout_ms";
+         key == "policy.dir" || key == "policy.approval_timeout_ms" || key == "mcp.headers";
 }
 
 }  // namespace aikernel::daemon

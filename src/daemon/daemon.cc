@@ -641,6 +641,19 @@ class Server {
     return result;
   }
 
+  // [[mcp]] headers, headers_from_file re-read by Load(): to the servers
+  // whose entry is otherwise the same (any other change needs a restart).
+  Status ReloadMcpHeaders(const Config& next) {
+    for (tools::mcp::ServerConfig& cur : config_.mcp) {
+      for (const tools::mcp::ServerConfig& n : next.mcp) {
+        if (n.name != cur.name || n.headers == cur.headers) continue;
+        AIK_RETURN_IF_ERROR(mcp_->SetHeaders(n.name, n.headers));
+        cur.headers = n.headers;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   StatusOr<kernel::ReloadResult> Reload() {
     std::lock_guard<std::mutex> lock(mu_);
     AIK_ASSIGN_OR_RETURN(Config next, Load(flags_));
@@ -653,6 +666,7 @@ class Server {
     }
     spdlog::set_level(spdlog::level::from_str(next.log_level));
     connections_.SetAdminGroup(admin_gid);
+    for (const auto& c : next.mcp) AIK_RETURN_IF_ERROR(tools::mcp::ValidateServerConfig(c));
     // Policies first: a refused set fails the reload and changes nothing.
     AIK_ASSIGN_OR_RETURN(kernel::PolicyReloadResult pr,
                          ReloadPoliciesFrom(next.policy_dir, "reload"));
@@ -666,6 +680,7 @@ class Server {
     config_.admin_group = next.admin_group;
     config_.redact_fields = next.redact_fields;
     config_.drain_timeout_ms = next.drain_timeout_ms;
+    AIK_RETURN_IF_ERROR(ReloadMcpHeaders(next));
     for (const auto& k : result.applied) spdlog::info("reload: applied {}", k);
     for (const auto& k : result.needs_restart) {
       spdlog::warn("reload: {} changed; takes effect after a restart", k);

@@ -190,6 +190,22 @@ TEST(ConfigTest, ChangedKeysAndReloadability) {
   EXPECT_FALSE(IsReloadable("daemon.socket"));
 }
 
+TEST(ConfigTest, McpHeadersReloadLiveAndOtherMcpChangesNeedARestart) {
+  Config a, b;
+  tools::mcp::ServerConfig web;
+  web.name = "web";
+  web.url = "http://127.0.0.1:3001/mcp";
+  web.headers = {{"Authorization", "old", true}};
+  a.mcp = {web};
+  web.headers[0].value = "new";  // the file read again on reload
+  b.mcp = {web};
+  EXPECT_EQ(ChangedKeys(a, b), (std::vector<std::string>{"mcp.headers"}));
+  EXPECT_TRUE(IsReloadable("mcp.headers"));
+  b.mcp[0].call_timeout_ms = 5;
+  EXPECT_EQ(ChangedKeys(a, b), (std::vector<std::string>{"mcp", "mcp.headers"}));
+  EXPECT_FALSE(IsReloadable("mcp"));
+}
+
 TEST(ConfigTest, MsgAndPeerKeysAreDocumentedAndPeersParseOrAreNamed) {
   auto shipped = LoadConfig(std::string(AIK_SOURCE_DIR) + "/config/aikerneld.toml");
   ASSERT_TRUE(shipped.ok()) << shipped.status();

@@ -8,7 +8,9 @@
 // the result arrives once; a server whose events carry no ids fails the call
 // UNAVAILABLE saying so, as does one that answers the resuming GET with
 // 405; [[mcp]] headers reach the server, a secret one
-// never shows in logs or aictl.
+// never shows in logs or aictl, and a reload (aictl reload, SIGHUP) re-reads
+// headers_from_file, keeping the old value when the file fails the checks.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -288,6 +290,69 @@ TEST_F(McpHttpDaemonTest, ConfiguredHeadersReachTheServerAndASecretOneIsNeverSho
        {d.Log(), ReadFile(dir_.path() + "/logs/mcp/web.log"), text.out, web.dump(),
         std::string(down.status().message())}) {
     EXPECT_EQ(where.find("s3cr3t"), std::string::npos) << where;
+  }
+}
+
+// The Authorization values the server got on requests after `mark` bytes
+// of what the proxy relayed.
+std::string AuthSince(const CutProxy& proxy, size_t mark) {
+  std::string sent = proxy.Requests().substr(mark), out;
+  for (size_t at = 0; (at = sent.find("Authorization: ", at)) != std::string::npos; ++at) {
+    out += sent.substr(at, sent.find("\r\n", at) - at) + "\n";
+  }
+  return out;
+}
+
+TEST_F(McpHttpDaemonTest, AReloadRereadsHeaderFilesAndABadFileKeepsTheOldHeaders) {
+  const std::string file = dir_.path() + "/web.token";
+  auto write = [&](const std::string& v) { std::ofstream(file, std::ios::trunc) << v << "\n"; };
+  write("Bearer first-t0ken-aa");
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  CutProxy proxy(http_->port());
+  DaemonProcess d(dir_.path());
+  auto c = StartBehind(d, proxy, "headers_from_file = { Authorization = \"" + file + "\" }\n");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"one"})", as_clerk_).ok()) << d.Log();
+  EXPECT_NE(AuthSince(proxy, 0).find("Bearer first-t0ken-aa"), std::string::npos);
+
+  // aictl reload: the file is read again and the next call carries it.
+  write("Bearer second-t0ken-bb");
+  CmdResult r = AictlJson(d, {"reload"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson(r.out)["applied"], json::array({"mcp.headers"})) << r.out;
+  EXPECT_EQ(ParseJson(r.out)["needs_restart"], json::array()) << r.out;
+  size_t mark = proxy.Requests().size();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"two"})", as_clerk_).ok()) << d.Log();
+  EXPECT_EQ(AuthSince(proxy, mark), "Authorization: Bearer second-t0ken-bb\n");
+
+  // A file that fails the checks: the reload is refused naming the file
+  // and why, and the calls keep the headers in force.
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  write("Bearer third-t0ken-cc");
+  CmdResult bad = RunAictl({"--socket", d.socket(), "reload"});
+  EXPECT_NE(bad.exit_code, 0) << bad.Describe();
+  EXPECT_NE(bad.err.find(file), std::string::npos) << bad.Describe();
+  EXPECT_NE(bad.err.find("mode 0644"), std::string::npos) << bad.Describe();
+  EXPECT_NE(bad.err.find("headers_from_file.Authorization"), std::string::npos) << bad.Describe();
+  mark = proxy.Requests().size();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"three"})", as_clerk_).ok()) << d.Log();
+  EXPECT_EQ(AuthSince(proxy, mark), "Authorization: Bearer second-t0ken-bb\n");
+
+  // SIGHUP takes the same path once the file is fixed.
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  write("Bearer fourth-t0ken-dd");
+  d.DrainNotifications();
+  d.Signal(SIGHUP);
+  ASSERT_TRUE(d.WaitForNotification("READY=1"));
+  mark = proxy.Requests().size();
+  ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"four"})", as_clerk_).ok()) << d.Log();
+  EXPECT_EQ(AuthSince(proxy, mark), "Authorization: Bearer fourth-t0ken-dd\n");
+
+  // No value anywhere an operator looks.
+  CmdResult ls = RunAictl({"--socket", d.socket(), "mcp", "ls"});
+  for (const std::string& where : {d.Log(), ReadFile(dir_.path() + "/logs/mcp/web.log"), r.out,
+                                   r.err, bad.out, bad.err, ls.out, McpLs(d).dump()}) {
+    EXPECT_EQ(where.find("t0ken"), std::string::npos) << where;
   }
 }
 

@@ -102,6 +102,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     OpenStream();
   }
 
+  void SetHeaders(std::vector<HttpHeader> headers) {
+    c_.headers = std::move(headers);
+    if (lane_) SetLaneHeaders();
+  }
+
   std::shared_ptr<HttpLane> lane() const { return failed_ || closed_ ? nullptr : lane_; }
 
   // A lane call's answer stream was cut (`cut`): resume it like one of ours.
@@ -541,7 +546,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
  private:
-  const ServerConfig c_;
+  ServerConfig c_;  // headers replaced by SetHeaders (on the loop)
   asio::io_context& io_;
   HttpClient& client_;
   agents::LogFile& log_;
@@ -567,6 +572,9 @@ void HttpTransport::Abandon(int64_t request_id) { impl_->Abandon(request_id); }
 void HttpTransport::Negotiated(const std::string& version) { impl_->Negotiated(version); }
 void HttpTransport::Close() { impl_->Close(); }
 std::shared_ptr<HttpLane> HttpTransport::http_lane() { return impl_->lane(); }
+void HttpTransport::SetHeaders(std::vector<HttpHeader> headers) {
+  impl_->SetHeaders(std::move(headers));
+}
 void HttpTransport::Adopt(int64_t request_id, const HttpLaneResult& cut) {
   impl_->Adopt(request_id, cut);
 }

@@ -14,6 +14,7 @@
 //   while the daemon stops).
 // - The entry's own headers (headers / headers_from_file, checked by
 //   headers.h) go with every request; their values are never logged.
+//   SetHeaders() replaces them for requests started after it (a reload).
 // - Once negotiated, a GET with `Accept: text/event-stream` opens the
 //   server's own stream (list_changed and other notifications) if it offers
 //   one (405: it does not).
@@ -68,6 +69,7 @@ class HttpTransport : public Transport {
   const char* channel() const override { return "http"; }
   std::shared_ptr<HttpLane> http_lane() override;
   void Adopt(int64_t request_id, const HttpLaneResult& cut) override;
+  void SetHeaders(std::vector<HttpHeader> headers) override;
 
   class Impl;
 

@@ -263,6 +263,32 @@ StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
   }
 }
 
+// Runs `fn` on the loop and waits (5 s at most) until it has.
+static Status OnLoopAndWait(boost::asio::io_context& io, std::function<void()> fn,
+                            const std::string& what) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  asio::post(io, [fn = std::move(fn), done] {
+    fn();
+    done->set_value();
+  });
+  if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return absl::UnavailableError(absl::StrCat(what, ", but the loop did not confirm in 5 s"));
+  }
+  return absl::OkStatus();
+}
+
+Status Manager::SetHeaders(const std::string& server, std::vector<HttpHeader> headers) {
+  auto it = servers_.find(server);
+  if (it == servers_.end()) return absl::NotFoundError(absl::StrCat("no MCP server '", server, "'"));
+  if (Status h = ValidateHeaders(headers); !h.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("mcp '", server, "': ", h.message()));
+  }
+  Server* s = it->second.get();
+  return OnLoopAndWait(*o_.io, [s, h = std::move(headers)]() mutable { s->SetHeaders(std::move(h)); },
+                       absl::StrCat("mcp '", server, "': headers set"));
+}
+
 Status Manager::Accept(const std::string& name) {
   AIK_ASSIGN_OR_RETURN(MountedTool t, Find(name));
   if (t.refused.empty()) {
@@ -273,16 +299,7 @@ Status Manager::Accept(const std::string& name) {
   std::string tool;
   AIK_ASSIGN_OR_RETURN(Server * s, ServerOf(name, &tool));
   // Re-check on the loop so calls made after Accept returns see it.
-  auto done = std::make_shared<std::promise<void>>();
-  std::future<void> f = done->get_future();
-  asio::post(*o_.io, [s, done] {
-    s->RecheckPins();
-    done->set_value();
-  });
-  if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    return absl::UnavailableError("accepted and pinned, but the loop did not confirm in 5 s");
-  }
-  return absl::OkStatus();
+  return OnLoopAndWait(*o_.io, [s] { s->RecheckPins(); }, "accepted and pinned");
 }
 
 }  // namespace aikernel::tools::mcp

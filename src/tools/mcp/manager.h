@@ -82,6 +82,11 @@ class Manager {
   StatusOr<nlohmann::json> Call(const std::string& name, const nlohmann::json& arguments,
                                 std::chrono::milliseconds timeout,
                                 const std::function<bool()>& cancelled);
+  // Replaces the [[mcp]] headers of url server `server` (a reload re-read
+  // its headers_from_file files), once the loop confirms: requests started
+  // after this returns carry them. INVALID_ARGUMENT (ValidateHeaders,
+  // naming the header, never a value), NOT_FOUND for an unknown server.
+  Status SetHeaders(const std::string& server, std::vector<HttpHeader> headers);
   // Re-pins a refused tool to what the server lists now.
   // FAILED_PRECONDITION when the tool is not refused.
   Status Accept(const std::string& name);

@@ -753,6 +753,17 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     return call;
   }
 
+  // A url server's own headers, for this session's requests from now on
+  // and for later sessions (a reload re-read headers_from_file).
+  void SetHeaders(std::vector<HttpHeader> headers) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      view_.headers = ShownHeaders(headers);
+    }
+    c_.headers = headers;
+    if (proc_) proc_->t->SetHeaders(std::move(headers));
+  }
+
   // The HTTP lane callers use now (null: none); the one it replaces is
   // closed, so its calls in flight fail UNAVAILABLE with `why`.
   void SetHttpLane(std::shared_ptr<HttpLane> lane, const std::string& why = "") {
@@ -845,7 +856,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     StatusOr<nlohmann::json> result = absl::UnknownError("no answer");
   };
 
-  const ServerConfig c_;
+  ServerConfig c_;  // headers replaced by SetHeaders (on the loop)
   ServerDeps d_;
   asio::io_context& io_;
   asio::steady_timer restart_timer_;
@@ -908,6 +919,7 @@ void Server::Cancel(const std::shared_ptr<Call>& call, const std::string& reason
 }
 
 void Server::RecheckPins() { impl_->RecheckPins(); }
+void Server::SetHeaders(std::vector<HttpHeader> headers) { impl_->SetHeaders(std::move(headers)); }
 void Server::Shutdown() { impl_->Shutdown(); }
 ServerView Server::View() const { return impl_->View(); }
 uint64_t Server::ToolsVersion() const { return impl_->tools_version_.load(); }

@@ -157,6 +157,9 @@ class Server {
   // transport's resumption (GET with Last-Event-ID), as a loop call (Cancel
   // works on it); UNAVAILABLE when its session is gone.
   std::shared_ptr<Call> ResumeCall(HttpHandover handover, Done done);
+  // On the loop: a url server's [[mcp]] headers (checked by the caller)
+  // for every request started from now on, this session's and later ones'.
+  void SetHeaders(std::vector<HttpHeader> headers);
   // Re-reads the pins for the mounted tools (after an accept).
   void RecheckPins();
   // Kills and reaps the process, fails what is pending UNAVAILABLE, stops

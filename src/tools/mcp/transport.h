@@ -19,6 +19,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "tools/mcp/server_config.h"
 
 namespace aikernel::tools::mcp {
 
@@ -75,6 +78,8 @@ class Transport {
   // resumes a lane call's cut answer stream on the loop (http_transport.h).
   virtual std::shared_ptr<HttpLane> http_lane() { return nullptr; }
   virtual void Adopt(int64_t /*request_id*/, const HttpLaneResult& /*cut*/) {}
+  // HTTP: the entry's own headers for requests started from now on.
+  virtual void SetHeaders(std::vector<HttpHeader> /*headers*/) {}
 };
 
 }  // namespace aikernel::tools::mcp
