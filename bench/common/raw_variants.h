@@ -21,6 +21,7 @@
 //   wbuf=N          GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE N
 //   streams=N       GRPC_ARG_MAX_CONCURRENT_STREAMS N
 //   minstack        GRPC_ARG_MINIMAL_STACK 1 (fewer filters in the call stack)
+//   noretry         GRPC_ARG_ENABLE_RETRIES 0 (a client's retry filter)
 // An unknown option exits with a message naming it.
 #pragma once
 
@@ -91,6 +92,8 @@ inline RawSpec ParseRawSpec(const std::string& spec, bool server) {
       r.int_args.emplace_back(GRPC_ARG_MAX_CONCURRENT_STREAMS, n);
     } else if (key == "minstack") {
       r.int_args.emplace_back(GRPC_ARG_MINIMAL_STACK, 1);
+    } else if (key == "noretry") {
+      r.int_args.emplace_back(GRPC_ARG_ENABLE_RETRIES, 0);
     } else {
       DieWith("unknown " + std::string(server ? "server" : "client") + " option '" + opt +
               "' in '" + spec + "'");
