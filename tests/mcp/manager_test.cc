@@ -138,6 +138,24 @@ class McpManagerTest : public ::testing::Test {
     }, timeout);
   }
 
+  // `threads` threads call `tool` (an echo) `each` times at once; how many
+  // answers were each caller's own (`prefix` + its message).
+  int ConcurrentEchoes(const std::string& tool, const std::string& prefix, int threads, int each) {
+    std::atomic<int> right{0};
+    std::vector<std::thread> running;
+    for (int t = 0; t < threads; ++t) {
+      running.emplace_back([&, t] {
+        for (int i = 0; i < each; ++i) {
+          std::string m = "m" + std::to_string(t) + "-" + std::to_string(i);
+          auto r = Call(tool, {{"message", m}});
+          if (r.ok() && (*r)["content"][0]["text"] == prefix + m) ++right;
+        }
+      });
+    }
+    for (auto& t : running) t.join();
+    return right.load();
+  }
+
   StatusOr<json> Call(const std::string& tool, json args, std::chrono::milliseconds t = 0ms) {
     return m_->Call(tool, args, t, nullptr);
   }
@@ -187,19 +205,7 @@ TEST_F(McpManagerTest, ConcurrentCallsOnTheStdioLaneEachGetTheirOwnAnswer) {
   Create({Fake("f")});
   ASSERT_TRUE(WaitReady("f")) << Log("f");
   constexpr int kThreads = 8, kEach = 40;
-  std::atomic<int> right{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kEach; ++i) {
-        std::string m = "m" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = Call("f.echo", {{"message", m}});
-        if (r.ok() && (*r)["content"][0]["text"] == m) ++right;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(right.load(), kThreads * kEach);
+  EXPECT_EQ(ConcurrentEchoes("f.echo", "", kThreads, kEach), kThreads * kEach);
   ServerView v = View("f");
   EXPECT_EQ(v.calls, static_cast<uint64_t>(kThreads * kEach));
   // A ready stdio server is called on the callers' threads, not the loop.
@@ -498,6 +504,18 @@ TEST_F(McpHttpTest, ToolsAreMountedAndCalledInOneSessionThatShutdownEnds) {
   EXPECT_GE(http_->Count("Received MCP GET request"), 1);
   EXPECT_EQ(http_->Count("Received session termination request"), 1);
   EXPECT_EQ(http_->Count("Bad Request"), 0);
+}
+
+TEST_F(McpHttpTest, ConcurrentLaneCallsEachGetTheirOwnAnswer) {
+  Create({Web()});
+  ASSERT_TRUE(WaitReady("web")) << Log("web");
+  constexpr int kThreads = 8, kEach = 10;
+  EXPECT_EQ(ConcurrentEchoes("web.echo", "Echo: ", kThreads, kEach), kThreads * kEach);
+  ServerView v = View("web");
+  EXPECT_EQ(v.lane_calls, static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_EQ(v.calls_failed, 0u);
+  EXPECT_EQ(v.late_answers, 0u);
+  EXPECT_EQ(v.starts, 1u);
 }
 
 TEST_F(McpHttpTest, ALaneCallThatTimesOutOrIsCancelledSendsCancellation) {
