@@ -563,12 +563,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       std::lock_guard<std::mutex> lock(lane_mu_);
       if (!lane_) return std::nullopt;
       lane = lane_;
-      std::lock_guard<std::mutex> view_lock(mu_);
-      if (Status callable = CallableLocked(tool); !callable.ok()) return StatusOr<json>(callable);
-      ++view_.calls;
-      ++view_.lane_calls;
-      ++view_.requests;
-      id = next_id_++;
+      StatusOr<int64_t> begun = BeginCallerCall(tool);
+      if (!begun.ok()) return StatusOr<json>(begun.status());
+      id = *begun;
       lane_calls_[id] = call;
     }
     milliseconds limit(c_.call_timeout_ms);
@@ -622,6 +619,17 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool, ": ", gave_up)));
   }
 
+  // A call made on the caller's thread (either lane): `tool` checked
+  // against the mounted list, counted, and its request id.
+  StatusOr<int64_t> BeginCallerCall(const std::string& tool) {
+    std::lock_guard<std::mutex> view_lock(mu_);
+    AIK_RETURN_IF_ERROR(CallableLocked(tool));
+    ++view_.calls;
+    ++view_.lane_calls;
+    ++view_.requests;
+    return next_id_++;
+  }
+
   // Any thread (the lane's reader): takes `line` if it answers a lane call.
   bool TakeLaneAnswer(const std::string& line) {
     StatusOr<Incoming> in = ParseIncoming(line);
@@ -666,12 +674,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       std::lock_guard<std::mutex> lock(http_mu_);
       if (!http_lane_) return std::nullopt;
       lane = http_lane_;
-      std::lock_guard<std::mutex> view_lock(mu_);
-      if (Status callable = CallableLocked(tool); !callable.ok()) return StatusOr<json>(callable);
-      ++view_.calls;
-      ++view_.lane_calls;
-      ++view_.requests;
-      id = next_id_++;
+      StatusOr<int64_t> begun = BeginCallerCall(tool);
+      if (!begun.ok()) return StatusOr<json>(begun.status());
+      id = *begun;
     }
     milliseconds limit(c_.call_timeout_ms);
     if (timeout.count() > 0 && timeout < limit) limit = timeout;
