@@ -315,10 +315,12 @@ int main(int argc, char** argv) {
     if (!ledger.ok()) return 1;
     const auto start = Clock::now();
     std::deque<std::future<StatusOr<uint64_t>>> inflight;
-    int64_t tail_time_ns = 0;
+    int64_t tail_time_ns = 0, head_time_ns = 0, mid_time_ns = 0;
     for (uint64_t i = 1; i <= verify_records; ++i) {
       if (i == verify_records - verify_records / 10)
         tail_time_ns = MakeRecord(i).time_ns;
+      if (i == verify_records / 10) head_time_ns = MakeRecord(i).time_ns;
+      if (i == verify_records / 2) mid_time_ns = MakeRecord(i).time_ns;
       inflight.push_back((*ledger)->AppendAsync(MakeRecord(i)));
       if (inflight.size() >= 8192) {
         (void)inflight.front().get();
@@ -377,9 +379,15 @@ int main(int argc, char** argv) {
       audit::Filter t;
       t.since_ns = tail_time;
       t.limit = 100;
-      query("since (newest 10%), first 100 (time index)", t);
+      query("since (newest 10%), first 100 (time marks)", t);
       t.limit = 0;
-      query("since (newest 10%), all (time index)", t);
+      query("since (newest 10%), all (time marks)", t);
+      audit::Filter u;
+      u.until_ns = head_time_ns;
+      query("until (oldest 10%), all (time marks)", u);
+      u.since_ns = mid_time_ns;
+      u.until_ns = mid_time_ns + 20'000'000;  // 20 ms of records
+      query("since..until (20 ms mid-ledger) (time marks)", u);
     }
   }
   if (keep) {
