@@ -15,6 +15,12 @@
 //                   leader waits in Next(); when it gets a new call it wakes a
 //                   follower to lead and answers the call itself (what a
 //                   server whose handlers may block would have to do)
+//   lazy=N          leader/follower, but the leader answers a call itself
+//                   and wakes a follower to lead only when the handler is
+//                   about to block (block=US): the hand-off a server could
+//                   make if its handlers said "about to wait"
+//   work=US         every handler spins US µs of CPU first (a dispatch's work)
+//   block=US        then sleeps US µs (an fsync, an MCP server's answer)
 // Channel arguments (server with --raw-variants, client with --client-args):
 //   nobdp           GRPC_ARG_HTTP2_BDP_PROBE 0
 //   strikes=N       GRPC_ARG_HTTP2_MAX_PING_STRIKES N
@@ -27,10 +33,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,6 +52,8 @@ struct RawSpec {
   int async_threads = 0;  // > 0: async server
   bool async_shared_cq = false;
   bool leader_follower = false;
+  bool lazy_handoff = false;
+  int work_us = 0, block_us = 0;
   int min_pollers = -1, max_pollers = -1, cqs = -1;
   std::vector<std::pair<std::string, int>> int_args;  // channel arguments
 };
@@ -77,11 +86,17 @@ inline RawSpec ParseRawSpec(const std::string& spec, bool server) {
       r.max_pollers = std::atoi(mm[1].c_str());
     } else if (key == "cqs" && server) {
       r.cqs = n;
-    } else if ((key == "async" || key == "async-shared" || key == "lf") && server) {
+    } else if ((key == "async" || key == "async-shared" || key == "lf" || key == "lazy") &&
+               server) {
       if (n <= 0) DieWith("'" + opt + "': thread count must be positive");
       r.async_threads = n;
       r.async_shared_cq = key != "async";
-      r.leader_follower = key == "lf";
+      r.leader_follower = key == "lf" || key == "lazy";
+      r.lazy_handoff = key == "lazy";
+    } else if (key == "work" && server) {
+      r.work_us = n;
+    } else if (key == "block" && server) {
+      r.block_us = n;
     } else if (key == "nobdp") {
       r.int_args.emplace_back(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     } else if (key == "strikes") {
@@ -108,6 +123,22 @@ inline grpc::ChannelArguments ClientArgs(const RawSpec& spec) {
   return args;
 }
 
+// Called by a handler about to sleep; set per thread by LeaderFollower.
+inline thread_local std::function<void()>* t_before_blocking = nullptr;
+
+// What every handler does before answering: spin work_us, sleep block_us.
+inline void HandlerWork(const RawSpec& spec) {
+  if (spec.work_us > 0) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(spec.work_us);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+  }
+  if (spec.block_us > 0) {
+    if (t_before_blocking != nullptr) (*t_before_blocking)();
+    std::this_thread::sleep_for(std::chrono::microseconds(spec.block_us));
+  }
+}
+
 // One Ping in flight on the async server: requested, then answered.
 class AsyncPing {
  public:
@@ -118,9 +149,10 @@ class AsyncPing {
   // The tag came back: answer (first time) or done (second time).
   // Returns false when this object is finished and may be deleted.
   bool answered() const { return answered_; }
-  bool Proceed() {
+  bool Proceed(const RawSpec& spec) {
     if (answered_) return false;
     answered_ = true;
+    HandlerWork(spec);
     resp_.set_payload(req_.payload());
     responder_.Finish(resp_, grpc::Status::OK, this);
     return true;
@@ -134,32 +166,42 @@ class AsyncPing {
   bool answered_ = false;
 };
 
-// lf=N: one token; its holder alone waits in Next().
+// lf=N and lazy=N: one token; its holder alone waits in Next().
 class LeaderFollower {
  public:
-  void Run(::aikernel::v1::Admin::AsyncService* service, grpc::ServerCompletionQueue* cq) {
+  void Run(::aikernel::v1::Admin::AsyncService* service, grpc::ServerCompletionQueue* cq,
+           const RawSpec& spec) {
+    bool leading = false;
+    std::function<void()> release = [&] {
+      if (!leading) return;
+      leading = false;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        taken_ = false;
+      }
+      cv_.notify_one();
+    };
+    t_before_blocking = &release;
     for (;;) {
       {
         std::unique_lock<std::mutex> l(mu_);
         cv_.wait(l, [&] { return !taken_; });
         taken_ = true;
       }
-      AsyncPing* call = nullptr;
-      for (;;) {  // lead until a new call comes; finished answers need no hand-off
+      leading = true;
+      while (leading) {  // finished answers need no hand-off
         void* tag = nullptr;
         bool ok = false;
         if (!cq->Next(&tag, &ok)) return;
-        call = static_cast<AsyncPing*>(tag);
-        if (ok && !call->answered()) break;
-        delete call;
+        auto* call = static_cast<AsyncPing*>(tag);
+        if (!ok || call->answered()) {
+          delete call;
+          continue;
+        }
+        new AsyncPing(service, cq);
+        if (!spec.lazy_handoff) release();
+        call->Proceed(spec);  // lazy: releases before it blocks, if it does
       }
-      new AsyncPing(service, cq);
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        taken_ = false;
-      }
-      cv_.notify_one();
-      call->Proceed();
     }
   }
 
@@ -175,13 +217,19 @@ class LeaderFollower {
                                       const std::function<void(grpc::Server*)>& on_started) {
   const RawSpec spec = ParseRawSpec(spec_text, true);
   class EchoAdmin final : public ::aikernel::v1::Admin::Service {
+   public:
+    explicit EchoAdmin(const RawSpec* spec) : spec_(spec) {}
     grpc::Status Ping(grpc::ServerContext*, const ::aikernel::v1::PingRequest* req,
                       ::aikernel::v1::PingResponse* resp) override {
+      HandlerWork(*spec_);
       resp->set_payload(req->payload());
       return grpc::Status::OK;
     }
+
+   private:
+    const RawSpec* spec_;
   };
-  EchoAdmin sync_service;
+  EchoAdmin sync_service(&spec);
   ::aikernel::v1::Admin::AsyncService async_service;
   grpc::ServerBuilder b;
   for (const auto& [k, v] : spec.int_args) b.AddChannelArgument(k, v);
@@ -213,15 +261,16 @@ class LeaderFollower {
       for (int k = 0; k < 4; ++k) new AsyncPing(&async_service, cq);
     }
     if (spec.leader_follower) {
-      threads.emplace_back([&async_service, &leader, cq] { leader.Run(&async_service, cq); });
+      threads.emplace_back(
+          [&async_service, &leader, &spec, cq] { leader.Run(&async_service, cq, spec); });
       continue;
     }
-    threads.emplace_back([&async_service, cq] {
+    threads.emplace_back([&async_service, &spec, cq] {
       void* tag = nullptr;
       bool ok = false;
       while (cq->Next(&tag, &ok)) {
         auto* call = static_cast<AsyncPing*>(tag);
-        if (!ok || !call->Proceed()) {  // shutting down, or answered
+        if (!ok || !call->Proceed(spec)) {  // shutting down, or answered
           delete call;
           continue;
         }
