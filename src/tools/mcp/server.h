@@ -3,11 +3,14 @@
 // stdio, or a URL over streamable HTTP ([[mcp]] url).
 //
 // Contract
-// - Everything but View() and CallOnLane() runs on the io_context's thread
+// - Everything but View(), CallOnLane() and CallOverHttp() runs on the io_context's thread
 //   (the loop): the Manager posts to it. CallOnLane() is the fast path of a
 //   tools/call on a ready stdio server: the caller's thread writes the
 //   request and reads the answer (StdioLane), sharing ids, counters, tool
-//   checks and failure handling with the loop's path. Nothing here blocks the loop: sandbox::Launch runs
+//   checks and failure handling with the loop's path. CallOverHttp() is the
+//   same for a ready url server (HttpLane: the caller POSTs and reads the
+//   answer); a cut answer stream is handed back to the loop (ResumeCall).
+//   Nothing here blocks the loop: sandbox::Launch runs
 //   on the Manager's LaunchThread and posts its result back; pipes are
 //   non-blocking stream_descriptors; the pidfd is watched for readability
 //   and reaped with waitid(P_PIDFD).
