@@ -74,6 +74,29 @@ Status WriteTimeMark(store::Statement &insert, uint64_t sequence,
   return absl::OkStatus();
 }
 
+StatusOr<std::optional<BadTimeMark>> FindBadTimeMark(store::Database &db,
+                                                     uint64_t through) {
+  AIK_ASSIGN_OR_RETURN(store::Statement st, db.Prepare(R"sql(
+WITH b AS (
+  SELECT last_seq, max_time_ns AS mx, min_time_ns AS mn,
+         lag(last_seq, 1, 0) OVER w AS first_after,
+         lag(max_time_ns) OVER w AS prev_mx
+  FROM time_marks WINDOW w AS (ORDER BY last_seq))
+SELECT b.last_seq, b.first_after FROM b
+WHERE b.last_seq <= ?1 AND (b.mx < b.prev_mx OR EXISTS (
+  SELECT 1 FROM records r WHERE r.seq > b.first_after AND r.seq <= b.last_seq
+    AND (r.time_ns > b.mx OR r.time_ns < b.mn)))
+ORDER BY b.last_seq LIMIT 1)sql"));
+  AIK_RETURN_IF_ERROR(st.BindInt64(
+      1, static_cast<int64_t>(std::min<uint64_t>(through, INT64_MAX))));
+  AIK_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row)
+    return std::optional<BadTimeMark>();
+  return std::optional<BadTimeMark>(
+      BadTimeMark{static_cast<uint64_t>(st.ColumnInt64(0)),
+                  static_cast<uint64_t>(st.ColumnInt64(1)) + 1});
+}
+
 StatusOr<std::vector<SeqRange>> SeqRangesFor(store::Database &db,
                                              bool has_marks,
                                              std::optional<int64_t> since_ns,

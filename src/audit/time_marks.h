@@ -59,6 +59,18 @@ StatusOr<store::Statement> PrepareTimeMarkInsert(store::Database &db);
 Status WriteTimeMark(store::Statement &insert, uint64_t sequence,
                      TimeMarks *marks);
 
+// The first mark (lowest last_seq, at most `through`) whose bounds do not
+// hold for its records: a record of its block above its max_time_ns or below
+// its min_time_ns, or a max_time_ns below the previous mark's. Such a mark
+// could hide records from time queries. nullopt: all hold. One pass over
+// the records' time_ns on the caller's connection.
+struct BadTimeMark {
+  uint64_t last_seq = 0;
+  uint64_t first_seq = 0; // the first record of its block
+};
+StatusOr<std::optional<BadTimeMark>> FindBadTimeMark(store::Database &db,
+                                                     uint64_t through);
+
 // A range of sequences: after < seq <= through.
 struct SeqRange {
   uint64_t after = 0;

@@ -6,8 +6,10 @@
 // equals SHA-256 of its canonical encoding; each checkpoint's signature
 // verifies with the node public key and its head hash equals the hash of the
 // record at its sequence; no checkpoint names a sequence beyond the last
-// record (a truncated tail). Records after the last checkpoint are covered by
-// the chain only: a truncation there cannot be detected offline.
+// record (a truncated tail); each time mark (schema 3) bounds the times of
+// its records, so time queries miss none. Records after the last checkpoint
+// are covered by the chain only: a truncation there cannot be detected
+// offline.
 #pragma once
 
 #include <cstdint>

@@ -220,6 +220,41 @@ TEST(TimeMarksTest, MarksNarrowTheScan) {
   EXPECT_EQ((*r)[0].after, 0u);
 }
 
+TEST(TimeMarksTest, VerifyFindsAMarkThatHidesRecords) {
+  Fixture f;
+  {
+    auto ledger = f.Open(SmallBlocks(f));
+    ASSERT_NE(ledger, nullptr);
+    for (uint64_t i = 1; i <= 40; ++i)
+      ASSERT_TRUE(ledger->Append(Rec(i)).ok());
+  }
+  auto verify = [&] {
+    auto v = Verify({f.db, f.key->PublicKeyPem()});
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : VerifyReport{};
+  };
+  ASSERT_TRUE(verify().ok) << verify().error;
+  const std::string copy = testutil::ReadFile(f.db);
+  // A raised minimum for block 19..24 would make a query skip its records.
+  testutil::RawSql(f.db, "UPDATE time_marks SET min_time_ns = min_time_ns + 1 "
+                         "WHERE last_seq = 24");
+  VerifyReport v = verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_sequence, 19u);
+  EXPECT_NE(v.error.find("time mark at sequence 24"), std::string::npos)
+      << v.error;
+  // A running max that falls back: mark 30 raised above mark 36 (base +
+  // 36,000), every block still bounding its own records. The index search
+  // for `since` needs the running max non-decreasing.
+  testutil::WriteFile(f.db, copy);
+  testutil::RawSql(f.db,
+                   "UPDATE time_marks SET max_time_ns = max_time_ns + 10000 "
+                   "WHERE last_seq = 30");
+  v = verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_sequence, 31u) << v.error;
+}
+
 // A version 2 file as the old code wrote it: the version 1 and 2 schema
 // steps (records_time included), then the rows of a real ledger.
 void MakeVersion2(const std::string &from, const std::string &to) {
