@@ -255,6 +255,33 @@ TEST(TimeMarksTest, VerifyFindsAMarkThatHidesRecords) {
   EXPECT_EQ(v.first_bad_sequence, 31u) << v.error;
 }
 
+TEST(TimeMarksTest, RareCheckpointsStillMarkEvery4096Records) {
+  Fixture f;
+  LedgerOptions o = f.Options();
+  o.checkpoint_every_records = 1'000'000; // and no timed one (an hour)
+  auto ledger = f.Open(o);
+  ASSERT_NE(ledger, nullptr);
+  std::vector<std::future<StatusOr<uint64_t>>> fs;
+  for (uint64_t i = 1; i <= 9000; ++i)
+    fs.push_back(ledger->AppendAsync(Rec(i)));
+  for (auto &fu : fs)
+    ASSERT_TRUE(fu.get().ok());
+  EXPECT_EQ(Count(f.db, "SELECT count(*) FROM checkpoints"), 0);
+  EXPECT_EQ(Count(f.db, "SELECT group_concat(last_seq) = '4096,8192' FROM "
+                        "time_marks"),
+            1);
+  // Windows across both marks and into the unmarked tail (8193..9000).
+  const std::vector<Record> all = All(f.db);
+  auto reader = Reader::Open(f.db);
+  ASSERT_TRUE(reader.ok());
+  for (uint64_t from : {1u, 4000u, 4090u, 4097u, 8150u, 8190u, 8500u}) {
+    Filter q;
+    q.since_ns = TimeOf(from);
+    q.until_ns = TimeOf(from + 60);
+    EXPECT_EQ(Query(**reader, q), Expected(all, q)) << from;
+  }
+}
+
 // A version 2 file as the old code wrote it: the version 1 and 2 schema
 // steps (records_time included), then the rows of a real ledger.
 void MakeVersion2(const std::string &from, const std::string &to) {
