@@ -29,7 +29,7 @@ StatusOr<int64_t> QueryInt(store::Statement &st, int64_t fallback) {
   return v;
 }
 
-} // namespace
+}  // namespace
 
 StatusOr<TimeMarks> LoadTimeMarks(store::Database &db) {
   TimeMarks m;
@@ -63,8 +63,7 @@ StatusOr<store::Statement> PrepareTimeMarkInsert(store::Database &db) {
 
 Status WriteTimeMark(store::Statement &insert, uint64_t sequence,
                      TimeMarks *marks) {
-  if (sequence <= marks->last_mark)
-    return absl::OkStatus(); // empty block
+  if (sequence <= marks->last_mark) return absl::OkStatus();  // empty block
   AIK_RETURN_IF_ERROR(insert.BindInt64(1, static_cast<int64_t>(sequence)));
   AIK_RETURN_IF_ERROR(insert.BindInt64(2, marks->running_max));
   AIK_RETURN_IF_ERROR(insert.BindInt64(3, marks->block_min));
@@ -90,8 +89,7 @@ ORDER BY b.last_seq LIMIT 1)sql"));
   AIK_RETURN_IF_ERROR(st.BindInt64(
       1, static_cast<int64_t>(std::min<uint64_t>(through, INT64_MAX))));
   AIK_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row)
-    return std::optional<BadTimeMark>();
+  if (!row) return std::optional<BadTimeMark>();
   return std::optional<BadTimeMark>(
       BadTimeMark{static_cast<uint64_t>(st.ColumnInt64(0)),
                   static_cast<uint64_t>(st.ColumnInt64(1)) + 1});
@@ -133,13 +131,11 @@ StatusOr<std::vector<SeqRange>> SeqRangesFor(store::Database &db,
     AIK_ASSIGN_OR_RETURN(hi, QueryInt(st, lo));
   }
   const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-  if (hi >= tail)
-    return std::vector<SeqRange>{SeqRange{u(lo)}};
+  if (hi >= tail) return std::vector<SeqRange>{SeqRange{u(lo)}};
   std::vector<SeqRange> out;
-  if (hi > lo)
-    out.push_back({u(lo), u(hi)});
-  out.push_back(SeqRange{u(std::max(lo, tail))}); // the unmarked tail
+  if (hi > lo) out.push_back({u(lo), u(hi)});
+  out.push_back(SeqRange{u(std::max(lo, tail))});  // the unmarked tail
   return out;
 }
 
-} // namespace aikernel::audit::internal
+}  // namespace aikernel::audit::internal

@@ -36,15 +36,13 @@ extern const char kTimeMarksMigration[];
 // The writer's running state: what the next mark will say.
 struct TimeMarks {
   static constexpr uint64_t kMaxBlock = 4096;
-  uint64_t last_mark = 0; // last_seq of the newest mark (0: none)
+  uint64_t last_mark = 0;  // last_seq of the newest mark (0: none)
   int64_t running_max = std::numeric_limits<int64_t>::min();
   int64_t block_min = std::numeric_limits<int64_t>::max();
 
   void Add(int64_t time_ns) {
-    if (time_ns > running_max)
-      running_max = time_ns;
-    if (time_ns < block_min)
-      block_min = time_ns;
+    if (time_ns > running_max) running_max = time_ns;
+    if (time_ns < block_min) block_min = time_ns;
   }
 };
 
@@ -66,7 +64,7 @@ Status WriteTimeMark(store::Statement &insert, uint64_t sequence,
 // the records' time_ns on the caller's connection.
 struct BadTimeMark {
   uint64_t last_seq = 0;
-  uint64_t first_seq = 0; // the first record of its block
+  uint64_t first_seq = 0;  // the first record of its block
 };
 StatusOr<std::optional<BadTimeMark>> FindBadTimeMark(store::Database &db,
                                                      uint64_t through);
@@ -87,4 +85,4 @@ StatusOr<std::vector<SeqRange>> SeqRangesFor(store::Database &db,
                                              std::optional<int64_t> since_ns,
                                              std::optional<int64_t> until_ns);
 
-} // namespace aikernel::audit::internal
+}  // namespace aikernel::audit::internal

@@ -30,10 +30,8 @@ constexpr int64_t kBase = 1'700'000'000'000'000'000;
 // predecessor's time, the rest climb.
 int64_t TimeOf(uint64_t i) {
   int64_t t = kBase + static_cast<int64_t>(i) * 1000;
-  if (i % 5 == 0)
-    t -= 30'500;
-  if (i % 7 == 0)
-    t = kBase + static_cast<int64_t>(i - 1) * 1000;
+  if (i % 5 == 0) t -= 30'500;
+  if (i % 7 == 0) t = kBase + static_cast<int64_t>(i - 1) * 1000;
   return t;
 }
 
@@ -47,8 +45,7 @@ std::vector<Record> All(const std::string &db) {
   std::vector<Record> out;
   auto reader = Reader::Open(db);
   EXPECT_TRUE(reader.ok()) << reader.status();
-  if (!reader.ok())
-    return out;
+  if (!reader.ok()) return out;
   EXPECT_TRUE((*reader)
                   ->Query({},
                           [&](const Record &r) {
@@ -74,16 +71,11 @@ std::vector<uint64_t> Expected(const std::vector<Record> &all,
                                const Filter &f) {
   std::vector<uint64_t> out;
   for (const Record &r : all) {
-    if (f.since_ns && r.time_ns < *f.since_ns)
-      continue;
-    if (f.until_ns && r.time_ns >= *f.until_ns)
-      continue;
-    if (!f.principal.empty() && r.principal != f.principal)
-      continue;
-    if (r.sequence <= f.after_sequence)
-      continue;
-    if (f.before_sequence && r.sequence >= f.before_sequence)
-      continue;
+    if (f.since_ns && r.time_ns < *f.since_ns) continue;
+    if (f.until_ns && r.time_ns >= *f.until_ns) continue;
+    if (!f.principal.empty() && r.principal != f.principal) continue;
+    if (r.sequence <= f.after_sequence) continue;
+    if (f.before_sequence && r.sequence >= f.before_sequence) continue;
     out.push_back(r.sequence);
   }
   if (f.limit > 0 && out.size() > f.limit) {
@@ -109,12 +101,10 @@ int ExpectExact(const std::string &db) {
     times.insert(r.time_ns + 1);
   }
   std::vector<std::optional<int64_t>> bounds = {std::nullopt};
-  for (int64_t t : times)
-    bounds.push_back(t);
+  for (int64_t t : times) bounds.push_back(t);
   auto reader = Reader::Open(db);
   EXPECT_TRUE(reader.ok()) << reader.status();
-  if (!reader.ok())
-    return 0;
+  if (!reader.ok()) return 0;
   int compared = 0;
   for (size_t a = 0; a < bounds.size(); a += 2) {
     for (size_t b = 0; b < bounds.size(); b += 3) {
@@ -146,8 +136,28 @@ int ExpectExact(const std::string &db) {
 
 LedgerOptions SmallBlocks(const Fixture &f) {
   LedgerOptions o = f.Options();
-  o.checkpoint_every_records = 6; // a mark every 6 records
+  o.checkpoint_every_records = 6;  // a mark every 6 records
   return o;
+}
+
+// Appends Rec(from..to), one Append() each.
+void AppendRange(Ledger &ledger, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i <= to; ++i) {
+    ASSERT_TRUE(ledger.Append(Rec(i)).ok()) << i;
+  }
+}
+
+// Appends Rec(1..n) with AppendAsync(), many records per commit.
+void AppendPipelined(Ledger &ledger, uint64_t n) {
+  std::vector<std::future<StatusOr<uint64_t>>> fs;
+  for (uint64_t i = 1; i <= n; ++i) fs.push_back(ledger.AppendAsync(Rec(i)));
+  for (auto &fu : fs) ASSERT_TRUE(fu.get().ok());
+}
+
+VerifyReport VerifyWithKey(const Fixture &f) {
+  auto v = Verify({f.db, f.key->PublicKeyPem()});
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? *v : VerifyReport{};
 }
 
 int64_t Count(const std::string &db, const std::string &sql) {
@@ -156,12 +166,10 @@ int64_t Count(const std::string &db, const std::string &sql) {
   o.read_only = true;
   auto d = store::Database::Open(o);
   EXPECT_TRUE(d.ok()) << d.status();
-  if (!d.ok())
-    return -1;
+  if (!d.ok()) return -1;
   auto st = (*d)->Prepare(sql);
   EXPECT_TRUE(st.ok()) << st.status();
-  if (!st.ok())
-    return -1;
+  if (!st.ok()) return -1;
   auto row = st->Step();
   return row.ok() && *row ? st->ColumnInt64(0) : -1;
 }
@@ -170,8 +178,7 @@ TEST(TimeMarksTest, TimeRangesAreExactWithOutOfOrderTimes) {
   Fixture f;
   auto ledger = f.Open(SmallBlocks(f));
   ASSERT_NE(ledger, nullptr);
-  for (uint64_t i = 1; i <= 100; ++i)
-    ASSERT_TRUE(ledger->Append(Rec(i)).ok());
+  AppendRange(*ledger, 1, 100);
   // 98 is marked (a checkpoint every 6); 99 and 100 are the unmarked tail,
   // and the ledger is live while it is read.
   EXPECT_EQ(Count(f.db, "SELECT max(last_seq) FROM time_marks"), 96);
@@ -188,8 +195,7 @@ TEST(TimeMarksTest, MarksNarrowTheScan) {
   {
     auto ledger = f.Open(SmallBlocks(f));
     ASSERT_NE(ledger, nullptr);
-    for (uint64_t i = 1; i <= 100; ++i)
-      ASSERT_TRUE(ledger->Append(Rec(i)).ok());
+    AppendRange(*ledger, 1, 100);
   }
   store::DatabaseOptions o;
   o.path = f.db;
@@ -225,20 +231,15 @@ TEST(TimeMarksTest, VerifyFindsAMarkThatHidesRecords) {
   {
     auto ledger = f.Open(SmallBlocks(f));
     ASSERT_NE(ledger, nullptr);
-    for (uint64_t i = 1; i <= 40; ++i)
-      ASSERT_TRUE(ledger->Append(Rec(i)).ok());
+    AppendRange(*ledger, 1, 40);
   }
-  auto verify = [&] {
-    auto v = Verify({f.db, f.key->PublicKeyPem()});
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.ok() ? *v : VerifyReport{};
-  };
-  ASSERT_TRUE(verify().ok) << verify().error;
+  ASSERT_TRUE(VerifyWithKey(f).ok) << VerifyWithKey(f).error;
   const std::string copy = testutil::ReadFile(f.db);
   // A raised minimum for block 19..24 would make a query skip its records.
-  testutil::RawSql(f.db, "UPDATE time_marks SET min_time_ns = min_time_ns + 1 "
-                         "WHERE last_seq = 24");
-  VerifyReport v = verify();
+  testutil::RawSql(f.db,
+                   "UPDATE time_marks SET min_time_ns = min_time_ns + 1 "
+                   "WHERE last_seq = 24");
+  VerifyReport v = VerifyWithKey(f);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_sequence, 19u);
   EXPECT_NE(v.error.find("time mark at sequence 24"), std::string::npos)
@@ -250,7 +251,7 @@ TEST(TimeMarksTest, VerifyFindsAMarkThatHidesRecords) {
   testutil::RawSql(f.db,
                    "UPDATE time_marks SET max_time_ns = max_time_ns + 10000 "
                    "WHERE last_seq = 30");
-  v = verify();
+  v = VerifyWithKey(f);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_sequence, 31u) << v.error;
 }
@@ -258,17 +259,14 @@ TEST(TimeMarksTest, VerifyFindsAMarkThatHidesRecords) {
 TEST(TimeMarksTest, RareCheckpointsStillMarkEvery4096Records) {
   Fixture f;
   LedgerOptions o = f.Options();
-  o.checkpoint_every_records = 1'000'000; // and no timed one (an hour)
+  o.checkpoint_every_records = 1'000'000;  // and no timed one (an hour)
   auto ledger = f.Open(o);
   ASSERT_NE(ledger, nullptr);
-  std::vector<std::future<StatusOr<uint64_t>>> fs;
-  for (uint64_t i = 1; i <= 9000; ++i)
-    fs.push_back(ledger->AppendAsync(Rec(i)));
-  for (auto &fu : fs)
-    ASSERT_TRUE(fu.get().ok());
+  AppendPipelined(*ledger, 9000);
   EXPECT_EQ(Count(f.db, "SELECT count(*) FROM checkpoints"), 0);
-  EXPECT_EQ(Count(f.db, "SELECT group_concat(last_seq) = '4096,8192' FROM "
-                        "time_marks"),
+  EXPECT_EQ(Count(f.db,
+                  "SELECT group_concat(last_seq) = '4096,8192' FROM "
+                  "time_marks"),
             1);
   // Windows across both marks and into the unmarked tail (8193..9000).
   const std::vector<Record> all = All(f.db);
@@ -315,16 +313,13 @@ TEST(TimeMarksTest, AVersion2FileMigratesAndStaysExact) {
     o.checkpoint_every_records = 1000;
     auto ledger = f.Open(o);
     ASSERT_NE(ledger, nullptr);
-    std::vector<std::future<StatusOr<uint64_t>>> fs;
-    for (uint64_t i = 1; i <= 2500; ++i)
-      fs.push_back(ledger->AppendAsync(Rec(i)));
-    for (auto &fu : fs)
-      ASSERT_TRUE(fu.get().ok());
+    AppendPipelined(*ledger, 2500);
   }
   MakeVersion2(src, f.db);
   ASSERT_EQ(Count(f.db, "PRAGMA user_version"), 2);
-  ASSERT_EQ(Count(f.db, "SELECT count(*) FROM sqlite_master WHERE name = "
-                        "'records_time'"),
+  ASSERT_EQ(Count(f.db,
+                  "SELECT count(*) FROM sqlite_master WHERE name = "
+                  "'records_time'"),
             1);
   ASSERT_EQ(Count(f.db, "SELECT count(*) FROM records"), 2500);
   {
@@ -341,25 +336,28 @@ TEST(TimeMarksTest, AVersion2FileMigratesAndStaysExact) {
   auto ledger = f.Open();
   ASSERT_NE(ledger, nullptr);
   EXPECT_EQ(Count(f.db, "PRAGMA user_version"), 3);
-  EXPECT_EQ(Count(f.db, "SELECT count(*) FROM sqlite_master WHERE name = "
-                        "'records_time'"),
+  EXPECT_EQ(Count(f.db,
+                  "SELECT count(*) FROM sqlite_master WHERE name = "
+                  "'records_time'"),
             0);
   // Blocks of 1024 over the existing rows: 1024, 2048, 2500.
-  EXPECT_EQ(Count(f.db, "SELECT group_concat(last_seq) = '1024,2048,2500' "
-                        "FROM time_marks"),
+  EXPECT_EQ(Count(f.db,
+                  "SELECT group_concat(last_seq) = '1024,2048,2500' "
+                  "FROM time_marks"),
             1);
-  EXPECT_EQ(Count(f.db, "SELECT max_time_ns FROM time_marks WHERE "
-                        "last_seq = 2048"),
+  EXPECT_EQ(Count(f.db,
+                  "SELECT max_time_ns FROM time_marks WHERE "
+                  "last_seq = 2048"),
             Count(f.db, "SELECT max(time_ns) FROM records WHERE seq <= 2048"));
-  EXPECT_EQ(Count(f.db, "SELECT min_time_ns FROM time_marks WHERE "
-                        "last_seq = 2048"),
-            Count(f.db, "SELECT min(time_ns) FROM records WHERE seq > 1024 "
-                        "AND seq <= 2048"));
+  EXPECT_EQ(Count(f.db,
+                  "SELECT min_time_ns FROM time_marks WHERE "
+                  "last_seq = 2048"),
+            Count(f.db,
+                  "SELECT min(time_ns) FROM records WHERE seq > 1024 "
+                  "AND seq <= 2048"));
   // It goes on: the chain extends, and late records after the migration
   // are found by time.
-  for (uint64_t i = 2501; i <= 2530; ++i) {
-    ASSERT_TRUE(ledger->Append(Rec(i)).ok());
-  }
+  AppendRange(*ledger, 2501, 2530);
   const std::vector<Record> all = All(f.db);
   ASSERT_EQ(all.size(), 2530u);
   auto reader = Reader::Open(f.db);
@@ -373,10 +371,9 @@ TEST(TimeMarksTest, AVersion2FileMigratesAndStaysExact) {
     }
   }
   ledger->Close();
-  auto v = Verify({f.db, f.key->PublicKeyPem()});
-  ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_TRUE(v->ok) << v->error;
-  EXPECT_EQ(v->records, 2530u);
+  VerifyReport v = VerifyWithKey(f);
+  EXPECT_TRUE(v.ok) << v.error;
+  EXPECT_EQ(v.records, 2530u);
 }
 
 // A writer killed (SIGKILL) while appending loses no append it returned,
@@ -393,44 +390,33 @@ TEST(TimeMarksTest, SigkillMidAppendLosesNothingCommitted) {
     LedgerOptions o = SmallBlocks(f);
     o.checkpoint_every_records = 16;
     auto ledger = Ledger::Open(o, f.key.get());
-    if (!ledger.ok())
-      _exit(2);
+    if (!ledger.ok()) _exit(2);
     for (uint64_t i = 1;; ++i) {
       auto seq = (*ledger)->Append(Rec(i));
-      if (!seq.ok())
-        _exit(3);
+      if (!seq.ok()) _exit(3);
       uint64_t s = *seq;
-      if (write(fds[1], &s, sizeof s) != sizeof s)
-        _exit(4);
+      if (write(fds[1], &s, sizeof s) != sizeof s) _exit(4);
     }
   }
   close(fds[1]);
   uint64_t acked = 0, s = 0;
-  while (acked < 500 && read(fds[0], &s, sizeof s) == sizeof s)
-    acked = s;
+  while (acked < 500 && read(fds[0], &s, sizeof s) == sizeof s) acked = s;
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited " << status;
-  while (read(fds[0], &s, sizeof s) == sizeof s)
-    acked = s;
+  while (read(fds[0], &s, sizeof s) == sizeof s) acked = s;
   close(fds[0]);
   ASSERT_GE(acked, 500u);
 
   std::vector<Record> all = All(f.db);
-  ASSERT_GE(all.size(), acked); // nothing acknowledged was lost
+  ASSERT_GE(all.size(), acked);  // nothing acknowledged was lost
   const uint64_t after_kill = all.size();
-  {
-    auto v = Verify({f.db, f.key->PublicKeyPem()});
-    ASSERT_TRUE(v.ok()) << v.status();
-    EXPECT_TRUE(v->ok) << v->error;
-  }
+  EXPECT_TRUE(VerifyWithKey(f).ok) << VerifyWithKey(f).error;
   auto ledger = f.Open(SmallBlocks(f));
   ASSERT_NE(ledger, nullptr);
   EXPECT_EQ(ledger->head().sequence, after_kill);
-  for (uint64_t i = after_kill + 1; i <= after_kill + 40; ++i) {
-    ASSERT_TRUE(ledger->Append(Rec(i)).ok());
-  }
+  AppendRange(*ledger, after_kill + 1, after_kill + 40);
   all = All(f.db);
   ASSERT_EQ(all.size(), after_kill + 40);
   auto reader = Reader::Open(f.db);
@@ -446,5 +432,5 @@ TEST(TimeMarksTest, SigkillMidAppendLosesNothingCommitted) {
   }
 }
 
-} // namespace
-} // namespace aikernel::audit
+}  // namespace
+}  // namespace aikernel::audit
