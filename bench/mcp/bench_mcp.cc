@@ -25,9 +25,12 @@
 // (kernel - relay); and the load (/proc/loadavg).
 //
 //   bench_mcp [--calls N] [--warmup N] [--block N] [--baseline PATH]
+//             [--only PREFIX]
 //   (default 3000 calls per cell after 1000 warm-up calls, node's JIT
 //   needs them, in blocks of 100; --baseline: the kernel cells again with
-//   another aikerneld binary, same run, for before/after)
+//   another aikerneld binary, same run, for before/after; --only: measure
+//   only the cells whose name starts with PREFIX, e.g. "kernel (normal)",
+//   to profile one path with perf)
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -254,6 +257,7 @@ struct Cell {
   std::function<void()> call;
   std::vector<double> us;
   pid_t server = -1;       // whose CPU to count (-1: none)
+  bool measured = true;    // false: left out by --only
   double server_cpu_s = 0;  // its CPU time over the measured blocks
 };
 
@@ -303,12 +307,13 @@ std::string Us(double v) {
 int main(int argc, char** argv) {
   ServeRelayIfAsked(argc, argv);
   int calls = 3000, warmup = 1000, block = 100;
-  std::string baseline;
+  std::string baseline, only;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--calls") == 0) calls = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--warmup") == 0) warmup = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--block") == 0) block = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--baseline") == 0) baseline = argv[++i];
+    else if (std::strcmp(argv[i], "--only") == 0) only = argv[++i];
   }
   std::string why;
   const std::string modules = aikernel::testing::EnsureMcpServers(&why);
@@ -362,12 +367,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  for (Cell& c : cells) c.measured = c.name.rfind(only, 0) == 0;
   for (Cell& c : cells) {
+    if (!c.measured) continue;
     for (int i = 0; i < warmup; ++i) c.call();
     c.us.reserve(calls);
   }
   for (int done = 0; done < calls; done += block) {
     for (Cell& c : cells) {
+      if (!c.measured) continue;
       const double cpu0 = c.server > 0 ? aikernel::bench::CpuSeconds(c.server) : 0;
       for (int i = 0; i < block && done + i < calls; ++i) {
         auto t0 = Clock::now();
@@ -378,22 +386,27 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<Stats> st;
-  for (Cell& c : cells) st.push_back(Summarize(c.us));
+  for (Cell& c : cells) st.push_back(c.measured ? Summarize(c.us) : Stats{});
   const Stats& d = st[0];
   const Stats& r = st[1];
-  std::printf("%-38s %8s %8s %9s  %s\n", "path", "p50 us", "p99 us", "srv CPU", 
-              "p50 vs direct / vs relay");
-  Print(cells[0], d, "");
-  Print(cells[1], r, Us(r.p50_us - d.p50_us));
-  for (size_t i = 2; i < cells.size(); ++i) {
-    const bool noop = cells[i].name.find("no-op") != std::string::npos;
-    Print(cells[i], st[i],
-          noop ? "" : Us(st[i].p50_us - d.p50_us) + " / " + Us(st[i].p50_us - r.p50_us));
+  const bool all = only.empty();  // the differences need every cell
+  std::printf("%-38s %8s %8s %9s  %s\n", "path", "p50 us", "p99 us", "srv CPU",
+              all ? "p50 vs direct / vs relay" : "");
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (!cells[i].measured) continue;
+    std::string added;
+    if (all && i == 1) added = Us(r.p50_us - d.p50_us);
+    if (all && i > 1 && cells[i].name.find("no-op") == std::string::npos) {
+      added = Us(st[i].p50_us - d.p50_us) + " / " + Us(st[i].p50_us - r.p50_us);
+    }
+    Print(cells[i], st[i], added);
   }
-  const Stats& kn = st[2];
-  std::printf("kernel (normal) adds %.1f us p50 to the direct call: the bare gRPC hop %.1f, "
-              "governance %.1f (the governed no-op alone: %.1f)\n",
-              kn.p50_us - d.p50_us, r.p50_us - d.p50_us, kn.p50_us - r.p50_us, st[3].p50_us);
+  if (all) {
+    const Stats& kn = st[2];
+    std::printf("kernel (normal) adds %.1f us p50 to the direct call: the bare gRPC hop %.1f, "
+                "governance %.1f (the governed no-op alone: %.1f)\n",
+                kn.p50_us - d.p50_us, r.p50_us - d.p50_us, kn.p50_us - r.p50_us, st[3].p50_us);
+  }
   std::printf("srv CPU: the server process's CPU per call in us (tick resolution; the relay's "
               "and kernel's node not counted). target: the kernel adds under 100 us p50. "
               "load after: %s\n", Load().c_str());
