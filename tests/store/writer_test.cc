@@ -350,7 +350,13 @@ TEST(WriterRunTest, FollowersQueuedDuringABatchShareTheNextCommit) {
   WriterStats s = w->stats();
   EXPECT_EQ(s.commits, 2u);  // the leader's, then every follower in one
   EXPECT_EQ(s.largest_batch, uint64_t{kFollowers});
-  EXPECT_EQ(s.led_by_caller, 2u);
+  // The followers' batch is led by one of them, handed the role by the
+  // leader, unless the background thread takes it first: it starts with
+  // the writer, and on a loaded machine its first look at the queue can
+  // come only after batch 1 (seen once at load 2 with 630 tests on 2
+  // cores). Either way it is one commit, which is what this test is about.
+  EXPECT_GE(s.led_by_caller, 1u);
+  EXPECT_LE(s.led_by_caller, 2u);
   w->Close();
   EXPECT_EQ(CountRows(dir.file("w.db")), kFollowers);
 }
