@@ -10,15 +10,20 @@
 // 405; [[mcp]] headers reach the server, a secret one
 // never shows in logs or aictl, and a reload (aictl reload, SIGHUP) re-reads
 // headers_from_file, keeping the old value when the file fails the checks.
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "common/unique_fd.h"
 #include "integration/daemon_process.h"
 #include "integration/helpers.h"
 #include "integration/mcp_policy_dir.h"
@@ -353,6 +358,34 @@ TEST_F(McpHttpDaemonTest, AReloadRereadsHeaderFilesAndABadFileKeepsTheOldHeaders
   }
 }
 
+// How often `needle` occurs in the file `path`, once that is at least `n`
+// or `timeout` passed. The daemon's loop writes its server logs on its own
+// schedule, after the proxy relayed what they record, so the test waits on
+// inotify for the file to change rather than reading it once.
+size_t CountInFileOnceAtLeast(const std::string& path, const std::string& needle, size_t n,
+                              std::chrono::milliseconds timeout) {
+  UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  const std::string dir = path.substr(0, path.rfind('/'));
+  EXPECT_TRUE(in.valid() && ::inotify_add_watch(in.get(), dir.c_str(),
+                                                IN_MODIFY | IN_CREATE | IN_MOVED_TO) >= 0)
+      << "inotify on " << dir << ": " << strerror(errno);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::string text = ReadFile(path);
+    size_t count = 0;
+    for (size_t at = 0; (at = text.find(needle, at)) != std::string::npos; ++at) ++count;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (count >= n || left.count() <= 0 || !in.valid()) return count;
+    pollfd p{in.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      char events[4096];
+      while (::read(in.get(), events, sizeof(events)) > 0) {
+      }
+    }
+  }
+}
+
 TEST_F(McpHttpDaemonTest, ACutGetStreamIsResumedAndLaterNotificationsStillArrive) {
   CutProxy proxy(http_->port());
   // The daemon's GET stream, after its first event with an id.
@@ -370,13 +403,14 @@ TEST_F(McpHttpDaemonTest, ACutGetStreamIsResumedAndLaterNotificationsStillArrive
   ASSERT_TRUE(proxy.WaitForEventsAfterCut("notifications/message", 2, std::chrono::seconds(20)))
       << proxy.AnswersAfterCut();
   ASSERT_TRUE(c->CallTool("web.echo", R"({"message":"after"})", as_clerk_).ok()) << d.Log();
-  std::string log = ReadFile(dir_.path() + "/logs/mcp/web.log");
-  int messages = 0;
-  for (size_t at = 0; (at = log.find("- SessionId ", at)) != std::string::npos; ++at) ++messages;
-  EXPECT_GE(messages, 2) << log << "\n--- answers after the cut ---\n" << proxy.AnswersAfterCut();
+  const std::string path = dir_.path() + "/logs/mcp/web.log";
+  const size_t messages =
+      CountInFileOnceAtLeast(path, "- SessionId ", 2, std::chrono::seconds(10));
+  const std::string log = ReadFile(path);
+  EXPECT_GE(messages, 2u) << log << "\n--- answers after the cut ---\n" << proxy.AnswersAfterCut();
   // ... each once, though replays repeated them: no more log lines than
   // distinct message events the server sent.
-  EXPECT_LE(static_cast<size_t>(messages), proxy.EventsAfterCut("notifications/message")) << log;
+  EXPECT_LE(messages, proxy.EventsAfterCut("notifications/message")) << log;
   json web = McpLs(d);
   EXPECT_GE(web["resumes"].get<uint64_t>(), 1u) << web.dump();
   EXPECT_EQ(web["starts"].get<uint64_t>(), 1u) << web.dump();
