@@ -641,8 +641,9 @@ class Server {
     return result;
   }
 
-  // [[mcp]] headers, headers_from_file re-read by Load(): to the servers
-  // whose entry is otherwise the same (any other change needs a restart).
+  // [[mcp]] headers, headers_from_file re-read by Load(): to the running
+  // server of the same name, whatever else of its entry changed (any other
+  // change needs a restart; ChangedKeys lists it as "mcp").
   Status ReloadMcpHeaders(const Config& next) {
     for (tools::mcp::ServerConfig& cur : config_.mcp) {
       for (const tools::mcp::ServerConfig& n : next.mcp) {
