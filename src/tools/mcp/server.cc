@@ -307,14 +307,19 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   // ----------------------------------------------------------------- calls
+  // The caller's deadline (0: none), but never longer than the server's own
+  // limit. Any thread: c_.call_timeout_ms does not change.
+  milliseconds CallLimit(milliseconds timeout) const {
+    const milliseconds limit(c_.call_timeout_ms);
+    return timeout.count() > 0 && timeout < limit ? timeout : limit;
+  }
+
   std::shared_ptr<Call> CallTool(const std::string& tool, json args, milliseconds timeout,
                                  Done done) {
     auto call = std::make_shared<Call>(io_);
     call->tool = tool;
     call->args = std::move(args);
-    // The caller's deadline, but never longer than the server's own limit.
-    call->timeout = milliseconds(c_.call_timeout_ms);
-    if (timeout.count() > 0 && timeout < call->timeout) call->timeout = timeout;
+    call->timeout = CallLimit(timeout);
     call->done = std::move(done);
     if (stopped_) {
       Finish(call, absl::UnavailableError(absl::StrCat("mcp server ", c_.name, " is stopped")));
@@ -568,8 +573,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       id = *begun;
       lane_calls_[id] = call;
     }
-    milliseconds limit(c_.call_timeout_ms);
-    if (timeout.count() > 0 && timeout < limit) limit = timeout;
+    const milliseconds limit = CallLimit(timeout);
     const Clock::time_point deadline = Clock::now() + limit;
     auto answered = [this, &call] {
       std::lock_guard<std::mutex> lock(lane_mu_);
@@ -678,8 +682,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       if (!begun.ok()) return StatusOr<json>(begun.status());
       id = *begun;
     }
-    milliseconds limit(c_.call_timeout_ms);
-    if (timeout.count() > 0 && timeout < limit) limit = timeout;
+    const milliseconds limit = CallLimit(timeout);
     const Clock::time_point deadline = Clock::now() + limit;
     // The progress token gives a long call's stream event ids to resume from.
     json params = {{"name", tool}, {"arguments", args}, {"_meta", {{"progressToken", id}}}};
