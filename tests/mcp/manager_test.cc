@@ -533,13 +533,12 @@ TEST_F(McpHttpTest, ALaneCallThatTimesOutOrIsCancelledSendsCancellation) {
       << r.status();
   EXPECT_TRUE(proxy.WaitForRequest(R"("reason":"timeout")", 5s)) << proxy.Requests();
 
-  std::atomic<bool> gone{false};
-  std::thread leave([&] {
-    std::this_thread::sleep_for(200ms);  // the caller goes away mid-call
-    gone = true;
-  });
-  r = m_->Call("web.trigger-long-running-operation", slow, 0ms, [&] { return gone.load(); });
-  leave.join();
+  // The caller goes away mid-call: once the server has the request.
+  const size_t mark = proxy.Requests().size();
+  auto gone = [&] {
+    return proxy.Requests().find("trigger-long-running-operation", mark) != std::string::npos;
+  };
+  r = m_->Call("web.trigger-long-running-operation", slow, 0ms, gone);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
   EXPECT_TRUE(proxy.WaitForRequest(R"("reason":"cancelled by the caller")", 5s))
       << proxy.Requests();
