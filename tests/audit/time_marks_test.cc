@@ -179,7 +179,7 @@ TEST(TimeMarksTest, TimeRangesAreExactWithOutOfOrderTimes) {
   auto ledger = f.Open(SmallBlocks(f));
   ASSERT_NE(ledger, nullptr);
   AppendRange(*ledger, 1, 100);
-  // 98 is marked (a checkpoint every 6); 99 and 100 are the unmarked tail,
+  // 96 is marked (a checkpoint every 6); 97..100 are the unmarked tail,
   // and the ledger is live while it is read.
   EXPECT_EQ(Count(f.db, "SELECT max(last_seq) FROM time_marks"), 96);
   EXPECT_EQ(Count(f.db, "SELECT count(*) FROM time_marks"), 16);
