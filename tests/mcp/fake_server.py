@@ -9,7 +9,8 @@
 #                  client's own offer)
 #   --describe F   the description of tool "echo" is the content of F,
 #                  re-read on every tools/list (pin tests change it)
-# Tools: echo {message}, sleep {} (never answers), die {code}, flood {mb}
+# Tools: echo {message, notify?} (sends `notify` as a message of its own
+# first), sleep {} (never answers), die {code}, flood {mb}
 # (writes one line of that many MB), spam {n} (n notifications at once),
 # garbage {} (a line that is not JSON), relist {} (list_changed), received {}
 # (every line received so far, one text: what the daemon sent, answered on
@@ -88,6 +89,8 @@ for line in sys.stdin:
         name = msg["params"]["name"]
         a = msg["params"].get("arguments") or {}
         if name == "echo":
+            if "notify" in a:
+                send(a["notify"])
             send({"jsonrpc": "2.0", "id": mid, "result": {
                 "content": [{"type": "text", "text": a.get("message", "")}]}})
         elif name == "sleep":

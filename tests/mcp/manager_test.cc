@@ -306,6 +306,24 @@ TEST_F(McpManagerTest, AFloodOfNotificationsIsAFault) {
   ASSERT_TRUE(WaitReady("f", 2));
 }
 
+TEST_F(McpManagerTest, ALogNotificationOfAnyShapeIsLoggedAndTheServerGoesOn) {
+  Create({Fake("f")});
+  ASSERT_TRUE(WaitReady("f"));
+  // A level that is not a string, params that are not an object, then a
+  // well-formed one; the loop handles them in order.
+  for (const json& params : {json{{"level", 5}, {"data", "odd level"}}, json::array({1}),
+                             json{{"level", "info"}, {"data", "fine"}}}) {
+    json notify = {{"jsonrpc", "2.0"}, {"method", "notifications/message"}, {"params", params}};
+    auto r = Call("f.echo", {{"message", "m"}, {"notify", notify}});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_TRUE(Wait([&] { return Log("f").find("[info] \"fine\"") != std::string::npos; }, 10s))
+      << Log("f");
+  EXPECT_NE(Log("f").find("[log] \"odd level\""), std::string::npos) << Log("f");
+  EXPECT_EQ(View("f").state, ServerState::kReady);
+  EXPECT_EQ(View("f").starts, 1u);
+}
+
 TEST_F(McpManagerTest, MalformedJsonIsAnErrorOfThatServerOnly) {
   Create({Fake("f"), Fake("g")});
   ASSERT_TRUE(WaitReady("f"));

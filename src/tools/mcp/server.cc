@@ -504,7 +504,15 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     if (in->method == "notifications/tools/list_changed") {
       if (state_ == ServerState::kReady) ListTools(p);
     } else if (in->method == "notifications/message") {
-      log_.Write(absl::StrCat("[", in->params.value("level", "log"), "] ",
+      // A server's params may have any shape: json::value() would throw
+      // on the loop for params that are not an object or a level that is
+      // not a string.
+      auto level = in->params.is_object() ? in->params.find("level") : in->params.end();
+      log_.Write(absl::StrCat("[",
+                              level != in->params.end() && level->is_string()
+                                  ? level->get<std::string>()
+                                  : "log",
+                              "] ",
                               in->params.contains("data") ? in->params["data"].dump() : "",
                               "\n"))
           .IgnoreError();
