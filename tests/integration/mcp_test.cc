@@ -287,5 +287,19 @@ TEST_F(McpDaemonTest, AHangingServerTimesOutAndOthersStillAnswer) {
       << seen->result_json;
 }
 
+TEST_F(McpDaemonTest, AResultWhoseIsErrorIsNotABooleanIsNotAnErrorAndTheDaemonGoesOn) {
+  DaemonProcess d(dir_.path());
+  Start(d, "\n[[mcp]]\nname = \"odd\"\ncommand = \"/usr/bin/python3\"\nargs = [\"" + kFake +
+               "\"]\n");
+  auto c = ConnectTo(d);
+  for (const char* is_error : {"\"yes\"", "1", "null", "true"}) {
+    auto r = c->CallTool("odd.echo", std::string(R"({"message":"m","result":{"content":[],"isError":)") +
+                                         is_error + "}}");
+    ASSERT_TRUE(r.ok()) << is_error << ": " << r.status().message() << "\n" << d.Log();
+    EXPECT_EQ(r->is_error, std::string(is_error) == "true") << is_error;
+  }
+  EXPECT_TRUE(c->CallTool("everything.echo", R"({"message":"still here"})").ok()) << d.Log();
+}
+
 }  // namespace
 }  // namespace aikernel::testing

@@ -9,8 +9,9 @@
 #                  client's own offer)
 #   --describe F   the description of tool "echo" is the content of F,
 #                  re-read on every tools/list (pin tests change it)
-# Tools: echo {message, notify?} (sends `notify` as a message of its own
-# first), sleep {} (never answers), die {code}, flood {mb}
+# Tools: echo {message, notify?, result?} (sends `notify` as a message of
+# its own first; answers `result` instead of the echo if given), sleep {}
+# (never answers), die {code}, flood {mb}
 # (writes one line of that many MB), spam {n} (n notifications at once),
 # garbage {} (a line that is not JSON), relist {} (list_changed), received {}
 # (every line received so far, one text: what the daemon sent, answered on
@@ -91,7 +92,7 @@ for line in sys.stdin:
         if name == "echo":
             if "notify" in a:
                 send(a["notify"])
-            send({"jsonrpc": "2.0", "id": mid, "result": {
+            send({"jsonrpc": "2.0", "id": mid, "result": a.get("result") or {
                 "content": [{"type": "text", "text": a.get("message", "")}]}})
         elif name == "sleep":
             pass

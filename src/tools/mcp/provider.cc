@@ -53,7 +53,10 @@ StatusOr<ToolResult> McpProvider::Call(const Tool& tool, const json& args,
   }
   AIK_ASSIGN_OR_RETURN(json result, m_->Call(tool.name, args, timeout, ctx.cancelled));
   ToolResult r;
-  r.is_error = result.is_object() && result.value("isError", false);
+  // Only a boolean true: json::value() would throw on this thread for an
+  // isError of another type, which the server chooses.
+  auto is_error = result.is_object() ? result.find("isError") : result.end();
+  r.is_error = is_error != result.end() && *is_error == true;
   r.content = std::move(result);
   return r;
 }
