@@ -75,24 +75,30 @@ constexpr int kRawListenFd = 3;
 constexpr int kRawReadyFd = 4;
 constexpr const char* kServeRawFlag = "--serve-raw";
 
+// In a child started by RawServer, once `server` is up: says so on
+// kRawReadyFd, then hands every connection accepted on kRawListenFd to it
+// (O_NONBLOCK, as the daemon does) until killed. `who` names it in errors.
+[[noreturn]] inline void ServeAcceptedConnections(grpc::Server* server, const char* who) {
+  if (write(kRawReadyFd, "R", 1) != 1) DieWith(std::string(who) + ": readiness pipe");
+  close(kRawReadyFd);
+  for (;;) {
+    int c = accept4(kRawListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      DieWith(std::string(who) + ": accept: " + std::strerror(errno));
+    }
+    grpc::AddInsecureChannelFromFd(server, c);
+  }
+}
+
 // In the child (argv[1] == --serve-raw, argv[2] the server spec of
 // raw_variants.h, empty for gRPC's default sync server): serves the echo on
 // kRawListenFd until killed and never returns. Otherwise returns at once.
 inline void ServeRawIfAsked(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], kServeRawFlag) != 0) return;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  ServeRawSpec(argc > 2 ? argv[2] : "", [](grpc::Server* server) {
-    if (write(kRawReadyFd, "R", 1) != 1) DieWith("raw server: readiness pipe");
-    close(kRawReadyFd);
-    for (;;) {
-      int c = accept4(kRawListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (c < 0) {
-        if (errno == EINTR) continue;
-        DieWith(std::string("raw server: accept: ") + std::strerror(errno));
-      }
-      grpc::AddInsecureChannelFromFd(server, c);
-    }
-  });
+  ServeRawSpec(argc > 2 ? argv[2] : "",
+               [](grpc::Server* server) { ServeAcceptedConnections(server, "raw server"); });
 }
 
 class RawServer {
@@ -100,7 +106,13 @@ class RawServer {
   // Binds and listens on `path` here, then starts this binary again with
   // --serve-raw to serve it, and returns once the child's server is up.
   // `spec`: the server set-up (raw_variants.h); empty for gRPC's defaults.
-  explicit RawServer(std::string path, const std::string& spec = "") : path_(std::move(path)) {
+  explicit RawServer(std::string path, const std::string& spec = "")
+      : RawServer(std::move(path), {kServeRawFlag, spec}, "the raw echo server") {}
+  // The same for another server of this binary's: `args` follow argv[0]
+  // (the child calls ServeAcceptedConnections once its server is up);
+  // `what` names it in errors.
+  RawServer(std::string path, const std::vector<std::string>& args, const std::string& what)
+      : path_(std::move(path)) {
     int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un a = UnixAddr(path_);
     unlink(path_.c_str());
@@ -118,10 +130,12 @@ class RawServer {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, listen_fd, kRawListenFd);
     posix_spawn_file_actions_adddup2(&fa, ready[1], kRawReadyFd);
-    char* argv[] = {self, const_cast<char*>(kServeRawFlag), const_cast<char*>(spec.c_str()),
-                    nullptr};
-    if (posix_spawn(&pid_, self, &fa, nullptr, argv, environ) != 0) {
-      DieWith("cannot start the raw echo server");
+    std::vector<std::string> tail = args;
+    std::vector<char*> argv = {self};
+    for (std::string& arg : tail) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, self, &fa, nullptr, argv.data(), environ) != 0) {
+      DieWith("cannot start " + what);
     }
     posix_spawn_file_actions_destroy(&fa);
     close(listen_fd);
@@ -130,7 +144,7 @@ class RawServer {
     pollfd p[2] = {{ready[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
     char c = 0;
     if (poll(p, 2, 60'000) <= 0 || read(ready[0], &c, 1) != 1 || c != 'R') {
-      DieWith("the raw echo server did not start");
+      DieWith(what + " did not start");
     }
     close(ready[0]);
     close(pidfd);

@@ -61,6 +61,7 @@
 #include "aikernel/client.h"
 #include "aikernel/v1/tools.grpc.pb.h"
 #include "bench/common/bench_daemon.h"
+#include "bench/common/raw_echo.h"
 #include "bench/mcp/bench_stats.h"
 #include "mcp/npm_servers.h"
 
@@ -146,8 +147,6 @@ json CallDirect(DirectServer& s, int64_t id, const std::string& tool, json argum
 
 // ---- the bare relay (child process) ----------------------------------------
 
-constexpr int kRelayListenFd = 3;
-constexpr int kRelayReadyFd = 4;
 constexpr const char* kServeRelayFlag = "--serve-relay";
 
 // Tools.CallTool straight to one server over stdio, one call at a time.
@@ -177,7 +176,8 @@ class RelayTools final : public aikernel::v1::Tools::Service {
 };
 
 // In the child (argv[1] == --serve-relay, argv[2] = the server's entry
-// point): serves the relay on kRelayListenFd until killed; never returns.
+// point), started by RawServer: serves the relay until killed; never
+// returns.
 void ServeRelayIfAsked(int argc, char** argv) {
   if (argc < 3 || std::strcmp(argv[1], kServeRelayFlag) != 0) return;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -189,64 +189,8 @@ void ServeRelayIfAsked(int argc, char** argv) {
   b.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = b.BuildAndStart();
   if (!server) DieWith("relay gRPC server failed to start");
-  if (write(kRelayReadyFd, "R", 1) != 1) DieWith("relay: readiness pipe");
-  close(kRelayReadyFd);
-  for (;;) {
-    int c = accept4(kRelayListenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (c < 0) {
-      if (errno == EINTR) continue;
-      DieWith(std::string("relay: accept: ") + std::strerror(errno));
-    }
-    grpc::AddInsecureChannelFromFd(server.get(), c);
-  }
+  aikernel::bench::ServeAcceptedConnections(server.get(), "relay");
 }
-
-// Starts this binary with --serve-relay on a socket of its own and returns
-// once it serves.
-class Relay {
- public:
-  Relay(const std::string& dir, const std::string& entry) : path_(dir + "/relay.sock") {
-    int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a = aikernel::bench::UnixAddr(path_);
-    if (bind(listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        listen(listen_fd, 16) != 0) {
-      DieWith("bind/listen " + path_ + ": " + std::strerror(errno));
-    }
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) != 0) DieWith("pipe2");
-    std::string self = std::filesystem::read_symlink("/proc/self/exe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, listen_fd, kRelayListenFd);
-    posix_spawn_file_actions_adddup2(&fa, ready[1], kRelayReadyFd);
-    std::string e = entry;
-    char* argv[] = {self.data(), const_cast<char*>(kServeRelayFlag), e.data(), nullptr};
-    if (posix_spawn(&pid_, self.c_str(), &fa, nullptr, argv, environ) != 0) {
-      DieWith("cannot start the relay");
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    close(listen_fd);
-    close(ready[1]);
-    pollfd p{ready[0], POLLIN, 0};
-    char c = 0;
-    if (poll(&p, 1, 60'000) <= 0 || read(ready[0], &c, 1) != 1 || c != 'R') {
-      DieWith("the relay did not start");
-    }
-    close(ready[0]);
-  }
-  ~Relay() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  Relay(const Relay&) = delete;
-  Relay& operator=(const Relay&) = delete;
-  const std::string& path() const { return path_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  std::string path_;
-  pid_t pid_ = -1;
-};
 
 // ---- cells -------------------------------------------------------------------
 
@@ -337,7 +281,7 @@ int main(int argc, char** argv) {
                      json r = CallDirect(direct, ++direct_id, "echo", {{"message", "bench"}});
                      if (!r.contains("result")) DieWith("direct echo failed: " + r.dump());
                    }, {}});
-  Relay relay(dir, entry);
+  aikernel::bench::RawServer relay(dir + "/relay.sock", {kServeRelayFlag, entry}, "the relay");
   auto relay_client = ConnectSdk(relay.path());
   cells.push_back({"bare gRPC relay (no kernel)", [&] { CallEchoOrDie(*relay_client, "relay"); },
                    {}, relay.pid()});
