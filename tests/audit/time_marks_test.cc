@@ -4,6 +4,7 @@
 // mid-append.
 #include "audit/time_marks.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include "audit/reader.h"
 #include "audit/row.h"
 #include "audit/verify.h"
+#include "common/unique_fd.h"
 
 namespace aikernel::audit {
 namespace {
@@ -382,11 +384,12 @@ TEST(TimeMarksTest, AVersion2FileMigratesAndStaysExact) {
 TEST(TimeMarksTest, SigkillMidAppendLosesNothingCommitted) {
   Fixture f;
   int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd from_child(fds[0]), to_parent(fds[1]);
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    close(fds[0]);
+    from_child.reset();
     LedgerOptions o = SmallBlocks(f);
     o.checkpoint_every_records = 16;
     auto ledger = Ledger::Open(o, f.key.get());
@@ -395,18 +398,18 @@ TEST(TimeMarksTest, SigkillMidAppendLosesNothingCommitted) {
       auto seq = (*ledger)->Append(Rec(i));
       if (!seq.ok()) _exit(3);
       uint64_t s = *seq;
-      if (write(fds[1], &s, sizeof s) != sizeof s) _exit(4);
+      if (write(to_parent.get(), &s, sizeof s) != sizeof s) _exit(4);
     }
   }
-  close(fds[1]);
+  to_parent.reset();
   uint64_t acked = 0, s = 0;
-  while (acked < 500 && read(fds[0], &s, sizeof s) == sizeof s) acked = s;
+  while (acked < 500 && read(from_child.get(), &s, sizeof s) == sizeof s) acked = s;
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited " << status;
-  while (read(fds[0], &s, sizeof s) == sizeof s) acked = s;
-  close(fds[0]);
+  while (read(from_child.get(), &s, sizeof s) == sizeof s) acked = s;
+  from_child.reset();
   ASSERT_GE(acked, 500u);
 
   std::vector<Record> all = All(f.db);
