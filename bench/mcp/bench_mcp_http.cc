@@ -96,7 +96,14 @@ class DirectHttp {
                                  {"params", params}}.dump());
     size_t at = 0;
     // SSE: each "data:" line is one message; a JSON body is one message.
-    if (body.rfind("{", 0) == 0) return json::parse(body);
+    if (body.rfind("{", 0) == 0) {
+      json m = json::parse(body, nullptr, false);
+      if (m.is_discarded()) {
+        DieWith("request " + std::to_string(id) + ": the answer is not JSON: " +
+                body.substr(0, 300));
+      }
+      return m;
+    }
     while ((at = body.find("data:", at)) != std::string::npos) {
       size_t end = body.find('\n', at);
       json m = json::parse(body.substr(at + 5, end - at - 5), nullptr, false);
