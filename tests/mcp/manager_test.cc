@@ -591,6 +591,78 @@ TEST_F(McpHttpTest, AServerThatGoesDownIsUnavailableUntilItIsBack) {
   EXPECT_EQ(http_->Count("Session initialized"), 2) << "a new session on the new process";
 }
 
+// tests/mcp/sessionless_http_server.py on a loopback port it picks: a
+// streamable HTTP server that issues no session ids.
+class SessionlessHttp {
+ public:
+  // "" once it listens, else why not.
+  std::string Start() {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return "pipe2 failed";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    std::string script = std::string(AIK_MCP_TEST_DIR) + "/sessionless_http_server.py";
+    char* argv[] = {const_cast<char*>("/usr/bin/python3"), script.data(),
+                    const_cast<char*>("0"), nullptr};
+    int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    std::string seen;
+    char buf[256];
+    ssize_t n = 0;
+    while (rc == 0 && seen.find('\n') == std::string::npos &&
+           (n = ::read(out[0], buf, sizeof(buf))) > 0) {
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    ::close(out[0]);
+    if (rc != 0) return "posix_spawn python3 failed";
+    if (seen.rfind("listening ", 0) != 0) return "the server did not start: " + seen;
+    port_ = std::atoi(seen.c_str() + 10);
+    return "";
+  }
+  ~SessionlessHttp() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+
+ private:
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+// A 404 ends a session only when the request named one: a server that
+// issues no session ids has only failed that call (the caller's-thread
+// lane and the loop's path agree), and is not restarted.
+TEST_F(McpManagerTest, A404FromAServerWithoutSessionsFailsOnlyThatCall) {
+  SessionlessHttp server;
+  ASSERT_EQ(server.Start(), "");
+  ServerConfig c;
+  c.name = "plain";
+  c.url = server.url();
+  c.call_timeout_ms = 5000;
+  c.restart_initial_ms = 50;
+  c.restart_max_ms = 200;
+  Create({c});
+  ASSERT_TRUE(WaitReady("plain")) << Log("plain");
+  ASSERT_TRUE(Call("plain.echo", {{"message", "one"}}).ok());
+  auto r = Call("plain.vanish", json::object());
+  ASSERT_FALSE(r.ok());
+  const std::string why(r.status().message());
+  EXPECT_NE(why.find("HTTP 404"), std::string::npos) << why;
+  EXPECT_EQ(why.find("session expired"), std::string::npos) << why;
+  r = Call("plain.echo", {{"message", "two"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->dump().find("Echo: two"), std::string::npos) << r->dump();
+  ServerView v = View("plain");
+  EXPECT_EQ(v.starts, 1u) << "a plain 404 is not a fault";
+  EXPECT_EQ(v.lane_calls, 3u);
+  for (const auto& e : Events()) EXPECT_NE(e.rfind("mcp.fault", 0), 0u) << e;
+}
+
 TEST_F(McpHttpTest, ARefusedUrlOrCommandWithUrlIsNamed) {
   ServerConfig c = Web();
   c.command = "/bin/true";

@@ -265,12 +265,19 @@ HttpLaneResult HttpLane::Post(int64_t id, const std::string& body, Clock::time_p
     return r;
   }
   if (!done) return r;  // closed: r.why
-  return Finish(x, *done, error);
+  // As the loop's path: a 404 ends the session only if the POST named one
+  // (a server that issues no session ids just failed this call).
+  const bool with_session =
+      std::any_of(headers->begin(), headers->end(), [](const std::string& h) {
+        return h.rfind(kSessionHeaderPrefix, 0) == 0;
+      });
+  return Finish(x, *done, error, with_session);
 }
 
 // The exchange ended (`code`) without the answer: why, and whether the
 // session can go on.
-HttpLaneResult HttpLane::Finish(Exchange& x, int code, const char* curl_error) {
+HttpLaneResult HttpLane::Finish(Exchange& x, int code, const char* curl_error,
+                               bool with_session) {
   HttpLaneResult r;
   auto fault = [&](std::string why) {
     fault_(why);
@@ -295,7 +302,7 @@ HttpLaneResult HttpLane::Finish(Exchange& x, int code, const char* curl_error) {
     r.retry_ms = x.sse.retry_ms();
     return r;
   }
-  if (x.status == 404) {
+  if (x.status == 404 && with_session) {
     return fault(absl::StrCat("http: session expired (HTTP 404 from ", url_, ")"));
   }
   if (x.status / 100 == 2) {

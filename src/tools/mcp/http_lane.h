@@ -24,7 +24,8 @@
 // - Outcomes: kAnswer (the response); kUnavailable (`why`: an HTTP error
 //   answer, a body without the answer, the lane closed; and the faults, for
 //   which `fault` is called too: no connection or a broken transfer before
-//   any event, HTTP 404 (the session expired), a message over max_bytes);
+//   any event, HTTP 404 to a POST that named a session (it expired), a
+//   message over max_bytes);
 //   kCut (an SSE stream that broke or ended before the answer: `last_id`
 //   and `retry_ms` say where a GET with Last-Event-ID would resume it, ""
 //   when its events had no ids); kTimeout and kCancelled (the POST was
@@ -45,6 +46,10 @@
 #include <vector>
 
 namespace aikernel::tools::mcp {
+
+// The header naming the session, as the transport sends it ("<name>: id");
+// the lane looks for it to tell a session's 404 from a plain one.
+inline constexpr char kSessionHeaderPrefix[] = "Mcp-Session-Id: ";
 
 // The start of an HTTP error answer's body (200 bytes, on one line), for
 // error messages.
@@ -100,7 +105,7 @@ class HttpLane {
   void Give(std::unique_ptr<Handle> h);
   // "" while open, else why it closed.
   std::string Closed();
-  HttpLaneResult Finish(Exchange& x, int curl_code, const char* curl_error);
+  HttpLaneResult Finish(Exchange& x, int curl_code, const char* curl_error, bool with_session);
 
   const std::string url_;
   const size_t max_bytes_;

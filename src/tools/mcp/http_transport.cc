@@ -162,7 +162,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
                                    const std::string& last_event_id = "") const {
     std::vector<std::string> h;
     if (!accept.empty()) h.push_back("Accept: " + accept);
-    if (!session_.empty()) h.push_back("Mcp-Session-Id: " + session_);
+    if (!session_.empty()) h.push_back(kSessionHeaderPrefix + session_);
     if (!version_.empty()) h.push_back("MCP-Protocol-Version: " + version_);
     if (!last_event_id.empty()) h.push_back("Last-Event-ID: " + last_event_id);
     // curl drops "Name:" with nothing after it; "Name;" sends it empty.
