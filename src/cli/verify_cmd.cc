@@ -121,7 +121,8 @@ void AddVerifyCommand(CLI::App& audit, Context& ctx) {
   CLI::App* v = audit.add_subcommand(
       "verify",
       "Verify a ledger file offline, without the daemon: sequence numbers without gaps, the "
-      "hash chain, every record's hash, and every checkpoint's signature. On failure prints the "
+      "hash chain, every record's hash, every checkpoint's signature, and that every time mark "
+      "bounds its block's times (what time queries rely on). On failure prints the "
       "first bad sequence and the reason, and exits 1");
   v->add_option("--state-dir", args->state_dir, "The daemon's state directory")
       ->type_name("DIR")
