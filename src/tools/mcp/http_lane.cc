@@ -34,6 +34,10 @@ std::string HttpSnippet(const std::string& body) {
   return s;
 }
 
+std::string HttpError(const std::string& what, long status, const std::string& body) {
+  return absl::StrCat(what, ": HTTP ", status, body.empty() ? "" : ": ", HttpSnippet(body));
+}
+
 bool SeenEventIds::FirstTime(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   if (!seen_.insert(id).second) return false;
@@ -315,8 +319,7 @@ HttpLaneResult HttpLane::Finish(Exchange& x, int code, const char* curl_error,
     r.why = absl::StrCat("POST ", url_, ": HTTP ", x.status, " ended without an answer");
     return r;
   }
-  r.why = absl::StrCat("POST ", url_, ": HTTP ", x.status, x.body.empty() ? "" : ": ",
-                       HttpSnippet(x.body));
+  r.why = HttpError(absl::StrCat("POST ", url_), x.status, x.body);
   return r;
 }
 

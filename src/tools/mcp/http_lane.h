@@ -54,6 +54,9 @@ inline constexpr char kSessionHeaderPrefix[] = "Mcp-Session-Id: ";
 // The start of an HTTP error answer's body (200 bytes, on one line), for
 // error messages.
 std::string HttpSnippet(const std::string& body);
+// "<what>: HTTP <status>: <snippet of body>" (no snippet for an empty body):
+// how every HTTP error answer is named, by the lane and the transport.
+std::string HttpError(const std::string& what, long status, const std::string& body);
 
 // The event ids a session has seen (the last `keep`), so a replay delivers
 // nothing twice. Thread-safe: the loop and lane callers share it.

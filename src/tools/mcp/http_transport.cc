@@ -361,8 +361,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       return;
     }
     if (Expired(ex) || ex.status / 100 == 2) return;
-    std::string why = absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                   ex.body.empty() ? "" : ": ", HttpSnippet(ex.body));
+    std::string why = HttpError(absl::StrCat("POST ", c_.url), ex.status, ex.body);
     spdlog::warn("mcp {}: {}", c_.name, why);
     log_.Write(why + "\n").IgnoreError();
   }
@@ -392,8 +391,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
                                       " ended without an answer"));
       return;
     }
-    Unanswered(ex.key, absl::StrCat("POST ", c_.url, ": HTTP ", ex.status,
-                                    ex.body.empty() ? "" : ": ", HttpSnippet(ex.body)));
+    Unanswered(ex.key, HttpError(absl::StrCat("POST ", c_.url), ex.status, ex.body));
   }
 
   void OpenStream() {
@@ -515,7 +513,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (!s.ok()) {
       why = std::string(s.message());
     } else if (ex.status / 100 != 2) {
-      why = absl::StrCat(get, ": HTTP ", ex.status, ex.body.empty() ? "" : ": ", HttpSnippet(ex.body));
+      why = HttpError(get, ex.status, ex.body);
     } else if (!ex.event_stream) {
       why = absl::StrCat(get, ": not an event stream");
     } else {
