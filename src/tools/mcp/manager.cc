@@ -255,7 +255,7 @@ StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
     }
     if (cancelled && cancelled()) {
       asio::post(*o_.io, [s, call] {
-        if (*call) s->Cancel(*call, "cancelled by the caller");
+        if (*call) s->Cancel(*call, kCallerCancelled);
       });
       // Cancel completes the call (unless its answer raced it in).
       return answer.get();

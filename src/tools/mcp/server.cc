@@ -386,6 +386,11 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
                                                     " ms (", why, ")"));
   }
 
+  // A call given up on for `reason` (the caller's cancel, a shutdown).
+  Status Cancelled(const std::string& tool, const std::string& reason) const {
+    return absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool, ": ", reason));
+  }
+
   // A response's outcome: its result, or its JSON-RPC error named.
   StatusOr<json> Outcome(Incoming& in, const std::string& method) const {
     if (in.error) {
@@ -406,8 +411,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   void Cancel(const std::shared_ptr<Call>& call, const std::string& reason) {
     if (call->finished) return;
     if (call->id != 0) SendCancel(call, reason);
-    Finish(call, absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", call->tool, ": ",
-                                                   reason)));
+    Finish(call, Cancelled(call->tool, reason));
   }
 
   void SendCancel(const std::shared_ptr<Call>& call, const std::string& reason) {
@@ -600,7 +604,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         break;
       }
       if (cancelled && cancelled()) {
-        gave_up = "cancelled by the caller";
+        gave_up = kCallerCancelled;
         break;
       }
     }
@@ -627,8 +631,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     if (std::string_view(gave_up) == "timeout") {
       return StatusOr<json>(NoAnswer(tool, limit, "notifications/cancelled sent"));
     }
-    return StatusOr<json>(
-        absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool, ": ", gave_up)));
+    return StatusOr<json>(Cancelled(tool, gave_up));
   }
 
   // A call made on the caller's thread (either lane): `tool` checked
@@ -711,9 +714,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       PostCancel(id, "timeout");
       out = NoAnswer(tool, limit, "notifications/cancelled sent");
     } else if (r.end == End::kCancelled) {
-      PostCancel(id, "cancelled by the caller");
-      out = absl::CancelledError(absl::StrCat("mcp ", c_.name, ".", tool,
-                                              ": cancelled by the caller"));
+      PostCancel(id, kCallerCancelled);
+      out = Cancelled(tool, kCallerCancelled);
     }
     if (!out.ok()) CountFailed();
     if (r.fault) AfterLoop();

@@ -69,6 +69,10 @@ struct MountedTool {
 enum class ServerState { kStarting, kInitializing, kReady, kBackoff, kStopped };
 const char* StateName(ServerState s);
 
+// The reason a call the caller gave up on is named by, in its
+// notifications/cancelled and its error (the lanes' and the loop's path).
+inline constexpr char kCallerCancelled[] = "cancelled by the caller";
+
 struct ServerView {
   std::string name;
   ServerState state = ServerState::kStopped;
