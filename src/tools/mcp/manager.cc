@@ -266,13 +266,7 @@ StatusOr<json> Manager::Call(const std::string& name, const json& arguments,
 // Runs `fn` on the loop and waits (5 s at most) until it has.
 static Status OnLoopAndWait(boost::asio::io_context& io, std::function<void()> fn,
                             const std::string& what) {
-  auto done = std::make_shared<std::promise<void>>();
-  std::future<void> f = done->get_future();
-  asio::post(io, [fn = std::move(fn), done] {
-    fn();
-    done->set_value();
-  });
-  if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+  if (!RunOnLoop(io, std::move(fn), std::chrono::seconds(5))) {
     return absl::UnavailableError(absl::StrCat(what, ", but the loop did not confirm in 5 s"));
   }
   return absl::OkStatus();

@@ -23,6 +23,16 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
+bool RunOnLoop(asio::io_context& io, std::function<void()> fn, std::chrono::milliseconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  asio::post(io, [fn = std::move(fn), done] {
+    fn();
+    done->set_value();
+  });
+  return f.wait_for(limit) == std::future_status::ready;
+}
+
 const char* StateName(ServerState s) {
   switch (s) {
     case ServerState::kStarting: return "starting";
@@ -725,12 +735,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // Waits (at most 2 s) until the loop has run what was posted to it so
   // far: the lane's fault is then handled (ledger record, restart) before
   // the caller learns of it, as on the loop's path.
-  void AfterLoop() {
-    auto done = std::make_shared<std::promise<void>>();
-    std::future<void> f = done->get_future();
-    asio::post(io_, [done] { done->set_value(); });
-    f.wait_for(std::chrono::seconds(2));
-  }
+  void AfterLoop() { RunOnLoop(io_, [] {}, std::chrono::seconds(2)); }
 
   // notifications/cancelled for a lane call, sent by the loop.
   void PostCancel(int64_t id, const std::string& reason) {

@@ -73,6 +73,11 @@ const char* StateName(ServerState s);
 // notifications/cancelled and its error (the lanes' and the loop's path).
 inline constexpr char kCallerCancelled[] = "cancelled by the caller";
 
+// Runs `fn` on `io`'s thread and waits until it has, `limit` at most. False
+// if the loop did not get to it in time (it may still run `fn` later).
+bool RunOnLoop(boost::asio::io_context& io, std::function<void()> fn,
+               std::chrono::milliseconds limit);
+
 struct ServerView {
   std::string name;
   ServerState state = ServerState::kStopped;
